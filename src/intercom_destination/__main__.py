@@ -1,0 +1,3 @@
+from intercom_destination.cli import main
+
+main()

@@ -1,0 +1,23 @@
+"""group → upsert the company, then attach the user to it."""
+
+from __future__ import annotations
+
+from intercom_destination.mapping.company import company_body
+from intercom_destination.mapping.contacts import context_email, event_contact
+from intercom_destination.mapping.operations import AttachCompany, Plan, Skip, UpsertCompany
+from intercom_destination.settings import Settings
+from intercom_destination.spec import Group
+
+
+def plan_group(event: Group, settings: Settings, warnings: list[str]) -> Plan | Skip:
+    contact = event_contact(event, context_email(event), settings)
+    if isinstance(contact, str):
+        return Skip(reason=contact, warnings=tuple(warnings))
+    body = company_body(event.group_id, event.traits, settings, warnings)
+    return Plan(
+        operations=(
+            UpsertCompany(company_id=event.group_id, body=body),
+            AttachCompany(contact=contact, company_id=event.group_id),
+        ),
+        warnings=tuple(warnings),
+    )

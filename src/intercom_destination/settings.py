@@ -1,0 +1,151 @@
+"""One typed settings object with the seed's defaults, from a TOML file and the environment.
+
+The environment wins over the file. Connection settings use the names of DESIGN §3
+(`INTERCOM_ACCESS_TOKEN`, `SEGMENT_WRITE_KEYS`, ...); every other setting can be given as
+`INTERCOM_DESTINATION_<NAME>` (e.g. `INTERCOM_DESTINATION_COLLECT_CONTEXT=true`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Region = Literal["us", "eu", "au"]
+#: What happens to an object or array value, which Intercom cannot store.
+NestedPolicy = Literal["drop", "flatten", "stringify"]
+#: An identify without userId: skip it (the seed: leads are not created) or upsert a lead.
+UnidentifiedPolicy = Literal["skip", "lead"]
+#: A track/group/page known only by anonymousId: wait for the user's identify, send it to a
+#: lead, or skip it.
+AnonymousPolicy = Literal["wait", "lead", "skip"]
+
+REGION_URLS: dict[str, str] = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+
+
+class Secret:
+    """A credential that never shows itself in a repr, a log line or an error message."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used, with the setting's name in the message."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # Where Intercom is.
+    access_token: Secret | None = None
+    region: Region = "us"
+    api_url: str | None = None
+    api_version: str = "2.14"
+    # Who may send events.
+    write_keys: tuple[Secret, ...] = ()
+    database_url: str = "sqlite:///./intercom-destination.db"
+
+    # How events map (the seed's defaults).
+    collect_context: bool = False
+    nested: NestedPolicy = "drop"
+    max_metadata_keys: Annotated[int, msgspec.Meta(ge=1, le=10)] = 10
+    max_string_length: Annotated[int, msgspec.Meta(ge=1, le=255)] = 255
+    unidentified: UnidentifiedPolicy = "skip"
+    anonymous: AnonymousPolicy = "wait"
+    page_events: bool = False
+    screen_events: bool = False
+    #: Send `null` traits (which clear the attribute in Intercom) instead of omitting them.
+    send_nulls: bool = False
+    #: Intercom's REST API has no writable language field; name a custom attribute to carry
+    #: `integrations.Intercom.language_override` there instead of dropping it.
+    language_override_attribute: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.api_url or REGION_URLS[self.region]).rstrip("/")
+
+
+_ENVIRONMENT_NAMES = {
+    "INTERCOM_ACCESS_TOKEN": "access_token",
+    "INTERCOM_REGION": "region",
+    "INTERCOM_API_URL": "api_url",
+    "INTERCOM_API_VERSION": "api_version",
+    "SEGMENT_WRITE_KEYS": "write_keys",
+    "DATABASE_URL": "database_url",
+}
+_PREFIX = "INTERCOM_DESTINATION_"
+_SECRETS = frozenset({"access_token", "write_keys"})
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Settings from a TOML file, then the environment, then keyword overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values.update(tomllib.loads(path.read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise SettingsError(f"{path}: {error}") from None
+    for name, value in (environ or {}).items():
+        if name in _ENVIRONMENT_NAMES:
+            values[_ENVIRONMENT_NAMES[name]] = value
+        elif name.startswith(_PREFIX) and value != "":
+            values[name.removeprefix(_PREFIX).lower()] = value
+    values.update(overrides)
+    if isinstance(values.get("write_keys"), str):
+        values["write_keys"] = [key.strip() for key in values["write_keys"].split(",")]
+        values["write_keys"] = [key for key in values["write_keys"] if key]
+    for key in ("api_url", "access_token"):
+        if values.get(key) == "":
+            del values[key]
+    return settings_from(values)
+
+
+def settings_from(values: Mapping[str, Any]) -> Settings:
+    try:
+        return msgspec.convert(values, Settings, strict=False, dec_hook=_secret)
+    except msgspec.ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+def _secret(kind: type, value: Any) -> Any:
+    if kind is Secret and isinstance(value, str):
+        return Secret(value)
+    if kind is Secret and isinstance(value, Secret):
+        return value
+    raise NotImplementedError
+
+
+def _describe(error: msgspec.ValidationError) -> str:
+    # msgspec says "... - at `$.max_metadata_keys`"; lead with the setting's name instead, and
+    # never echo a secret's value.
+    message, _, where = str(error).rpartition(" - at `$.")
+    name = where.rstrip("`").split("[")[0].split(".")[0]
+    if not message:
+        return str(error)
+    if name in _SECRETS:
+        return f"{name}: must be a string"
+    return f"{name}: {message}"

@@ -1,0 +1,28 @@
+"""The Segment Spec: typed events, their decoding and validation, and timestamps."""
+
+from intercom_destination.spec.decode import Batch, Rejected, decode_batch, decode_event
+from intercom_destination.spec.events import (
+    Alias,
+    Event,
+    Group,
+    Identify,
+    InvalidEvent,
+    Page,
+    Screen,
+    Track,
+)
+
+__all__ = [
+    "Alias",
+    "Batch",
+    "Event",
+    "Group",
+    "Identify",
+    "InvalidEvent",
+    "Page",
+    "Rejected",
+    "Screen",
+    "Track",
+    "decode_batch",
+    "decode_event",
+]

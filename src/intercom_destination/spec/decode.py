@@ -1,0 +1,239 @@
+"""From JSON objects as clients send them to typed events, or to an error naming the field.
+
+Nothing here raises on bad input: every problem becomes an `InvalidEvent`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from intercom_destination.spec.events import (
+    Alias,
+    Event,
+    Group,
+    Identify,
+    InvalidEvent,
+    Page,
+    Screen,
+    Track,
+)
+from intercom_destination.spec.timestamps import corrected_timestamp, parse_timestamp
+
+MAX_MESSAGE_ID_LENGTH = 100
+EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+# Fields the HTTP transport adds around an event; they are not part of the event.
+_TRANSPORT_FIELDS = ("writeKey", "sentAt", "_metadata")
+
+
+class Rejected(msgspec.Struct, frozen=True):
+    """An item of a batch that could not be accepted, by its position in the batch."""
+
+    index: int
+    error: InvalidEvent
+
+
+class Batch(msgspec.Struct, frozen=True):
+    events: list[Event]
+    rejected: list[Rejected]
+
+
+def decode_batch(
+    envelope: Mapping[str, Any],
+    *,
+    received_at: datetime,
+    make_message_id: Callable[[], str],
+) -> Batch | InvalidEvent:
+    """A batch envelope (`{"batch": [...], "context", "integrations", "sentAt"}`) as events.
+
+    Envelope `context` and `integrations` are merged into each item one level deep, the
+    item winning, so per-destination option objects set on an event stay as they are.
+    """
+    items = envelope.get("batch")
+    if not isinstance(items, list):
+        return InvalidEvent("batch", "missing" if items is None else "must be an array")
+    sent_at = envelope.get("sentAt")
+    events: list[Event] = []
+    rejected: list[Rejected] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            rejected.append(Rejected(index, InvalidEvent(f"batch[{index}]", "must be an object")))
+            continue
+        result = decode_event(
+            merge_envelope(item, envelope),
+            received_at=received_at,
+            sent_at=sent_at,
+            make_message_id=make_message_id,
+        )
+        if isinstance(result, InvalidEvent):
+            rejected.append(Rejected(index, result))
+        else:
+            events.append(result)
+    return Batch(events, rejected)
+
+
+def merge_envelope(item: Mapping[str, Any], envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """The item with the envelope's `context` and `integrations` merged in, the item winning."""
+    merged = dict(item)
+    for key in ("context", "integrations"):
+        outer = envelope.get(key)
+        if outer is None:
+            continue
+        inner = item.get(key)
+        if isinstance(outer, dict) and isinstance(inner, dict):
+            merged[key] = {**outer, **inner}
+        elif inner is None:
+            merged[key] = outer
+    return merged
+
+
+def decode_event(
+    obj: Mapping[str, Any],
+    *,
+    received_at: datetime,
+    make_message_id: Callable[[], str],
+    sent_at: object = None,
+    type_hint: str | None = None,
+) -> Event | InvalidEvent:
+    """One Segment event as a typed event, or the first problem found in it.
+
+    `type_hint` is the type a single-event path implies (`/v1/track`); an event's own `type`
+    must agree with it. `sent_at` is the batch envelope's, used when the event has none.
+    """
+    try:
+        return _decode(obj, received_at, make_message_id, sent_at, type_hint)
+    except _Invalid as invalid:
+        return invalid.error
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        self.error = InvalidEvent(field, reason)
+
+
+def _decode(
+    obj: Mapping[str, Any],
+    received_at: datetime,
+    make_message_id: Callable[[], str],
+    envelope_sent_at: object,
+    type_hint: str | None,
+) -> Event:
+    kind = obj.get("type", type_hint)
+    if kind is None:
+        raise _Invalid("type", "missing")
+    if not isinstance(kind, str) or kind.lower() not in EVENT_TYPES:
+        raise _Invalid("type", f"must be one of {', '.join(EVENT_TYPES)}")
+    kind = kind.lower()
+    if type_hint is not None and kind != type_hint:
+        raise _Invalid("type", f"is {kind!r} but the path is for {type_hint!r} events")
+
+    raw = {key: value for key, value in obj.items() if key not in _TRANSPORT_FIELDS}
+    message_id = _identifier(obj, "messageId")
+    if message_id is None:
+        message_id = make_message_id()
+    elif len(message_id) >= MAX_MESSAGE_ID_LENGTH:
+        raise _Invalid("messageId", f"longer than {MAX_MESSAGE_ID_LENGTH - 1} characters")
+
+    user_id = _identifier(obj, "userId")
+    anonymous_id = _identifier(obj, "anonymousId")
+    if user_id is None and anonymous_id is None:
+        raise _Invalid(kind, "needs userId or anonymousId")
+
+    common: dict[str, Any] = {
+        "message_id": message_id,
+        "user_id": user_id,
+        "anonymous_id": anonymous_id,
+        "timestamp": _timestamp(obj, received_at, envelope_sent_at),
+        "received_at": received_at,
+        "context": _object(obj, "context"),
+        "integrations": _object(obj, "integrations"),
+        "raw": raw,
+    }
+    match kind:
+        case "identify":
+            return Identify(traits=_traits(obj), **common)
+        case "track":
+            event = _text(obj, "event", kind)
+            if event is None:
+                raise _Invalid("track.event", "missing")
+            return Track(event=event, properties=_object(obj, "properties"), **common)
+        case "page" | "screen":
+            cls = Page if kind == "page" else Screen
+            return cls(
+                name=_text(obj, "name", kind),
+                category=_text(obj, "category", kind),
+                properties=_object(obj, "properties"),
+                **common,
+            )
+        case "group":
+            group_id = _identifier(obj, "groupId", kind)
+            if group_id is None:
+                raise _Invalid("group.groupId", "missing")
+            return Group(group_id=group_id, traits=_traits(obj), **common)
+        case _:
+            previous_id = _identifier(obj, "previousId", kind)
+            if previous_id is None:
+                raise _Invalid("alias.previousId", "missing")
+            if user_id is None:
+                raise _Invalid("alias.userId", "missing")
+            return Alias(previous_id=previous_id, **common)
+
+
+def _identifier(obj: Mapping[str, Any], key: str, kind: str | None = None) -> str | None:
+    """An id as a string: numbers are accepted (some clients send them); null and "" are absent."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise _Invalid(f"{kind}.{key}" if kind else key, "must be a string")
+
+
+def _text(obj: Mapping[str, Any], key: str, kind: str) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(f"{kind}.{key}", "must be a string")
+    return value
+
+
+def _object(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Invalid(key, "must be an object")
+    return value
+
+
+def _traits(obj: Mapping[str, Any]) -> dict[str, Any]:
+    # Some clients put identify traits under context.traits only.
+    traits = _object(obj, "traits")
+    if traits:
+        return traits
+    context_traits = _object(obj, "context").get("traits")
+    return context_traits if isinstance(context_traits, dict) else {}
+
+
+def _timestamp(obj: Mapping[str, Any], received_at: datetime, envelope_sent_at: object) -> datetime:
+    """The event's corrected time.
+
+    An event that already carries `receivedAt` was processed by Segment (an archive export):
+    its `timestamp` is already corrected and is kept.
+    """
+    for key in ("timestamp", "originalTimestamp", "sentAt", "receivedAt"):
+        if obj.get(key) is not None and parse_timestamp(obj[key]) is None:
+            raise _Invalid(key, "not a timestamp (ISO-8601 or Unix seconds)")
+    if obj.get("receivedAt") is not None and obj.get("timestamp") is not None:
+        processed = parse_timestamp(obj["timestamp"])
+        assert processed is not None
+        return processed
+    original = parse_timestamp(obj.get("timestamp", obj.get("originalTimestamp")))
+    sent_at = parse_timestamp(obj.get("sentAt", envelope_sent_at))
+    return corrected_timestamp(original, sent_at, received_at)
