@@ -191,7 +191,7 @@ KINDS = {
 @pytest.mark.parametrize(("name", "capture"), event_captures())
 def test_every_recorded_client_request_decodes(name: str, capture: dict[str, Any]) -> None:
     body = capture["body"]
-    items = body["batch"] if "batch" in body else [body]
+    items = body.get("batch", [body])
     batch = decode_batch(
         {**body, "batch": items}, received_at=RECEIVED, make_message_id=lambda: "generated"
     )
