@@ -63,8 +63,12 @@ def plan_identify(
 ) -> Plan | Skip:
     traits = event.traits
     email = _string(traits.get("email"), "email", warnings)
-    if event.user_id is not None:
-        contact = ContactRef(role="user", external_id=event.user_id, email=email)
+    # The seed's table maps `traits.userId`; the event's own userId wins when both are set.
+    user_id = event.user_id or _string(
+        traits.get("userId") or traits.get("user_id"), "userId", warnings
+    )
+    if user_id is not None:
+        contact = ContactRef(role="user", external_id=user_id, email=email)
     elif settings.unidentified == "lead":
         contact = ContactRef(role="lead", anonymous_id=event.anonymous_id, email=email)
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 DEFAULT_CURRENCY = "usd"
@@ -23,7 +23,7 @@ def cents(value: Any) -> int | None:
         return None
     if not amount.is_finite():
         return None
-    return int((amount * 100).quantize(_CENT, rounding=ROUND_HALF_EVEN))
+    return int((amount * 100).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
 def currency_code(value: Any) -> str:

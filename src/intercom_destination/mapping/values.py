@@ -39,10 +39,12 @@ def custom_values(
     for raw_key, value in items:
         key = clean_key(raw_key)
         if key != raw_key:
+            forbidden = "".join(sorted(set(_FORBIDDEN_IN_KEYS.findall(raw_key))))
             warnings.append(
-                f"{what} {raw_key!r} renamed to {key!r}: Intercom forbids its characters"
+                f"{what} {raw_key!r} renamed to {key!r}: Intercom forbids {forbidden!r}"
             )
-        if not key:
+        if not key.strip():
+            warnings.append(f"{what} {raw_key!r} dropped: a name cannot be blank")
             continue
         if isinstance(value, dict | list):
             if rich_objects and is_rich_object(value):
@@ -55,7 +57,7 @@ def custom_values(
 
 
 def clean_key(key: str) -> str:
-    return _FORBIDDEN_IN_KEYS.sub("_", key).strip()
+    return _FORBIDDEN_IN_KEYS.sub("_", key)
 
 
 def is_rich_object(value: object) -> bool:
