@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_type_hints
 
 import msgspec
 
@@ -142,10 +142,17 @@ def _secret(kind: type, value: Any) -> Any:
 def _describe(error: msgspec.ValidationError) -> str:
     # msgspec says "... - at `$.max_metadata_keys`"; lead with the setting's name instead, and
     # never echo a secret's value.
-    message, _, where = str(error).rpartition(" - at `$.")
+    text = str(error)
+    if text.startswith("Object contains unknown field `"):
+        return f"{text.split('`')[1]}: not a setting"
+    message, _, where = text.rpartition(" - at `$.")
     name = where.rstrip("`").split("[")[0].split(".")[0]
     if not message:
-        return str(error)
+        return text
     if name in _SECRETS:
         return f"{name}: must be a string"
+    choices = get_args(get_type_hints(Settings).get(name))
+    if message.startswith("Invalid enum value") and all(isinstance(c, str) for c in choices):
+        value = message.removeprefix("Invalid enum value ")
+        return f"{name}: {value} is not one of {', '.join(choices)}"
     return f"{name}: {message}"

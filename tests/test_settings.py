@@ -1,0 +1,101 @@
+from pathlib import Path
+
+import pytest
+
+from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
+
+
+def test_defaults_are_the_seeds() -> None:
+    settings = load_settings()
+    assert settings == Settings()
+    assert settings.nested == "drop"
+    assert settings.max_metadata_keys == 10
+    assert settings.collect_context is False
+    assert settings.unidentified == "skip"
+    assert settings.page_events is False
+    assert settings.base_url == "https://api.intercom.io"
+    assert settings.api_version == "2.14"
+
+
+@pytest.mark.parametrize(
+    ("region", "url"),
+    [
+        ("us", "https://api.intercom.io"),
+        ("eu", "https://api.eu.intercom.io"),
+        ("au", "https://api.au.intercom.io"),
+    ],
+)
+def test_regions(region: str, url: str) -> None:
+    assert load_settings(environ={"INTERCOM_REGION": region}).base_url == url
+
+
+def test_the_environment_wins_over_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        'region = "eu"\nnested = "flatten"\nmax_metadata_keys = 5\npage_events = true\n'
+    )
+    settings = load_settings(
+        path,
+        {
+            "INTERCOM_REGION": "au",
+            "INTERCOM_API_URL": "http://127.0.0.1:8089/",
+            "INTERCOM_DESTINATION_MAX_METADATA_KEYS": "7",
+            "INTERCOM_DESTINATION_COLLECT_CONTEXT": "true",
+            "UNRELATED": "x",
+        },
+    )
+    assert settings.region == "au"
+    assert settings.base_url == "http://127.0.0.1:8089"
+    assert settings.nested == "flatten"
+    assert settings.max_metadata_keys == 7
+    assert settings.collect_context is True
+    assert settings.page_events is True
+
+
+def test_write_keys_are_comma_separated_secrets() -> None:
+    settings = load_settings(
+        environ={"SEGMENT_WRITE_KEYS": " key1, key2 ,,", "INTERCOM_ACCESS_TOKEN": "tok"}
+    )
+    assert settings.write_keys == (Secret("key1"), Secret("key2"))
+    assert settings.access_token is not None
+    assert settings.access_token.reveal() == "tok"
+
+
+def test_secrets_never_show_in_a_repr() -> None:
+    settings = load_settings(
+        environ={"SEGMENT_WRITE_KEYS": "wk-123", "INTERCOM_ACCESS_TOKEN": "tok-456"}
+    )
+    text = repr(settings) + str(settings)
+    assert "wk-123" not in text
+    assert "tok-456" not in text
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"INTERCOM_REGION": "mars"}, "region: 'mars' is not one of us, eu, au"),
+        (
+            {"INTERCOM_DESTINATION_MAX_METADATA_KEYS": "11"},
+            "max_metadata_keys: Expected `int` <= 10",
+        ),
+        (
+            {"INTERCOM_DESTINATION_NESTED": "explode"},
+            "nested: 'explode' is not one of drop, flatten, stringify",
+        ),
+        (
+            {"INTERCOM_DESTINATION_NO_SUCH_SETTING": "1"},
+            "no_such_setting: not a setting",
+        ),
+    ],
+)
+def test_bad_settings_name_the_setting(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ=environ)
+    assert str(raised.value) == message
+
+
+def test_a_broken_file_is_reported_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("region = ")
+    with pytest.raises(SettingsError, match=str(path)):
+        load_settings(path)
