@@ -1,0 +1,120 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from intercom_destination.cli import main
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "events.jsonl"
+
+
+def run(args: list[str], stdin: str | None = None) -> tuple[int, list[dict[str, Any]], str]:
+    result = CliRunner().invoke(main, ["plan", *args], input=stdin)
+    documents = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.exit_code, documents, result.stderr
+
+
+def test_json_lines_report_each_event_with_its_line_number() -> None:
+    text = "\n".join(
+        [
+            '{"type":"track","userId":"u1","event":"Signed Up","messageId":"m1","timestamp":"2026-01-01T00:00:00Z"}',
+            "",
+            '{"type":"track","userId":"u1"}',
+            "{not json",
+            '{"type":"alias","userId":"u1","previousId":"a1","messageId":"m4"}',
+        ]
+    )
+    code, documents, stderr = run(["-"], text)
+    assert code == 1
+    assert documents == [
+        {
+            "line": 1,
+            "messageId": "m1",
+            "type": "track",
+            "operations": [
+                {
+                    "op": "create_event",
+                    "method": "POST",
+                    "path": "/events",
+                    "contact": {"role": "user", "external_id": "u1"},
+                    "body": {"event_name": "Signed Up", "created_at": 1767225600, "user_id": "u1"},
+                }
+            ],
+            "warnings": [],
+        },
+        {"line": 3, "error": "track.event: missing"},
+        {"line": 4, "error": documents[2]["error"]},
+        {
+            "line": 5,
+            "messageId": "m4",
+            "type": "alias",
+            "skipped": "alias: Intercom has no alias operation; the userId's own identify updates the contact",
+            "warnings": [],
+        },
+    ]
+    assert documents[2]["error"].startswith("json: ")
+    assert stderr.strip() == "1 planned, 1 skipped, 2 invalid"
+
+
+def test_a_batch_envelope_applies_its_context_and_integrations(tmp_path: Path) -> None:
+    path = tmp_path / "batch.json"
+    path.write_text(
+        json.dumps(
+            {
+                "integrations": {"Intercom": False},
+                "batch": [
+                    {"type": "track", "userId": "u1", "event": "A"},
+                    {
+                        "type": "track",
+                        "userId": "u1",
+                        "event": "B",
+                        "integrations": {"Intercom": True},
+                    },
+                ],
+            }
+        )
+    )
+    code, documents, _ = run([str(path)])
+    assert code == 0
+    assert documents[0]["skipped"] == "integrations: Intercom is switched off for this event"
+    assert documents[1]["operations"][0]["body"]["event_name"] == "B"
+
+
+def test_a_json_array_and_a_settings_file(tmp_path: Path) -> None:
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps([{"type": "page", "userId": "u1", "name": "Home"}]))
+    settings = tmp_path / "settings.toml"
+    settings.write_text("page_events = true\n")
+    code, documents, _ = run([str(events), "--settings", str(settings)])
+    assert code == 0
+    assert documents[0]["operations"][0]["body"]["event_name"] == "Viewed Home Page"
+
+
+def test_a_bad_settings_file_is_a_usage_error(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text('nested = "explode"\n')
+    result = CliRunner().invoke(main, ["plan", str(EXAMPLES), "--config", str(settings)])
+    assert result.exit_code == 2
+    assert "settings: nested: 'explode' is not one of drop, flatten, stringify" in result.stderr
+
+
+def test_the_bundled_example_runs_as_the_readme_says() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "intercom_destination", "plan", str(EXAMPLES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["type"] for d in documents] == [
+        "identify",
+        "track",
+        "group",
+        "page",
+        "track",
+        "track",
+    ]
+    assert result.returncode == 0, result.stderr
