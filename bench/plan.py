@@ -1,0 +1,72 @@
+"""Planner throughput on a generated mixed workload.
+
+    python -m bench.plan [--events N] [--runs R]
+
+Prints events/s for the planner alone (events already decoded) and for decoding plus
+planning (from the parsed JSON objects ingest hands over), as the median of R runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+from bench.workload import events
+from intercom_destination.mapping import plan
+from intercom_destination.settings import Settings
+from intercom_destination.spec import Event, InvalidEvent, decode_event
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+
+    objects = []
+    for obj in events(users=args.events // 8):
+        objects.append(obj)
+        if len(objects) == args.events:
+            break
+    received_at = datetime(2026, 11, 28, tzinfo=UTC)
+    settings = Settings(page_events=True)
+
+    def decode_all() -> list[Event | InvalidEvent]:
+        decoded = [
+            decode_event(obj, received_at=received_at, make_message_id=lambda: "m")
+            for obj in objects
+        ]
+        assert not any(isinstance(event, InvalidEvent) for event in decoded)
+        return decoded
+
+    decoded = decode_all()
+    kinds = Counter(event.type for event in decoded)
+
+    def plan_only() -> None:
+        for event in decoded:
+            plan(event, settings)
+
+    def decode_and_plan() -> None:
+        for event in decode_all():
+            plan(event, settings)
+
+    print(f"command: python -m bench.plan {' '.join(sys.argv[1:])}")
+    print(f"workload: {len(objects)} events, {dict(kinds)}")
+    for name, work in (("plan", plan_only), ("decode+plan", decode_and_plan)):
+        rates = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            work()
+            rates.append(len(objects) / (time.perf_counter() - started))
+        print(
+            f"{name:12} median {statistics.median(rates):10,.0f} events/s "
+            f"(min {min(rates):,.0f}, max {max(rates):,.0f}, {args.runs} runs, one core)"
+        )
+
+
+if __name__ == "__main__":
+    main()
