@@ -1,0 +1,59 @@
+"""Talking to Intercom's REST API: the async client, its typed errors, and rate-limit state.
+
+Request validation lives in `intercom_destination.intercom.schema`, imported where it is used.
+"""
+
+from intercom_destination.intercom.client import IntercomClient
+from intercom_destination.intercom.errors import (
+    Conflict,
+    ConnectionFailed,
+    ContactMerged,
+    EventNameLimit,
+    Forbidden,
+    IntercomError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Timeout,
+    TransportError,
+    Unauthorized,
+    UnexpectedResponse,
+    UnknownCustomAttribute,
+    ValidationFailed,
+)
+from intercom_destination.intercom.models import (
+    Admin,
+    App,
+    Company,
+    Contact,
+    ContactPage,
+    DataAttribute,
+)
+from intercom_destination.intercom.ratelimit import RateLimitState, RateLimitWindow
+
+__all__ = [
+    "Admin",
+    "App",
+    "Company",
+    "Conflict",
+    "ConnectionFailed",
+    "Contact",
+    "ContactMerged",
+    "ContactPage",
+    "DataAttribute",
+    "EventNameLimit",
+    "Forbidden",
+    "IntercomClient",
+    "IntercomError",
+    "NotFound",
+    "RateLimitState",
+    "RateLimitWindow",
+    "RateLimited",
+    "ServerError",
+    "Timeout",
+    "TransportError",
+    "Unauthorized",
+    "UnexpectedResponse",
+    "UnknownCustomAttribute",
+    "ValidationFailed",
+]
