@@ -354,12 +354,12 @@ def _describe(schema: dict[str, Any]) -> str:
 def _bad_key(key: str, error: ValidationError) -> str:
     pattern: Any = error.validator_value
     if error.validator != "pattern":
-        return f"key '{key}' is not allowed: {error.message}"
+        return f"key {key!r} is not allowed: {error.message}"
     # The key patterns are character classes: name the characters the class refuses.
     refused = [c for c in dict.fromkeys(key) if not re.fullmatch(pattern, c)]
     if not refused:
-        return f"key '{key}' does not match {pattern}"
-    return f"key '{key}' contains forbidden characters: {' '.join(map(repr, refused))}"
+        return f"key {key!r} does not match {pattern}"
+    return f"key {key!r} contains forbidden characters: {' '.join(map(repr, refused))}"
 
 
 def _dotted(path: Sequence[object]) -> str:
