@@ -1,0 +1,367 @@
+"""The store's interface: durable per-user lanes of events, and the engine's small state.
+
+Every time is Unix seconds (`time.time()`), passed in by the caller so that tests and
+several processes agree on the clock they are given; durations are seconds too.
+
+Lanes. Each event belongs to one lane, its user's: `userId`, else `anonymousId` (or, once
+`link` joined them, the user the anonymousId belongs to). A lane delivers its pending events
+one at a time in order. Workers lease whole lanes: a lease hands out the lane's *head* event
+and nobody else gets that lane until the head is finished (delivered, skipped, dead, parked),
+retried (the lane then waits until the retry time), or the lease expires (then another
+worker gets the same head again: delivery is at-least-once). Many lanes are in flight at
+once, so a busy or failing user only ever holds up their own lane.
+
+A lease is spent by the first call that finishes or retries its head; a call made with a
+lease that is spent, or that another worker took over after it expired, raises `LeaseLost`
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Literal, Self
+
+import msgspec
+
+#: Where an Intercom id was learnt from: a user's external_id or email, a lead's Segment
+#: anonymousId, or a company's company_id.
+IdentityKind = Literal["external_id", "email", "anonymous_id", "company_id"]
+#: The Intercom models that have custom data attributes.
+Model = Literal["contact", "company"]
+#: What happened to one attempt at an event, as the outcome log records it.
+OutcomeName = Literal["delivered", "skipped", "retry", "dead", "parked"]
+
+DEDUP_WINDOW = 24 * 3600.0
+OUTCOME_LOG_ROWS = 100_000
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (a bad URL, a schema from a newer version, ...)."""
+
+
+class LeaseLost(StoreError):
+    """The lease was spent already, or another worker leased the lane after it expired."""
+
+
+class Enqueued(enum.Enum):
+    ACCEPTED = "accepted"
+    #: An event with this messageId was accepted before (or earlier in the same batch).
+    DUPLICATE = "duplicate"
+
+
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as ingest accepted it: its Segment JSON (after envelope merge) as bytes."""
+
+    message_id: str
+    type: str
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    received_at: float
+    body: bytes
+
+    @property
+    def lane(self) -> str:
+        return self.user_id or self.anonymous_id or ""
+
+
+class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
+    #: The store's id for the event; stable while the event is pending, parked or dead.
+    id: int
+    message_id: str
+    lane: str
+    type: str
+    received_at: float
+    body: bytes
+    #: Attempts made so far (retries, and the final one of a dead letter).
+    attempts: int
+
+
+class Lease(msgspec.Struct, frozen=True, kw_only=True):
+    """A worker's hold on one lane while it works on the lane's head event."""
+
+    lane: str
+    token: int
+    expires_at: float
+    event: StoredEvent
+
+
+class Parked(msgspec.Struct, frozen=True, kw_only=True):
+    event: StoredEvent
+    waiting_for: str
+    until: float
+
+
+class Attempt(msgspec.Struct, frozen=True, array_like=True):
+    at: float
+    outcome: str
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    event: StoredEvent
+    died_at: float
+    reason: str
+    #: Every attempt's outcome, the last one being the final reason.
+    history: tuple[Attempt, ...]
+
+
+class OutcomeRow(msgspec.Struct, frozen=True, kw_only=True):
+    at: float
+    message_id: str
+    lane: str
+    type: str
+    outcome: OutcomeName
+    reason: str | None
+    #: Intercom API calls the attempt made.
+    calls: int
+
+
+class Status(msgspec.Struct, frozen=True, kw_only=True):
+    #: Lanes with pending events.
+    lanes: int
+    #: Lanes whose head is leased by a worker now.
+    in_flight: int
+    #: Pending events (parked and dead ones are not).
+    backlog: int
+    #: Seconds since the oldest pending event was received; None without a backlog.
+    oldest_pending_age: float | None
+    parked: int
+    dead: int
+    #: Counts by outcome over the retained outcome log.
+    outcomes: dict[str, int]
+
+
+class Store(abc.ABC):
+    """The engine's one durable store; `open_store(database_url)` gives one.
+
+    Implementations are safe to use from many asyncio tasks at once; the lanes, leases and
+    the rate bucket are also correct across processes sharing one database.
+    """
+
+    # Lifecycle.
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish the work already asked for, then release the database."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # Ingest.
+
+    @abc.abstractmethod
+    async def enqueue(self, events: Sequence[NewEvent]) -> list[Enqueued]:
+        """Append the events to their lanes, durably, in one transaction.
+
+        Returns one result per event, in order. An event whose `message_id` the store holds
+        (pending, parked, dead, or finished within the dedup window), or that appears earlier
+        in `events`, is a duplicate: it is acknowledged and not stored again. When the call
+        returns, every accepted event is on disk; if it raises, none of them is stored.
+
+        Concurrent calls are group-committed: they share transactions, so many small
+        batches from many requests cost about what a few large ones do. Within a lane,
+        events are ordered by arrival (by call, then by position in `events`).
+        """
+
+    # Lanes.
+
+    @abc.abstractmethod
+    async def lease(
+        self, worker_id: str, max_lanes: int, lease_for: float, now: float
+    ) -> list[Lease]:
+        """Lease up to `max_lanes` ready lanes for `lease_for` seconds, with their heads.
+
+        A lane is ready when its head may be tried (its retry time, if any, is past) and it
+        is not leased, or its lease expired. Lanes that have waited longest come first, so
+        a lane that was just served queues behind every other ready lane. An event leased
+        again after an expired lease is the same event, with the same attempt count.
+        """
+
+    @abc.abstractmethod
+    async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:
+        """The same lease, expiring `lease_for` seconds after `now`; for long deliveries."""
+
+    @abc.abstractmethod
+    async def delivered(self, lease: Lease, *, now: float, calls: int = 0) -> None:
+        """The head was delivered: it leaves the lane (its messageId is kept for dedup)."""
+
+    @abc.abstractmethod
+    async def skipped(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+        """The head needs no delivery (`reason` says why): it leaves the lane like `delivered`."""
+
+    @abc.abstractmethod
+    async def dead(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+        """The head cannot be delivered: it leaves the lane for the dead letters.
+
+        The dead letter keeps the event's bytes, every earlier attempt's outcome (from
+        `retry`) and this final attempt, whose outcome is `reason`.
+        """
+
+    @abc.abstractmethod
+    async def retry(
+        self, lease: Lease, at: float, outcome: str, *, now: float, calls: int = 0
+    ) -> None:
+        """Try the head again at `at`: it stays the head and the lane waits until then.
+
+        The attempt count goes up by one and `outcome` (what went wrong) joins the event's
+        attempt history.
+        """
+
+    @abc.abstractmethod
+    async def park(
+        self, lease: Lease, waiting_for: str, until: float, *, now: float, calls: int = 0
+    ) -> None:
+        """Set the head aside until `waiting_for` happens; the lane goes on with its next event.
+
+        `waiting_for` is a key the executor chooses (say `external_id:42`, the contact the
+        event needs). `unpark` puts the event back; past `until`, `expired_parked` lists it.
+        """
+
+    @abc.abstractmethod
+    async def unpark(
+        self, *, lane: str | None = None, waiting_for: str | None = None, now: float
+    ) -> int:
+        """Put parked events back at the front of their lanes; returns how many.
+
+        Matches events parked in `lane`, waiting for `waiting_for`, or both (at least one
+        must be given). They go back in their original order ahead of every pending event
+        of the lane, except a head that was already handed to a worker: called while the
+        executor holds the lease on the identify that made the contact known, they are
+        delivered right after that identify.
+        """
+
+    @abc.abstractmethod
+    async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
+        """Parked events whose `until` is past, oldest first, for `dead_parked`."""
+
+    @abc.abstractmethod
+    async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
+        """Move a parked event to the dead letters; False if it is no longer parked."""
+
+    @abc.abstractmethod
+    async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
+        """Remember that `anonymous_id` is `user_id`, and merge the anonymous lane into theirs.
+
+        The anonymous lane's pending and parked events move, in their original order and
+        with their bytes, to the front of the user's lane, as `unpark` places events. Events
+        enqueued later with this anonymousId and no userId go straight to the user's lane.
+        A lease on the anonymous lane is lost. Returns how many events moved.
+        """
+
+    # Dead letters.
+
+    @abc.abstractmethod
+    async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
+        """Dead letters by id, from the first with an id above `after_id`."""
+
+    @abc.abstractmethod
+    async def dead_letter(self, event_id: int) -> DeadLetter | None: ...
+
+    @abc.abstractmethod
+    async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
+        """Put dead letters (all, or those named) back in their lanes; returns how many.
+
+        They go to the front of their lanes as `unpark` places events, in their original
+        order, with their attempt count and history reset.
+        """
+
+    @abc.abstractmethod
+    async def purge(self, event_ids: Sequence[int] | None = None) -> int:
+        """Delete dead letters (all, or those named) for good; returns how many."""
+
+    # Caches and workspace knowledge.
+
+    @abc.abstractmethod
+    async def get_identity(self, kind: IdentityKind, key: str) -> str | None:
+        """The Intercom id cached for a contact or company key, if any."""
+
+    @abc.abstractmethod
+    async def put_identity(self, kind: IdentityKind, key: str, intercom_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_identity(self, kind: IdentityKind, key: str) -> None:
+        """Forget a cached id (Intercom answered 404 for it, say)."""
+
+    @abc.abstractmethod
+    async def attributes(self, model: Model) -> dict[str, str]:
+        """The custom attributes known for `model`: name → Intercom data type."""
+
+    @abc.abstractmethod
+    async def replace_attributes(self, model: Model, attributes: Mapping[str, str]) -> None:
+        """Replace every known attribute of `model` (after listing them from Intercom)."""
+
+    @abc.abstractmethod
+    async def add_attribute(self, model: Model, name: str, data_type: str) -> None: ...
+
+    @abc.abstractmethod
+    async def add_event_name(self, name: str, *, budget: int | None = None) -> bool:
+        """Record an event name the workspace knows; atomically within `budget` names.
+
+        Returns True when the name is known afterwards, False when it is new and `budget`
+        names are known already (then it is not added).
+        """
+
+    @abc.abstractmethod
+    async def event_names(self) -> list[str]:
+        """The event names known, sorted."""
+
+    @abc.abstractmethod
+    async def count_event_names(self) -> int: ...
+
+    @abc.abstractmethod
+    async def get_digest(self, contact: str) -> bytes | None:
+        """The digest of the attributes last delivered for a contact key."""
+
+    @abc.abstractmethod
+    async def put_digest(self, contact: str, digest: bytes) -> None: ...
+
+    # Rate budget, shared by every worker using this store.
+
+    @abc.abstractmethod
+    async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
+        """Take `n` tokens from the bucket that refills at `rate` per second up to `burst`.
+
+        Returns None when they were taken; otherwise takes nothing and returns when to ask
+        again: when enough tokens will have refilled, or the end of a pause if that is later.
+        `n` above `burst` can never be granted (ValueError).
+        """
+
+    @abc.abstractmethod
+    async def pause_until(self, until: float) -> None:
+        """Grant no tokens before `until` (after a 429); a pause is only ever lengthened."""
+
+    @abc.abstractmethod
+    async def paused_until(self) -> float | None:
+        """The end of the latest pause, or None if there never was one."""
+
+    # Observation and upkeep.
+
+    @abc.abstractmethod
+    async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
+        """The latest outcome log rows, newest first.
+
+        Every `delivered`, `skipped`, `dead`, `retry`, `park` and `dead_parked` appends one,
+        in the same transaction; the log keeps the latest rows (see `prune`).
+        """
+
+    @abc.abstractmethod
+    async def status(self, now: float) -> Status: ...
+
+    @abc.abstractmethod
+    async def prune(self, now: float, limit: int = 10_000) -> int:
+        """Forget what is no longer needed; returns how many rows went.
+
+        Removes the messageIds of events finished longer ago than the dedup window,
+        outcome rows past the log's size, and empty lanes. At most about `limit` rows go per
+        call so that other writers are not held up; call again while it returns `limit`.
+        """

@@ -1,0 +1,396 @@
+"""The embedded store: one SQLite file in WAL mode (or an in-memory database, for tests).
+
+Writes go through one writer connection on its own thread, which group-commits them
+(`sqlite_thread.Writer`); reads of a file go through a second connection on another thread.
+Several processes may share a file: SQLite's locks serialise their writers, and leases and
+the rate bucket live in the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import msgspec
+
+from intercom_destination.store import sqlite_lanes as lanes
+from intercom_destination.store.base import (
+    DEDUP_WINDOW,
+    OUTCOME_LOG_ROWS,
+    Attempt,
+    DeadLetter,
+    Enqueued,
+    IdentityKind,
+    Lease,
+    Model,
+    NewEvent,
+    OutcomeRow,
+    Parked,
+    Status,
+    Store,
+    StoreError,
+)
+from intercom_destination.store.sqlite_lanes import EVENT_COLUMNS, stored_event
+from intercom_destination.store.sqlite_schema import DEAD, DONE, PARKED, PENDING, migrate
+from intercom_destination.store.sqlite_thread import Reader, Writer
+
+MEMORY = ":memory:"
+#: How long a writer waits for another process's write lock before its transaction fails.
+BUSY_TIMEOUT = 10.0
+
+_history = msgspec.json.Decoder(tuple[Attempt, ...])
+
+
+class SQLiteStore(Store):
+    def __init__(
+        self,
+        writer: Writer[NewEvent, Enqueued],
+        reader: Reader | None,
+        *,
+        dedup_window: float,
+        outcome_log_rows: int,
+    ) -> None:
+        self._writer = writer
+        # An in-memory database exists on one connection only, so the writer reads it too.
+        self._reader: Reader | Writer[NewEvent, Enqueued] = reader or writer
+        self._dedup_window = dedup_window
+        self._outcome_log_rows = outcome_log_rows
+
+    @classmethod
+    async def open(
+        cls,
+        path: str,
+        *,
+        dedup_window: float = DEDUP_WINDOW,
+        outcome_log_rows: int = OUTCOME_LOG_ROWS,
+    ) -> SQLiteStore:
+        writer = Writer(await _connect(path), "store-writer", lanes.enqueue)
+        try:
+            await writer.call(migrate)
+            reader = None if path == MEMORY else Reader(await _connect(path), "store-reader")
+        except BaseException:
+            await writer.stop()
+            raise
+        return cls(writer, reader, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows)
+
+    async def close(self) -> None:
+        await self._writer.stop()
+        await self._reader.stop()
+
+    async def enqueue(self, events: Sequence[NewEvent]) -> list[Enqueued]:
+        if not events:
+            return []
+        return await self._writer.batch(events)
+
+    async def lease(
+        self, worker_id: str, max_lanes: int, lease_for: float, now: float
+    ) -> list[Lease]:
+        return await self._writer.call(
+            partial(
+                lanes.lease, worker_id=worker_id, max_lanes=max_lanes, lease_for=lease_for, now=now
+            )
+        )
+
+    async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:
+        return await self._writer.call(
+            partial(lanes.extend, lease=lease, lease_for=lease_for, now=now)
+        )
+
+    async def delivered(self, lease: Lease, *, now: float, calls: int = 0) -> None:
+        await self._writer.call(
+            partial(
+                lanes.finish, lease=lease, outcome="delivered", reason=None, now=now, calls=calls
+            )
+        )
+
+    async def skipped(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+        await self._writer.call(
+            partial(
+                lanes.finish, lease=lease, outcome="skipped", reason=reason, now=now, calls=calls
+            )
+        )
+
+    async def dead(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+        await self._writer.call(
+            partial(lanes.dead, lease=lease, reason=reason, now=now, calls=calls)
+        )
+
+    async def retry(
+        self, lease: Lease, at: float, outcome: str, *, now: float, calls: int = 0
+    ) -> None:
+        await self._writer.call(
+            partial(lanes.retry, lease=lease, at=at, outcome=outcome, now=now, calls=calls)
+        )
+
+    async def park(
+        self, lease: Lease, waiting_for: str, until: float, *, now: float, calls: int = 0
+    ) -> None:
+        await self._writer.call(
+            partial(
+                lanes.park, lease=lease, waiting_for=waiting_for, until=until, now=now, calls=calls
+            )
+        )
+
+    async def unpark(
+        self, *, lane: str | None = None, waiting_for: str | None = None, now: float
+    ) -> int:
+        return await self._writer.call(
+            partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
+        )
+
+    async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
+        rows = await self._read(
+            f"SELECT {EVENT_COLUMNS}, waiting_for, until FROM events"
+            f" WHERE state = {PARKED} AND until <= ? ORDER BY until LIMIT ?",
+            (now, limit),
+        )
+        return [Parked(event=stored_event(row), waiting_for=row[7], until=row[8]) for row in rows]
+
+    async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
+        return await self._writer.call(
+            partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
+        )
+
+    async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
+        return await self._writer.call(
+            partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now)
+        )
+
+    async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
+        rows = await self._read(
+            f"{_DEAD_LETTERS} AND id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [_dead_letter(row) for row in rows]
+
+    async def dead_letter(self, event_id: int) -> DeadLetter | None:
+        rows = await self._read(f"{_DEAD_LETTERS} AND id = ?", (event_id,))
+        return _dead_letter(rows[0]) if rows else None
+
+    async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
+        return await self._writer.call(partial(lanes.replay, event_ids=event_ids, now=now))
+
+    async def purge(self, event_ids: Sequence[int] | None = None) -> int:
+        return await self._writer.call(partial(lanes.purge, event_ids=event_ids))
+
+    async def get_identity(self, kind: IdentityKind, key: str) -> str | None:
+        rows = await self._read(
+            "SELECT intercom_id FROM identities WHERE kind = ? AND key = ?", (kind, key)
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def put_identity(self, kind: IdentityKind, key: str, intercom_id: str) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO identities (kind, key, intercom_id) VALUES (?, ?, ?)",
+            (kind, key, intercom_id),
+        )
+
+    async def delete_identity(self, kind: IdentityKind, key: str) -> None:
+        await self._write("DELETE FROM identities WHERE kind = ? AND key = ?", (kind, key))
+
+    async def attributes(self, model: Model) -> dict[str, str]:
+        rows = await self._read("SELECT name, data_type FROM attributes WHERE model = ?", (model,))
+        return dict(rows)
+
+    async def replace_attributes(self, model: Model, attributes: Mapping[str, str]) -> None:
+        def replace(connection: sqlite3.Connection) -> None:
+            connection.execute("DELETE FROM attributes WHERE model = ?", (model,))
+            connection.executemany(
+                "INSERT INTO attributes (model, name, data_type) VALUES (?, ?, ?)",
+                [(model, name, data_type) for name, data_type in attributes.items()],
+            )
+
+        await self._writer.call(replace)
+
+    async def add_attribute(self, model: Model, name: str, data_type: str) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO attributes (model, name, data_type) VALUES (?, ?, ?)",
+            (model, name, data_type),
+        )
+
+    async def add_event_name(self, name: str, *, budget: int | None = None) -> bool:
+        def add(connection: sqlite3.Connection) -> bool:
+            if connection.execute("SELECT 1 FROM event_names WHERE name = ?", (name,)).fetchone():
+                return True
+            (count,) = connection.execute("SELECT count(*) FROM event_names").fetchone()
+            if budget is not None and count >= budget:
+                return False
+            connection.execute("INSERT INTO event_names (name) VALUES (?)", (name,))
+            return True
+
+        return await self._writer.call(add)
+
+    async def event_names(self) -> list[str]:
+        rows = await self._read("SELECT name FROM event_names ORDER BY name", ())
+        return [name for (name,) in rows]
+
+    async def count_event_names(self) -> int:
+        rows = await self._read("SELECT count(*) FROM event_names", ())
+        return int(rows[0][0])
+
+    async def get_digest(self, contact: str) -> bytes | None:
+        rows = await self._read("SELECT digest FROM digests WHERE contact = ?", (contact,))
+        return bytes(rows[0][0]) if rows else None
+
+    async def put_digest(self, contact: str, digest: bytes) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO digests (contact, digest) VALUES (?, ?)", (contact, digest)
+        )
+
+    async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
+        if n > burst or rate <= 0:
+            raise ValueError(f"{n} tokens can never be taken at rate {rate} with burst {burst}")
+        return await self._writer.call(partial(_take_tokens, n=n, now=now, rate=rate, burst=burst))
+
+    async def pause_until(self, until: float) -> None:
+        # A bucket created by a pause starts empty at the pause's end.
+        await self._write(
+            "INSERT INTO rate_bucket (id, tokens, updated_at, paused_until) VALUES (1, 0, ?1, ?1)"
+            " ON CONFLICT (id) DO UPDATE SET paused_until ="
+            " max(coalesce(paused_until, excluded.paused_until), excluded.paused_until)",
+            (until,),
+        )
+
+    async def paused_until(self) -> float | None:
+        rows = await self._read("SELECT paused_until FROM rate_bucket WHERE id = 1", ())
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
+        rows = await self._read(
+            "SELECT at, message_id, lane, type, outcome, reason, calls FROM outcomes"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            OutcomeRow(
+                at=at,
+                message_id=message_id,
+                lane=lane,
+                type=type_,
+                outcome=outcome,
+                reason=reason,
+                calls=calls,
+            )
+            for at, message_id, lane, type_, outcome, reason, calls in rows
+        ]
+
+    async def status(self, now: float) -> Status:
+        return await self._reader.call(partial(_status, now=now))
+
+    async def prune(self, now: float, limit: int = 10_000) -> int:
+        return await self._writer.call(
+            partial(
+                _prune,
+                finished_before=now - self._dedup_window,
+                keep_outcomes=self._outcome_log_rows,
+                limit=limit,
+            )
+        )
+
+    async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        return await self._reader.call(
+            lambda connection: connection.execute(sql, parameters).fetchall()
+        )
+
+    async def _write(self, sql: str, parameters: Sequence[Any]) -> None:
+        await self._writer.call(lambda connection: connection.execute(sql, parameters))
+
+
+async def _connect(path: str) -> sqlite3.Connection:
+    def connect() -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            if path != MEMORY:
+                connection.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode FULL flushes the log at every commit: a committed event survives
+            # a power cut, not only a crash of the process.
+            connection.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the SQLite database {path!r}: {error}") from None
+        return connection
+
+    return await asyncio.to_thread(connect)
+
+
+_DEAD_LETTERS = (
+    f"SELECT {EVENT_COLUMNS}, finished_at, reason, history FROM events WHERE state = {DEAD}"
+)
+
+
+def _dead_letter(row: Sequence[Any]) -> DeadLetter:
+    return DeadLetter(
+        event=stored_event(row), died_at=row[7], reason=row[8], history=_history.decode(row[9])
+    )
+
+
+def _take_tokens(
+    connection: sqlite3.Connection, n: int, now: float, rate: float, burst: float
+) -> float | None:
+    row = connection.execute(
+        "SELECT tokens, updated_at, paused_until FROM rate_bucket WHERE id = 1"
+    ).fetchone()
+    tokens, updated_at, paused_until = (burst, now, None) if row is None else row
+    # Another process's clock may be a little ahead: time never runs backwards for the bucket.
+    tokens = min(burst, tokens + max(0.0, now - updated_at) * rate)
+    updated_at = max(updated_at, now)
+    pause_ends = paused_until if paused_until is not None and paused_until > now else None
+    granted = pause_ends is None and tokens >= n
+    if granted:
+        tokens -= n
+    connection.execute(
+        "INSERT INTO rate_bucket (id, tokens, updated_at) VALUES (1, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens,"
+        " updated_at = excluded.updated_at",
+        (tokens, updated_at),
+    )
+    if granted:
+        return None
+    refilled = now + max(0.0, n - tokens) / rate
+    return refilled if pause_ends is None else max(refilled, pause_ends)
+
+
+def _status(connection: sqlite3.Connection, now: float) -> Status:
+    lane_count, in_flight = connection.execute(
+        "SELECT count(*), count(*) FILTER (WHERE lease_until > ?) FROM lanes", (now,)
+    ).fetchone()
+    backlog, oldest = connection.execute(
+        "SELECT count(*), min(received_at) FROM events INDEXED BY events_pending"
+        f" WHERE state = {PENDING}"
+    ).fetchone()
+    counts = dict(
+        connection.execute(
+            f"SELECT state, count(*) FROM events WHERE state IN ({PARKED}, {DEAD}) GROUP BY state"
+        ).fetchall()
+    )
+    outcomes = dict(
+        connection.execute("SELECT outcome, count(*) FROM outcomes GROUP BY outcome").fetchall()
+    )
+    return Status(
+        lanes=lane_count,
+        in_flight=in_flight,
+        backlog=backlog,
+        oldest_pending_age=None if oldest is None else max(0.0, now - oldest),
+        parked=counts.get(PARKED, 0),
+        dead=counts.get(DEAD, 0),
+        outcomes=outcomes,
+    )
+
+
+def _prune(
+    connection: sqlite3.Connection, finished_before: float, keep_outcomes: int, limit: int
+) -> int:
+    events = connection.execute(
+        "DELETE FROM events WHERE id IN (SELECT id FROM events"
+        f" WHERE state = {DONE} AND finished_at < ? LIMIT ?)",
+        (finished_before, limit),
+    ).rowcount
+    outcomes = connection.execute(
+        "DELETE FROM outcomes WHERE id IN (SELECT id FROM outcomes"
+        " WHERE id <= (SELECT max(id) FROM outcomes) - ? ORDER BY id LIMIT ?)",
+        (keep_outcomes, limit),
+    ).rowcount
+    return events + outcomes

@@ -1,0 +1,352 @@
+"""The lanes in SQLite: each function is one writer job, run inside the writer's transaction.
+
+Invariants the functions keep: a lane has a `lanes` row exactly while it has pending events;
+a lane's `head`, once a lease chose it, stays its head until it is finished or parked; events
+put back into a lane go below its lowest position, so behind a chosen head and ahead of
+everything else.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+from typing import Any
+
+import msgspec
+
+from intercom_destination.store.base import (
+    Enqueued,
+    Lease,
+    LeaseLost,
+    NewEvent,
+    OutcomeName,
+    StoredEvent,
+)
+from intercom_destination.store.sqlite_schema import DEAD, DONE, PARKED, PENDING
+
+EVENT_COLUMNS = "id, message_id, lane, type, received_at, body, attempts"
+_encoder = msgspec.json.Encoder()
+
+
+def _json(values: list[Any]) -> str:
+    # SQLite's JSON functions take text, not blobs.
+    return _encoder.encode(values).decode()
+
+
+def stored_event(row: Sequence[Any]) -> StoredEvent:
+    """A StoredEvent from a row that starts with `EVENT_COLUMNS`."""
+    id_, message_id, lane, type_, received_at, body, attempts = row[:7]
+    return StoredEvent(
+        id=id_,
+        message_id=message_id,
+        lane=lane,
+        type=type_,
+        received_at=received_at,
+        body=body,
+        attempts=attempts,
+    )
+
+
+def enqueue(connection: sqlite3.Connection, events: list[NewEvent]) -> list[Enqueued]:
+    message_ids = _json([event.message_id for event in events])
+    seen = {
+        message_id
+        for (message_id,) in connection.execute(
+            "SELECT message_id FROM events WHERE message_id IN (SELECT value FROM json_each(?))",
+            (message_ids,),
+        )
+    }
+    anonymous = [event.anonymous_id for event in events if not event.user_id]
+    links: dict[str, str] = {}
+    if anonymous:
+        links = dict(
+            connection.execute(
+                "SELECT anonymous_id, user_id FROM links"
+                " WHERE anonymous_id IN (SELECT value FROM json_each(?))",
+                (_json(anonymous),),
+            ).fetchall()
+        )
+    (next_id,) = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()
+    results: list[Enqueued] = []
+    rows: list[tuple[Any, ...]] = []
+    lanes: dict[str, float] = {}
+    for event in events:
+        if event.message_id in seen:
+            results.append(Enqueued.DUPLICATE)
+            continue
+        seen.add(event.message_id)
+        lane = event.user_id or links.get(event.anonymous_id or "") or event.lane
+        rows.append(
+            (next_id, event.message_id, lane, event.type, event.received_at, event.body, next_id)
+        )
+        lanes.setdefault(lane, event.received_at)
+        next_id += 1
+        results.append(Enqueued.ACCEPTED)
+    connection.executemany(
+        "INSERT INTO events (id, message_id, lane, type, received_at, body, state, position)"
+        f" VALUES (?, ?, ?, ?, ?, ?, {PENDING}, ?)",
+        rows,
+    )
+    _open_lanes(connection, lanes.items())
+    return results
+
+
+def lease(
+    connection: sqlite3.Connection, worker_id: str, max_lanes: int, lease_for: float, now: float
+) -> list[Lease]:
+    until = now + lease_for
+    rows = connection.execute(
+        "UPDATE lanes SET owner = ?, lease_until = ?, available_at = ?, token = random(),"
+        " head = coalesce(head, (SELECT id FROM events WHERE events.lane = lanes.lane"
+        f" AND state = {PENDING} ORDER BY position LIMIT 1))"
+        " WHERE lane IN (SELECT lane FROM lanes WHERE available_at <= ?"
+        " ORDER BY available_at LIMIT ?)"
+        " RETURNING lane, token, head",
+        (worker_id, until, until, now, max_lanes),
+    ).fetchall()
+    if not rows:
+        return []
+    events = {
+        row[0]: stored_event(row)
+        for row in connection.execute(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT value FROM json_each(?))",
+            (_json([head for _, _, head in rows]),),
+        )
+    }
+    return [
+        Lease(lane=lane, token=token, expires_at=until, event=events[head])
+        for lane, token, head in rows
+    ]
+
+
+def extend(connection: sqlite3.Connection, lease: Lease, lease_for: float, now: float) -> Lease:
+    _check(connection, lease)
+    until = now + lease_for
+    connection.execute(
+        "UPDATE lanes SET lease_until = ?, available_at = ? WHERE lane = ?",
+        (until, until, lease.lane),
+    )
+    return msgspec.structs.replace(lease, expires_at=until)
+
+
+def finish(
+    connection: sqlite3.Connection,
+    lease: Lease,
+    outcome: OutcomeName,
+    reason: str | None,
+    now: float,
+    calls: int,
+) -> None:
+    """The head was delivered or skipped: keep only its identifiers, for dedup."""
+    _check(connection, lease)
+    connection.execute(
+        f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = ?,"
+        " reason = ? WHERE id = ?",
+        (now, reason, lease.event.id),
+    )
+    _release(connection, lease.lane, now)
+    log(connection, lease.event, outcome, reason, now, calls)
+
+
+def dead(connection: sqlite3.Connection, lease: Lease, reason: str, now: float, calls: int) -> None:
+    _check(connection, lease)
+    bury(connection, lease.event.id, reason, now)
+    _release(connection, lease.lane, now)
+    log(connection, lease.event, "dead", reason, now, calls)
+
+
+def bury(connection: sqlite3.Connection, event_id: int, reason: str, now: float) -> bool:
+    """Make a pending or parked event a dead letter, its reason the last attempt's outcome."""
+    cursor = connection.execute(
+        f"UPDATE events SET state = {DEAD}, attempts = attempts + 1,"
+        " history = json_insert(coalesce(history, '[]'), '$[#]', json_array(?, ?)),"
+        " finished_at = ?, reason = ?, waiting_for = NULL, until = NULL"
+        f" WHERE id = ? AND state IN ({PENDING}, {PARKED})",
+        (now, reason, now, reason, event_id),
+    )
+    return cursor.rowcount == 1
+
+
+def retry(
+    connection: sqlite3.Connection,
+    lease: Lease,
+    at: float,
+    outcome: str,
+    now: float,
+    calls: int,
+) -> None:
+    _check(connection, lease)
+    connection.execute(
+        "UPDATE events SET attempts = attempts + 1, not_before = ?,"
+        " history = json_insert(coalesce(history, '[]'), '$[#]', json_array(?, ?))"
+        " WHERE id = ?",
+        (at, now, outcome, lease.event.id),
+    )
+    # The head stays chosen; only the lease ends, and the lane waits until `at`.
+    connection.execute(
+        "UPDATE lanes SET owner = NULL, lease_until = NULL, token = random(), available_at = ?"
+        " WHERE lane = ?",
+        (at, lease.lane),
+    )
+    log(connection, lease.event, "retry", outcome, now, calls)
+
+
+def park(
+    connection: sqlite3.Connection,
+    lease: Lease,
+    waiting_for: str,
+    until: float,
+    now: float,
+    calls: int,
+) -> None:
+    _check(connection, lease)
+    connection.execute(
+        f"UPDATE events SET state = {PARKED}, waiting_for = ?, until = ?, not_before = 0"
+        " WHERE id = ?",
+        (waiting_for, until, lease.event.id),
+    )
+    _release(connection, lease.lane, now)
+    log(connection, lease.event, "parked", waiting_for, now, calls)
+
+
+def unpark(
+    connection: sqlite3.Connection, lane: str | None, waiting_for: str | None, now: float
+) -> int:
+    if lane is None and waiting_for is None:
+        raise ValueError("unpark needs a lane, a waiting_for key, or both")
+    rows = connection.execute(
+        f"SELECT id, lane FROM events WHERE state = {PARKED}"
+        " AND lane = coalesce(?, lane) AND waiting_for = coalesce(?, waiting_for)"
+        " ORDER BY lane, position",
+        (lane, waiting_for),
+    ).fetchall()
+    for each_lane, group in groupby(rows, key=lambda row: str(row[1])):
+        to_front(connection, each_lane, [event_id for event_id, _ in group], now)
+    return len(rows)
+
+
+def link(connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: float) -> int:
+    connection.execute(
+        "INSERT INTO links (anonymous_id, user_id, linked_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (anonymous_id) DO UPDATE SET user_id = excluded.user_id,"
+        " linked_at = excluded.linked_at",
+        (anonymous_id, user_id, now),
+    )
+    if anonymous_id == user_id:
+        return 0
+    head = connection.execute("SELECT head FROM lanes WHERE lane = ?", (anonymous_id,)).fetchone()
+    # A head already handed out goes first: it was tried before anything behind it.
+    ids = [
+        event_id
+        for (event_id,) in connection.execute(
+            f"SELECT id FROM events WHERE lane = ? AND state IN ({PENDING}, {PARKED})"
+            " ORDER BY id IS ? DESC, position",
+            (anonymous_id, head and head[0]),
+        )
+    ]
+    connection.execute("DELETE FROM lanes WHERE lane = ?", (anonymous_id,))
+    to_front(connection, user_id, ids, now)
+    return len(ids)
+
+
+def replay(connection: sqlite3.Connection, event_ids: Sequence[int] | None, now: float) -> int:
+    rows = connection.execute(
+        f"SELECT id, lane FROM events WHERE state = {DEAD} AND {_AMONG} ORDER BY lane, position",
+        _among(event_ids),
+    ).fetchall()
+    connection.executemany(
+        "UPDATE events SET attempts = 0, history = NULL, finished_at = NULL, reason = NULL"
+        " WHERE id = ?",
+        [(event_id,) for event_id, _ in rows],
+    )
+    for lane, group in groupby(rows, key=lambda row: str(row[1])):
+        to_front(connection, lane, [event_id for event_id, _ in group], now)
+    return len(rows)
+
+
+def purge(connection: sqlite3.Connection, event_ids: Sequence[int] | None) -> int:
+    cursor = connection.execute(
+        f"DELETE FROM events WHERE state = {DEAD} AND {_AMONG}", _among(event_ids)
+    )
+    return cursor.rowcount
+
+
+def dead_parked(connection: sqlite3.Connection, event_id: int, reason: str, now: float) -> bool:
+    row = connection.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ? AND state = {PARKED}", (event_id,)
+    ).fetchone()
+    if row is None:
+        return False
+    bury(connection, event_id, reason, now)
+    log(connection, stored_event(row), "dead", reason, now, 0)
+    return True
+
+
+def to_front(connection: sqlite3.Connection, lane: str, event_ids: list[int], now: float) -> None:
+    """Make the events, in this order, the lane's next pending events after a chosen head."""
+    if not event_ids:
+        return
+    row = connection.execute(
+        f"SELECT position FROM events WHERE lane = ? AND state = {PENDING}"
+        " ORDER BY position LIMIT 1",
+        (lane,),
+    ).fetchone()
+    first = (0 if row is None else row[0]) - len(event_ids)
+    connection.executemany(
+        f"UPDATE events SET state = {PENDING}, lane = ?, position = ?, not_before = 0,"
+        " waiting_for = NULL, until = NULL WHERE id = ?",
+        [(lane, first + offset, event_id) for offset, event_id in enumerate(event_ids)],
+    )
+    _open_lanes(connection, [(lane, now)])
+
+
+def log(
+    connection: sqlite3.Connection,
+    event: StoredEvent,
+    outcome: OutcomeName,
+    reason: str | None,
+    now: float,
+    calls: int,
+) -> None:
+    connection.execute(
+        "INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (now, event.message_id, event.lane, event.type, outcome, reason, calls),
+    )
+
+
+# All events when the ids are None, else those named.
+_AMONG = "(?1 IS NULL OR id IN (SELECT value FROM json_each(?1)))"
+
+
+def _among(event_ids: Sequence[int] | None) -> tuple[str | None]:
+    return (None if event_ids is None else _json(list(event_ids)),)
+
+
+def _open_lanes(connection: sqlite3.Connection, lanes: Iterable[tuple[str, float]]) -> None:
+    # A lane that exists keeps its place in the queue (and its lease).
+    connection.executemany(
+        "INSERT INTO lanes (lane, available_at) VALUES (?, ?) ON CONFLICT (lane) DO NOTHING",
+        lanes,
+    )
+
+
+def _check(connection: sqlite3.Connection, lease: Lease) -> None:
+    row = connection.execute(
+        "SELECT token, head FROM lanes WHERE lane = ?", (lease.lane,)
+    ).fetchone()
+    if row is None or row[0] != lease.token or row[1] != lease.event.id:
+        raise LeaseLost(f"the lease on lane {lease.lane!r} was lost")
+
+
+def _release(connection: sqlite3.Connection, lane: str, now: float) -> None:
+    """End the lease after the head left the lane; the lane queues up again behind the others."""
+    cursor = connection.execute(
+        "UPDATE lanes SET head = NULL, owner = NULL, lease_until = NULL, token = random(),"
+        f" available_at = ? WHERE lane = ? AND EXISTS (SELECT 1 FROM events WHERE lane = ?"
+        f" AND state = {PENDING})",
+        (now, lane, lane),
+    )
+    if cursor.rowcount == 0:
+        connection.execute("DELETE FROM lanes WHERE lane = ?", (lane,))

@@ -1,0 +1,113 @@
+"""The SQLite store's tables, created and migrated when a store opens.
+
+`MIGRATIONS[n]` takes a database from schema version n to n + 1; a database records its
+version in `schema_version`, and a store refuses a database newer than it knows.
+
+One `events` table holds every event the store knows, whatever its state, so the messageId
+index deduplicates across all of them and an event's bytes never move; partial indexes keep
+each state's lookups small. A finished event keeps only its identifiers, for dedup, until
+`prune` removes it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from intercom_destination.store.base import StoreError
+
+PENDING, PARKED, DEAD, DONE = 0, 1, 2, 3
+
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL UNIQUE,
+            lane TEXT NOT NULL,
+            type TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            body BLOB,
+            state INTEGER NOT NULL,
+            -- the order within the lane: arrivals take their id, events put back at the front
+            -- of a lane take positions below the lane's lowest
+            position INTEGER NOT NULL,
+            not_before REAL NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            history TEXT,
+            waiting_for TEXT,
+            until REAL,
+            finished_at REAL,
+            reason TEXT
+        )""",
+        f"CREATE INDEX events_pending ON events (lane, position) WHERE state = {PENDING}",
+        f"CREATE INDEX events_parked ON events (lane, waiting_for) WHERE state = {PARKED}",
+        f"CREATE INDEX events_waiting ON events (waiting_for) WHERE state = {PARKED}",
+        f"CREATE INDEX events_parked_until ON events (until) WHERE state = {PARKED}",
+        f"CREATE INDEX events_dead ON events (id) WHERE state = {DEAD}",
+        f"CREATE INDEX events_done ON events (finished_at) WHERE state = {DONE}",
+        # One row per lane with pending events. `head` is the event handed to workers, kept
+        # until it is finished; `token` changes whenever a lease is granted or spent.
+        """CREATE TABLE lanes (
+            lane TEXT PRIMARY KEY,
+            available_at REAL NOT NULL,
+            head INTEGER,
+            token INTEGER NOT NULL DEFAULT 0,
+            owner TEXT,
+            lease_until REAL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX lanes_available ON lanes (available_at)",
+        """CREATE TABLE links (
+            anonymous_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            linked_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE identities (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            intercom_id TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE attributes (
+            model TEXT NOT NULL,
+            name TEXT NOT NULL,
+            data_type TEXT NOT NULL,
+            PRIMARY KEY (model, name)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE event_names (name TEXT PRIMARY KEY) WITHOUT ROWID",
+        "CREATE TABLE digests (contact TEXT PRIMARY KEY, digest BLOB NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE outcomes (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            message_id TEXT NOT NULL,
+            lane TEXT NOT NULL,
+            type TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            reason TEXT,
+            calls INTEGER NOT NULL
+        )""",
+        """CREATE TABLE rate_bucket (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            tokens REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            paused_until REAL
+        )""",
+    ],
+]
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Bring the database to the latest schema, inside the caller's transaction."""
+    connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = connection.execute("SELECT version FROM schema_version").fetchone()
+    version = 0 if row is None else int(row[0])
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"the database has schema version {version}; this version of "
+            f"intercom-destination knows versions up to {len(MIGRATIONS)}"
+        )
+    for statements in MIGRATIONS[version:]:
+        for statement in statements:
+            connection.execute(statement)
+    if row is None:
+        connection.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
+    else:
+        connection.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))

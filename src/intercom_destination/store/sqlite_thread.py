@@ -1,0 +1,225 @@
+"""SQLite connections that each live on a thread of their own, so the event loop never blocks.
+
+A `Writer` group-commits: it takes every job that is queued (up to `MAX_ROWS` rows), runs
+each in a savepoint of one shared transaction, commits once, and only then settles the jobs'
+futures. A durable commit costs a disk flush, so sharing it is what makes many small writes
+cheap. Consecutive batch jobs (enqueues) are merged into one call of the batch function,
+which does its work in a few set-wise statements instead of a few per caller.
+
+A `Reader` runs each job in its own read transaction on a second connection; in WAL mode it
+sees every committed write and never waits for the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, cast
+
+from intercom_destination.store.base import StoreError
+
+T = TypeVar("T")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+Job = Callable[[sqlite3.Connection], Any]
+#: Rows a writer puts in one transaction at most: enough to amortise the flush, few enough
+#: that no caller waits long behind others.
+MAX_ROWS = 2000
+
+_Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+class _Call:
+    __slots__ = ("fn", "future")
+    size = 1
+
+    def __init__(self, fn: Job, future: asyncio.Future[Any]) -> None:
+        self.fn = fn
+        self.future = future
+
+
+class _Batch:
+    __slots__ = ("future", "items", "size")
+
+    def __init__(self, items: Sequence[Any], future: asyncio.Future[Any]) -> None:
+        self.items = items
+        self.future = future
+        self.size = len(items)
+
+
+class _Stop:
+    size = 0
+
+
+_Task = _Call | _Batch | _Stop
+
+
+class _Thread:
+    def __init__(self, connection: sqlite3.Connection, name: str) -> None:
+        self._connection = connection
+        self._queue: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+        self._loop = asyncio.get_running_loop()
+        self._stopped: asyncio.Future[None] = self._loop.create_future()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(connection)`'s result, run on this thread."""
+        future = self._loop.create_future()
+        self._put(_Call(fn, future))
+        return cast(T, await future)
+
+    async def stop(self) -> None:
+        """Run the jobs queued so far, then close the connection."""
+        if not self._stopping:
+            self._stopping = True
+            self._queue.put(_Stop())
+        await asyncio.shield(self._stopped)
+
+    def _put(self, task: _Call | _Batch) -> None:
+        if self._stopping:
+            raise StoreError("the store is closed")
+        self._queue.put(task)
+
+    def _main(self) -> None:
+        stopping = False
+        while not stopping:
+            tasks: list[_Call | _Batch] = []
+            task = self._queue.get()
+            rows = 0
+            while True:
+                if isinstance(task, _Stop):
+                    stopping = True
+                    break
+                tasks.append(task)
+                rows += task.size
+                if rows >= MAX_ROWS:
+                    break
+                try:
+                    task = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if tasks:
+                self._notify(_settle_all, self._run(tasks))
+        self._connection.close()
+        self._notify(_resolve, self._stopped)
+
+    def _run(self, tasks: list[_Call | _Batch]) -> list[_Settled]:
+        raise NotImplementedError
+
+    def _notify(self, fn: Callable[[T], None], argument: T) -> None:
+        # A closed loop has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(fn, argument)
+
+
+class Reader(_Thread):
+    def _run(self, tasks: list[_Call | _Batch]) -> list[_Settled]:
+        settled: list[_Settled] = []
+        for task in tasks:
+            assert isinstance(task, _Call)
+            try:
+                self._connection.execute("BEGIN")
+                try:
+                    settled.append((task.future, task.fn(self._connection), None))
+                finally:
+                    self._connection.execute("COMMIT")
+            except Exception as error:
+                settled.append((task.future, None, error))
+        return settled
+
+
+class Writer(_Thread, Generic[Item, Result]):
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        name: str,
+        batch: Callable[[sqlite3.Connection, list[Item]], list[Result]],
+    ) -> None:
+        super().__init__(connection, name)
+        self._batch = batch
+
+    async def batch(self, items: Sequence[Item]) -> list[Result]:
+        """One result per item from the batch function, sharing its call with other batches."""
+        future = self._loop.create_future()
+        self._put(_Batch(items, future))
+        return cast(list[Result], await future)
+
+    def _run(self, tasks: list[_Call | _Batch]) -> list[_Settled]:
+        connection = self._connection
+        settled: list[_Settled] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            start = 0
+            while start < len(tasks):
+                task = tasks[start]
+                if isinstance(task, _Call):
+                    settled.append(self._attempt(task.future, task.fn))
+                    start += 1
+                    continue
+                end = start + 1
+                while end < len(tasks) and isinstance(tasks[end], _Batch):
+                    end += 1
+                settled.extend(self._attempt_batches(cast(list[_Batch], tasks[start:end])))
+                start = end
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            # BEGIN or COMMIT failed (the disk is full, another process holds the lock past
+            # the busy timeout): nothing of this transaction happened.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            return [(task.future, None, error) for task in tasks]
+        return settled
+
+    def _attempt(self, future: asyncio.Future[Any], fn: Job) -> _Settled:
+        result, error = self._in_savepoint(fn)
+        return (future, result, error)
+
+    def _attempt_batches(self, batches: list[_Batch]) -> list[_Settled]:
+        items = [item for batch in batches for item in batch.items]
+        results, error = self._in_savepoint(lambda connection: self._batch(connection, items))
+        if error is not None:
+            if len(batches) == 1:
+                return [(batches[0].future, None, error)]
+            # One caller's bad batch must not fail the others': run each on its own.
+            return [settled for batch in batches for settled in self._attempt_batches([batch])]
+        settled: list[_Settled] = []
+        start = 0
+        for batch in batches:
+            settled.append((batch.future, results[start : start + batch.size], None))
+            start += batch.size
+        return settled
+
+    def _in_savepoint(self, fn: Job) -> tuple[Any, Exception | None]:
+        # A job that fails leaves no trace, and the jobs sharing its transaction go on.
+        connection = self._connection
+        connection.execute("SAVEPOINT job")
+        try:
+            result = fn(connection)
+        except Exception as error:
+            connection.execute("ROLLBACK TO job")
+            connection.execute("RELEASE job")
+            return None, error
+        connection.execute("RELEASE job")
+        return result, None
+
+
+def _settle_all(settled: list[_Settled]) -> None:
+    for future, result, error in settled:
+        if future.done():
+            continue  # its caller was cancelled; the work is done all the same
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
