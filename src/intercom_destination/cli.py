@@ -13,7 +13,7 @@ import click
 import msgspec
 
 from intercom_destination.mapping import Skip, describe, plan
-from intercom_destination.settings import Settings, SettingsError, load_settings
+from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
 from intercom_destination.spec import InvalidEvent, decode_event
 from intercom_destination.spec.documents import read_items
 
@@ -84,3 +84,65 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
     click.echo(summary, err=True)
     if counts["invalid"]:
         sys.exit(1)
+
+
+@main.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8089,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one, and the line printed names it.",
+)
+@click.option(
+    "--rate-limit",
+    default=1666,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests allowed per 10-second window.",
+)
+@click.option(
+    "--search-lag",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds before a new contact shows up in search.",
+)
+@click.option(
+    "--token",
+    envvar="INTERCOM_SANDBOX_TOKEN",
+    help="Accept only this bearer token (default: any non-empty one).",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Load the workspace from FILE at start; write it there on shutdown.",
+)
+@click.option("--access-log/--no-access-log", default=True, help="Log every request.")
+def sandbox_command(
+    host: str,
+    port: int,
+    rate_limit: int,
+    search_lag: float,
+    token: str | None,
+    state_file: Path | None,
+    access_log: bool,
+) -> None:
+    """Serve a local Intercom to try a tracking plan against: nothing reaches your workspace."""
+    # Imported here so the other commands do not load the web server.
+    from intercom_destination.sandbox import Limits, SandboxConfig
+    from intercom_destination.sandbox.persistence import StateFileError
+    from intercom_destination.sandbox.server import serve
+
+    config = SandboxConfig(
+        rate_limit=rate_limit,
+        limits=Limits(search_lag=search_lag),
+        token=Secret(token) if token else None,
+        state_file=state_file,
+    )
+    try:
+        serve(config, host=host, port=port, access_log=access_log, echo=click.echo)
+    except (StateFileError, OSError) as error:
+        raise click.ClickException(str(error)) from None
