@@ -35,7 +35,7 @@ def test_parses_every_form_clients_send(text: object, expected: datetime) -> Non
 
 
 @pytest.mark.parametrize(
-    "value", ["Mon Mar 26 2018 17:44:51 GMT+0000", "", "soon", True, None, {}, "2026-13-40"]
+    "value", ["Mon Mar 26 2018 17:44:51 GMT+0000", "", "soon", True, None, {}, "2026-13-40", "²"]
 )
 def test_unreadable_values_are_none(value: object) -> None:
     assert parse_timestamp(value) is None

@@ -113,7 +113,9 @@ def plan_identify(
                 "language_override dropped: Intercom's REST API has no writable field for it "
                 "(set language_override_attribute to keep it as a custom attribute)"
             )
-    custom = custom_values(custom_items, settings, warnings, what="custom attribute")
+    custom = custom_values(
+        custom_items, settings, warnings, what="custom attribute", nulls=settings.send_nulls
+    )
     if custom:
         body["custom_attributes"] = custom
 

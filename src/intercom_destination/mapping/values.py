@@ -4,7 +4,7 @@ Intercom stores strings (at most 255 characters), numbers and booleans. Objects 
 follow the `nested` setting: dropped (the seed's rule), flattened to `parent_child` keys, or
 sent as JSON strings. In event metadata, objects already in one of Intercom's two rich shapes
 (a monetary amount or a rich link) are kept. `null` is omitted, because Intercom takes it as
-"clear this attribute", unless `send_nulls` asks for exactly that.
+"clear this attribute"; only contact attributes can be cleared, when `send_nulls` asks for it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -30,12 +31,15 @@ def custom_values(
     *,
     what: str,
     rich_objects: bool = False,
+    nulls: bool = False,
 ) -> dict[str, Any]:
     """Custom values Intercom accepts, with a warning for each one changed or left out.
 
-    `what` names the values in warnings ("custom attribute", "metadata key").
+    `what` names the values in warnings ("custom attribute", "metadata key");
+    `rich_objects` keeps monetary amounts and rich links (metadata only); `nulls` sends
+    `null` values instead of omitting them.
     """
-    kept: dict[str, Any] = {}
+    values = _Values(settings, warnings, what, nulls)
     for raw_key, value in items:
         key = clean_key(raw_key)
         if key != raw_key:
@@ -45,15 +49,13 @@ def custom_values(
             )
         if not key.strip():
             warnings.append(f"{what} {raw_key!r} dropped: a name cannot be blank")
-            continue
-        if isinstance(value, dict | list):
-            if rich_objects and is_rich_object(value):
-                kept[key] = value
-            else:
-                _nested(key, value, settings, warnings, what, kept)
-            continue
-        _scalar(key, value, settings, warnings, what, kept)
-    return kept
+        elif rich_objects and is_rich_object(value):
+            values.kept[key] = value
+        elif isinstance(value, dict | list):
+            values.add_nested(key, value)
+        else:
+            values.add(key, value)
+    return values.kept
 
 
 def clean_key(key: str) -> str:
@@ -77,47 +79,47 @@ def is_rich_object(value: object) -> bool:
     return False
 
 
-def _scalar(
-    key: str, value: Any, settings: Settings, warnings: list[str], what: str, kept: dict[str, Any]
-) -> None:
-    if value is None:
-        if settings.send_nulls:
-            kept[key] = None
-        return
-    if isinstance(value, float) and not math.isfinite(value):
-        warnings.append(f"{what} {key!r} dropped: {value} is not a number Intercom can store")
-        return
-    if isinstance(value, str):
-        limit = settings.max_string_length
-        if len(value) > limit:
-            warnings.append(f"{what} {key!r} truncated to {limit} characters")
-            value = value[:limit]
-    elif not isinstance(value, bool | int | float):
-        warnings.append(f"{what} {key!r} dropped: unsupported value")
-        return
-    kept[key] = value
+@dataclass
+class _Values:
+    settings: Settings
+    warnings: list[str]
+    what: str
+    nulls: bool
+    kept: dict[str, Any] = field(default_factory=dict)
 
-
-def _nested(
-    key: str,
-    value: dict[str, Any] | list[Any],
-    settings: Settings,
-    warnings: list[str],
-    what: str,
-    kept: dict[str, Any],
-) -> None:
-    match settings.nested:
-        case "drop":
-            shape = "an object" if isinstance(value, dict) else "an array"
-            warnings.append(
-                f"{what} {key!r} dropped: Intercom cannot store {shape} "
-                '(set nested = "flatten" or "stringify" to keep it)'
+    def add(self, key: str, value: Any) -> None:
+        if value is None:
+            if self.nulls:
+                self.kept[key] = None
+            return
+        if isinstance(value, float) and not math.isfinite(value):
+            self.warnings.append(
+                f"{self.what} {key!r} dropped: {value} is not a number Intercom can store"
             )
-        case "stringify":
-            _scalar(key, msgspec.json.encode(value).decode(), settings, warnings, what, kept)
-        case "flatten":
-            for child_key, child in _flatten(key, value):
-                _scalar(clean_key(child_key), child, settings, warnings, what, kept)
+            return
+        if isinstance(value, str):
+            limit = self.settings.max_string_length
+            if len(value) > limit:
+                self.warnings.append(f"{self.what} {key!r} truncated to {limit} characters")
+                value = value[:limit]
+        elif not isinstance(value, bool | int | float):
+            self.warnings.append(f"{self.what} {key!r} dropped: unsupported value")
+            return
+        self.kept[key] = value
+
+    def add_nested(self, key: str, value: dict[str, Any] | list[Any]) -> None:
+        match self.settings.nested:
+            case "drop":
+                shape = "an object" if isinstance(value, dict) else "an array"
+                self.warnings.append(
+                    f"{self.what} {key!r} dropped: Intercom cannot store {shape} "
+                    '(set nested = "flatten" or "stringify" to keep it)'
+                )
+            case "stringify":
+                self.add(key, msgspec.json.encode(value).decode())
+            case "flatten":
+                for child_key, child in _flatten(key, value):
+                    self.add(clean_key(child_key), child)
 
 
 def _flatten(prefix: str, value: Any) -> Iterable[tuple[str, Any]]:

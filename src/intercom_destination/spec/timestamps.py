@@ -28,7 +28,7 @@ def parse_timestamp(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return _from_unix(int(text))
     try:
         parsed = datetime.fromisoformat(text)
