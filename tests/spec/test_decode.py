@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
+import msgspec
 import pytest
 
 from intercom_destination.spec import (
@@ -15,6 +16,7 @@ from intercom_destination.spec import (
     Track,
     decode_batch,
     decode_event,
+    stored_form,
 )
 from tests.captures import event_captures
 
@@ -202,3 +204,24 @@ def test_every_recorded_client_request_decodes(name: str, capture: dict[str, Any
         assert event.message_id == item["messageId"]
         assert event.user_id == item.get("userId")
         assert event.anonymous_id == item.get("anonymousId")
+
+
+def test_the_stored_form_decodes_to_the_same_event_later() -> None:
+    sent = {
+        "type": "track",
+        "event": "E",
+        "userId": "u",
+        "timestamp": "2026-11-28T23:50:50Z",
+        "sentAt": "2026-11-28T23:50:51Z",
+        "writeKey": "secret",
+        "properties": {"a": 1},
+    }
+    event = decode(sent)
+    form = stored_form(event)
+    assert "writeKey" not in form
+    assert form["originalTimestamp"] == "2026-11-28T23:50:50Z"
+    later = decode_event(form, received_at=event.received_at, make_message_id=lambda: "other")
+    assert isinstance(later, Track)
+    # the same event in every field but the raw form it was read from
+    assert msgspec.structs.replace(later, raw=event.raw) == event
+    assert later.timestamp == datetime(2026, 11, 28, 22, 50, 51, tzinfo=UTC)

@@ -1,6 +1,12 @@
 """The Segment Spec: typed events, their decoding and validation, and timestamps."""
 
-from intercom_destination.spec.decode import Batch, Rejected, decode_batch, decode_event
+from intercom_destination.spec.decode import (
+    Batch,
+    Rejected,
+    decode_batch,
+    decode_event,
+    stored_form,
+)
 from intercom_destination.spec.events import (
     Alias,
     Event,
@@ -25,4 +31,5 @@ __all__ = [
     "Track",
     "decode_batch",
     "decode_event",
+    "stored_form",
 ]

@@ -75,6 +75,23 @@ def decode_batch(
     return Batch(events, rejected)
 
 
+def stored_form(event: Event) -> dict[str, Any]:
+    """The event as Segment keeps it once received: every field the client sent, plus its
+    `messageId`, the corrected `timestamp`, the client's own `originalTimestamp` and
+    `receivedAt`. Decoding it again gives the same event, whenever that happens."""
+    original = event.raw.get("originalTimestamp", event.raw.get("timestamp"))
+    form = {
+        **event.raw,
+        "type": event.type,
+        "messageId": event.message_id,
+        "timestamp": event.timestamp.isoformat(),
+        "receivedAt": event.received_at.isoformat(),
+    }
+    if original is not None:
+        form["originalTimestamp"] = original
+    return form
+
+
 def merge_envelope(item: Mapping[str, Any], envelope: Mapping[str, Any]) -> dict[str, Any]:
     """The item with the envelope's `context` and `integrations` merged in, the item winning."""
     merged = dict(item)
