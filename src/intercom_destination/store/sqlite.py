@@ -338,7 +338,8 @@ def _take_tokens(
     tokens = min(burst, tokens + max(0.0, now - updated_at) * rate)
     updated_at = max(updated_at, now)
     pause_ends = paused_until if paused_until is not None and paused_until > now else None
-    granted = pause_ends is None and tokens >= n
+    # A caller that waited until the time it was told must not be refused by float rounding.
+    granted = pause_ends is None and tokens >= n - 1e-9
     if granted:
         tokens -= n
     connection.execute(

@@ -235,14 +235,12 @@ def link(connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: f
     )
     if anonymous_id == user_id:
         return 0
-    head = connection.execute("SELECT head FROM lanes WHERE lane = ?", (anonymous_id,)).fetchone()
-    # A head already handed out goes first: it was tried before anything behind it.
     ids = [
         event_id
         for (event_id,) in connection.execute(
             f"SELECT id FROM events WHERE lane = ? AND state IN ({PENDING}, {PARKED})"
-            " ORDER BY id IS ? DESC, position",
-            (anonymous_id, head and head[0]),
+            " ORDER BY position",
+            (anonymous_id,),
         )
     ]
     connection.execute("DELETE FROM lanes WHERE lane = ?", (anonymous_id,))

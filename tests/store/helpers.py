@@ -1,0 +1,38 @@
+"""Builders for the store tests."""
+
+from __future__ import annotations
+
+import msgspec
+
+from intercom_destination.store import NewEvent, Store
+
+NOW = 1_000_000.0
+
+
+def event(
+    message_id: str,
+    user_id: str | None = "u1",
+    *,
+    anonymous_id: str | None = None,
+    type: str = "track",
+    received_at: float = NOW,
+) -> NewEvent:
+    body = {"type": type, "messageId": message_id, "userId": user_id, "anonymousId": anonymous_id}
+    return NewEvent(
+        message_id=message_id,
+        type=type,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        received_at=received_at,
+        body=msgspec.json.encode(body),
+    )
+
+
+async def drain(store: Store, now: float = NOW) -> list[str]:
+    """Deliver everything ready, one lease at a time; the messageIds in delivery order."""
+    delivered: list[str] = []
+    while leases := await store.lease("drain", 100, 30, now):
+        for lease in leases:
+            await store.delivered(lease, now=now)
+            delivered.append(lease.event.message_id)
+    return delivered

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from intercom_destination.store import LeaseLost, StoreError, open_store
+from tests.store.helpers import NOW, drain, event
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_everything_survives_close_and_reopen(shared_url: str) -> None:
+    async with await open_store(shared_url) as store:
+        await store.enqueue([event(f"m{i}") for i in range(4)] + [event("d1", "u2")])
+        await store.enqueue([event("a1", None, anonymous_id="anon")])
+        leases = {lease.lane: lease for lease in await store.lease("w", 10, 30, NOW)}
+        await store.retry(leases["u1"], NOW + 5, "503", now=NOW)
+        await store.dead(leases["u2"], "bad", now=NOW)
+        await store.park(leases["anon"], "anonymous_id:anon", NOW + 600, now=NOW)
+        await store.link("anon2", "u9", now=NOW)
+        await store.put_identity("email", "a@example.com", "c1")
+        await store.add_event_name("Signed Up")
+        await store.pause_until(NOW + 30)
+
+    async with await open_store(shared_url) as store:
+        [lease] = await store.lease("w", 10, 30, NOW + 5)
+        assert (lease.event.message_id, lease.event.attempts) == ("m0", 1)
+        await store.delivered(lease, now=NOW + 5)
+        assert await drain(store, NOW + 5) == ["m1", "m2", "m3"]
+        assert [d.event.message_id for d in await store.dead_letters()] == ["d1"]
+        assert (await store.status(NOW)).parked == 1
+        await store.enqueue([event("a2", None, anonymous_id="anon2")])
+        assert [lease.lane for lease in await store.lease("w", 10, 30, NOW + 5)] == ["u9"]
+        assert await store.get_identity("email", "a@example.com") == "c1"
+        assert await store.event_names() == ["Signed Up"]
+        assert await store.paused_until() == NOW + 30
+        assert (await store.outcomes(limit=1))[0].outcome == "delivered"
+
+
+async def test_a_lease_outlives_a_restart_and_expires(shared_url: str) -> None:
+    async with await open_store(shared_url) as store:
+        await store.enqueue([event("m1")])
+        [lease] = await store.lease("w", 10, 30, NOW)
+
+    async with await open_store(shared_url) as store:
+        assert await store.lease("w2", 10, 30, NOW + 10) == []
+        [again] = await store.lease("w2", 10, 30, NOW + 30)
+        assert again.event == lease.event
+        with pytest.raises(LeaseLost):
+            await store.delivered(lease, now=NOW + 31)
+
+
+async def test_two_stores_on_one_file_never_share_a_lane(shared_url: str) -> None:
+    async with await open_store(shared_url) as one, await open_store(shared_url) as two:
+        await one.enqueue([event(f"m{i}", f"u{i % 10}") for i in range(50)])
+        delivered: list[str] = []
+        for round in range(5):
+            now = NOW + round
+            leases = await one.lease("one", 6, 30, now) + await two.lease("two", 6, 30, now)
+            assert len({lease.lane for lease in leases}) == len(leases) == 10
+            for lease in leases:
+                await (one if lease.lane < "u5" else two).delivered(lease, now=now)
+            delivered += [lease.event.message_id for lease in leases]
+
+        assert sorted(delivered) == sorted(f"m{i}" for i in range(50))
+
+
+async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    async with await open_store(f"sqlite:///{path}"):
+        pass
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE schema_version SET version = version + 1")
+
+    with pytest.raises(StoreError, match="schema version"):
+        await open_store(f"sqlite:///{path}")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:hunter2@db.example.com/events",
+        "sqlite://relative.db",
+        "sqlite:///",
+        "intercom-destination.db",
+    ],
+)
+async def test_an_unusable_url_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(StoreError, match="DATABASE_URL") as error:
+        await open_store(url)
+
+    assert "hunter2" not in str(error.value)
+
+
+async def test_a_file_that_cannot_be_opened_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open"):
+        await open_store(f"sqlite:///{tmp_path}/missing/store.db")
+
+
+async def test_a_closed_store_refuses_work(shared_url: str) -> None:
+    store = await open_store(shared_url)
+    await store.close()
+    await store.close()
+
+    with pytest.raises(StoreError, match="closed"):
+        await store.enqueue([event("m1")])
+    with pytest.raises(StoreError, match="closed"):
+        await store.status(NOW)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from intercom_destination.store import Store, open_store
+from tests.store.helpers import NOW
+
+pytestmark = pytest.mark.anyio
+
+RATE, BURST = 10.0, 5.0
+
+
+async def test_a_full_bucket_grants_its_burst_then_says_when_to_ask_again(store: Store) -> None:
+    assert await store.take_tokens(3, NOW, RATE, BURST) is None
+    assert await store.take_tokens(2, NOW, RATE, BURST) is None
+
+    assert await store.take_tokens(2, NOW, RATE, BURST) == pytest.approx(NOW + 0.2)
+    assert await store.take_tokens(2, NOW + 0.1, RATE, BURST) == pytest.approx(NOW + 0.2)
+    assert await store.take_tokens(2, NOW + 0.2, RATE, BURST) is None
+
+
+async def test_the_bucket_refills_up_to_its_burst(store: Store) -> None:
+    assert await store.take_tokens(5, NOW, RATE, BURST) is None
+
+    assert await store.take_tokens(5, NOW + 60, RATE, BURST) is None
+    assert await store.take_tokens(1, NOW + 60, RATE, BURST) is not None
+
+
+async def test_more_than_the_burst_can_never_be_taken(store: Store) -> None:
+    with pytest.raises(ValueError, match="never"):
+        await store.take_tokens(6, NOW, RATE, BURST)
+
+
+async def test_a_pause_holds_every_token_until_it_ends(store: Store) -> None:
+    assert await store.paused_until() is None
+    assert await store.take_tokens(1, NOW, RATE, BURST) is None
+
+    await store.pause_until(NOW + 30)
+    await store.pause_until(NOW + 10)
+
+    assert await store.paused_until() == NOW + 30
+    assert await store.take_tokens(1, NOW + 1, RATE, BURST) == NOW + 30
+    assert await store.take_tokens(1, NOW + 30, RATE, BURST) is None
+
+
+async def test_a_pause_before_any_take_starts_an_empty_bucket(store: Store) -> None:
+    await store.pause_until(NOW + 30)
+
+    assert await store.take_tokens(1, NOW, RATE, BURST) == NOW + 30
+    assert await store.take_tokens(1, NOW + 30, RATE, BURST) == pytest.approx(NOW + 30.1)
+
+
+async def test_workers_of_several_processes_share_one_budget(shared_url: str) -> None:
+    async with await open_store(shared_url) as one, await open_store(shared_url) as two:
+        granted = 0
+        steps = 200  # 10 seconds in steps of 50 ms, four takers asking at every step
+
+        async def taker(store: Store) -> None:
+            nonlocal granted
+            for step in range(steps + 1):
+                if await store.take_tokens(1, NOW + step * 0.05, RATE, BURST) is None:
+                    granted += 1
+                await asyncio.sleep(0)
+
+        await asyncio.gather(taker(one), taker(one), taker(two), taker(two))
+
+        # The burst, plus ten seconds of refill: never more, whoever asks.
+        assert BURST + 10 * RATE - 1 <= granted <= BURST + 10 * RATE
+        await one.pause_until(NOW + 100)
+        assert await two.paused_until() == NOW + 100
