@@ -1,8 +1,93 @@
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import httpx
 import pytest
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# -- the sandbox (a local Intercom) as a subprocess -----------------------------------------
+
+_LISTENING = re.compile(r"listening on (http://\S+)")
+#: How long a starting sandbox may take before the test run gives up on it.
+_STARTUP_SECONDS = 30
+
+
+@contextmanager
+def _running_sandbox(directory: Path, *args: str) -> Iterator[str]:
+    """`python -m intercom_destination sandbox --port 0 ARGS` until the block ends; yields its
+    base URL, read from the line it prints."""
+    stdout, stderr = directory / "stdout.txt", directory / "stderr.txt"
+    env = {k: v for k, v in os.environ.items() if k != "INTERCOM_SANDBOX_TOKEN"}
+    command = [sys.executable, "-m", "intercom_destination", "sandbox", "--port", "0"]
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [*command, "--no-access-log", *args], stdout=out, stderr=err, env=env
+        )
+    try:
+        yield _wait_until_serving(process, stdout, stderr)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> str:
+    deadline = time.monotonic() + _STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the sandbox exited with {process.returncode}: {stderr.read_text()}")
+        found = _LISTENING.search(stdout.read_text())
+        if found:
+            url = found.group(1)
+            try:
+                httpx.get(f"{url}/_sandbox/config", timeout=5).raise_for_status()
+            except httpx.TransportError:
+                pass
+            else:
+                return url
+        time.sleep(0.05)
+    pytest.fail(f"the sandbox did not start: {stderr.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def start_sandbox(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., AbstractContextManager[str]]:
+    """Starts a sandbox of one's own: `with start_sandbox("--token", "t") as url: ...`."""
+
+    def start(*args: str) -> AbstractContextManager[str]:
+        return _running_sandbox(tmp_path_factory.mktemp("sandbox"), *args)
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(start_sandbox: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """The base URL of one sandbox shared by the whole test session (in whatever state the
+    previous test left it; use `sandbox` for a clean one)."""
+    with start_sandbox() as url:
+        yield url
+
+
+@pytest.fixture
+def sandbox(sandbox_url: str) -> str:
+    """The session's sandbox, reset before the test: an empty workspace, the starting
+    configuration, the real clock, no faults, no recorded calls. Point clients at this URL."""
+    httpx.post(f"{sandbox_url}/_sandbox/reset", timeout=10).raise_for_status()
+    return sandbox_url
