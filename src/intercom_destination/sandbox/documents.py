@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from intercom_destination.sandbox.attributes import STANDARD, Model
-from intercom_destination.sandbox.state import Company, Contact, DataAttribute, Page, Workspace
+from intercom_destination.sandbox.records import Company, Contact, DataAttribute
+from intercom_destination.sandbox.state import Page, Workspace
 
 APP_ID = "sandbox0"
 ADMIN_ID = "991267459"
@@ -163,12 +164,13 @@ def company(workspace: Workspace, found: Company) -> dict[str, Any]:
 
 
 def company_list(workspace: Workspace, companies: list[Company]) -> dict[str, Any]:
-    """A contact's companies: one page holding them all (Intercom's example names the array
-    `data`, as here; the 2.14 schema says `companies`)."""
+    """Companies in one page holding them all. Intercom's example of a contact's companies
+    names the array `data`, as here; the 2.14 schema says `companies`."""
+    pages = {"type": "pages", "next": None, "page": 1, "per_page": max(50, len(companies))}
     return {
         "type": "list",
         "data": [company(workspace, found) for found in companies],
-        "pages": {"type": "pages", "next": None, "page": 1, "per_page": 50, "total_pages": 1},
+        "pages": pages | {"total_pages": 1},
         "total_count": len(companies),
     }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from intercom_destination.sandbox.state import WorkspaceData
+from intercom_destination.sandbox.records import WorkspaceData
 
 
 class StateFileError(Exception):

@@ -13,7 +13,8 @@ from intercom_destination.sandbox import persistence
 from intercom_destination.sandbox.clock import Clock
 from intercom_destination.sandbox.faults import FaultInjector, Faults
 from intercom_destination.sandbox.ratelimit import RateLimiter
-from intercom_destination.sandbox.state import Limits, Workspace, WorkspaceData
+from intercom_destination.sandbox.records import Limits, WorkspaceData
+from intercom_destination.sandbox.state import Workspace
 from intercom_destination.settings import Secret
 
 #: Intercom's default: 10,000 calls a minute for a private app, spread over 10-second windows.

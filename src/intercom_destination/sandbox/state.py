@@ -32,7 +32,7 @@ import base64
 import binascii
 import math
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -52,6 +52,14 @@ from intercom_destination.sandbox.errors import (
     company_not_found,
     invalid,
     user_not_found,
+)
+from intercom_destination.sandbox.records import (
+    Company,
+    Contact,
+    DataAttribute,
+    Event,
+    Limits,
+    WorkspaceData,
 )
 from intercom_destination.sandbox.search import compile_query
 
@@ -86,86 +94,6 @@ COMPANY_FIELDS = (
 )
 
 
-class Limits(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The workspace's limits, which a test may change while the sandbox runs."""
-
-    #: Seconds before a new contact shows up in search.
-    search_lag: float = 0.0
-    #: Active event names.
-    event_names: int = 120
-    #: Custom data attributes, both models together.
-    custom_attributes: int = 250
-
-
-class Contact(msgspec.Struct, kw_only=True):
-    id: str
-    #: Creation order; search results are sorted by it and cursors point into it.
-    seq: int
-    #: Exact creation time (Unix seconds); search lag counts from it.
-    created: float
-    created_at: int
-    updated_at: int
-    role: str = "user"
-    external_id: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    name: str | None = None
-    avatar: str | None = None
-    signed_up_at: int | None = None
-    last_seen_at: int | None = None
-    owner_id: int | None = None
-    unsubscribed_from_emails: bool | None = None
-    custom_attributes: dict[str, Any] = msgspec.field(default_factory=dict)
-    archived: bool = False
-    #: Intercom ids of the attached companies, in attach order.
-    company_ids: list[str] = msgspec.field(default_factory=list)
-
-
-class Company(msgspec.Struct, kw_only=True):
-    id: str
-    company_id: str
-    created_at: int
-    updated_at: int
-    name: str | None = None
-    plan: str | None = None
-    size: int | None = None
-    website: str | None = None
-    industry: str | None = None
-    remote_created_at: int | None = None
-    monthly_spend: int = 0
-    custom_attributes: dict[str, Any] = msgspec.field(default_factory=dict)
-    user_count: int = 0
-
-
-class Event(msgspec.Struct, kw_only=True):
-    contact_id: str
-    event_name: str
-    created_at: int
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
-
-
-class DataAttribute(msgspec.Struct, kw_only=True):
-    id: int
-    model: Model
-    name: str
-    data_type: str
-    created_at: int
-    description: str | None = None
-    options: list[str] | None = None
-    messenger_writable: bool = False
-
-
-class WorkspaceData(msgspec.Struct, kw_only=True):
-    """Everything the workspace holds, as saved to a state file and shown to tests."""
-
-    contacts: list[Contact] = msgspec.field(default_factory=list)
-    companies: list[Company] = msgspec.field(default_factory=list)
-    events: list[Event] = msgspec.field(default_factory=list)
-    data_attributes: list[DataAttribute] = msgspec.field(default_factory=list)
-    #: Plan name to its Intercom id.
-    plans: dict[str, str] = msgspec.field(default_factory=dict)
-
-
 class Page(msgspec.Struct, frozen=True, kw_only=True):
     """One page of search results."""
 
@@ -191,14 +119,6 @@ def conflict(contact: Contact) -> ApiError:
     return ApiError.of(409, "conflict", message)
 
 
-def event_name_key(name: str) -> str:
-    return name.lower()
-
-
-def normalize_event_name(name: str) -> str:
-    return name.replace(".", "-").replace("$", "-")
-
-
 class Workspace:
     """One Intercom workspace in memory. Methods raise `ApiError` where Intercom answers an
     error."""
@@ -208,12 +128,9 @@ class Workspace:
         clock: Clock,
         limits: Limits,
         data: WorkspaceData | None = None,
-        *,
-        make_id: Callable[[float], str] = new_id,
     ) -> None:
         self.clock = clock
         self.limits = limits
-        self._make_id = make_id
         self.load(data or WorkspaceData())
 
     # -- state ------------------------------------------------------------------------------
@@ -229,7 +146,8 @@ class Workspace:
             c.external_id: c.id for c in data.contacts if c.role == "user" and c.external_id
         }
         self._companies_by_company_id = {c.company_id: c.id for c in data.companies}
-        self._event_names: dict[str, str] = {}
+        #: Active event names, case folded.
+        self._event_names: set[str] = set()
         self._event_keys: set[tuple[str, str, int]] = set()
         for event in self._events:
             self._remember_event(event)
@@ -262,7 +180,7 @@ class Workspace:
         self._check_custom("contact", body.get("custom_attributes"))
         now, stamp = self._now()
         contact = Contact(
-            id=self._make_id(now),
+            id=new_id(now),
             seq=self._next_seq,
             created=now,
             created_at=stamp,
@@ -327,6 +245,7 @@ class Workspace:
             raise invalid(f"per_page must be between 1 and {MAX_PER_PAGE}", "pagination.per_page")
         predicate = compile_query(query, self._custom_types("contact"))
         indexed_before = self.clock.now() - self.limits.search_lag
+        # Contacts are kept in creation order, the order of results and of cursors.
         found = [
             contact
             for contact in self._contacts.values()
@@ -334,7 +253,6 @@ class Workspace:
             and contact.created <= indexed_before
             and predicate(_searchable(contact))
         ]
-        found.sort(key=lambda contact: contact.seq)
         start = 0
         if starting_after:
             after = _decode_cursor(starting_after)
@@ -388,11 +306,11 @@ class Workspace:
         if spend is not None and abs(spend) > MAX_MONTHLY_SPEND:
             raise invalid(f"monthly_spend must be at most {MAX_MONTHLY_SPEND}", "monthly_spend")
         self._check_custom("company", body.get("custom_attributes"))
-        _, stamp = self._now()
+        now, stamp = self._now()
         found = self._companies_by_company_id.get(company_id)
         if found is None:
             company = Company(
-                id=self._make_id(self.clock.now()),
+                id=new_id(now),
                 company_id=company_id,
                 created_at=stamp,
                 updated_at=stamp,
@@ -458,8 +376,8 @@ class Workspace:
     def create_event(self, body: Mapping[str, Any]) -> bool:
         """Records an event; False when it duplicates one already recorded (still a 202)."""
         contact = self._event_contact(body)
-        name = normalize_event_name(body["event_name"])
-        key = event_name_key(name)
+        name = body["event_name"].replace(".", "-").replace("$", "-")
+        key = name.lower()
         limit = self.limits.event_names
         if key not in self._event_names and len(self._event_names) >= limit:
             raise ApiError.of(422, "422", f"Cannot have more than {limit} active event names")
@@ -485,8 +403,8 @@ class Workspace:
         return found
 
     def _remember_event(self, event: Event) -> None:
-        key = event_name_key(event.event_name)
-        self._event_names.setdefault(key, event.event_name)
+        key = event.event_name.lower()
+        self._event_names.add(key)
         self._event_keys.add((event.contact_id, key, event.created_at))
 
     # -- data attributes --------------------------------------------------------------------
