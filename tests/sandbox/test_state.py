@@ -10,7 +10,8 @@ import pytest
 
 from intercom_destination.sandbox.clock import Clock
 from intercom_destination.sandbox.errors import ApiError
-from intercom_destination.sandbox.state import Limits, Workspace, WorkspaceData
+from intercom_destination.sandbox.records import Limits, WorkspaceData
+from intercom_destination.sandbox.state import Workspace
 
 NOW = 1_700_000_000.0
 
