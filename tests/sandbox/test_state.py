@@ -223,6 +223,13 @@ def test_search_combines_filters_with_and_and_or(workspace: Workspace) -> None:
     assert [c.id for c in workspace.search_contacts(both, None, None).contacts] == [ada.id]
 
 
+def test_search_knows_an_emails_domain(workspace: Workspace) -> None:
+    ada = workspace.create_contact({"external_id": "u1", "email": "ada@example.com"})
+    workspace.create_contact({"external_id": "u2", "email": "bob@example.org"})
+    query = {"field": "email_domain", "operator": "=", "value": "example.com"}
+    assert [c.id for c in workspace.search_contacts(query, None, None).contacts] == [ada.id]
+
+
 def test_search_leaves_out_archived_contacts(workspace: Workspace) -> None:
     contact = workspace.create_contact({"external_id": "u1"})
     workspace.set_archived(contact.id, True)
