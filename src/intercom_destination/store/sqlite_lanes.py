@@ -215,11 +215,13 @@ def unpark(
 ) -> int:
     if lane is None and waiting_for is None:
         raise ValueError("unpark needs a lane, a waiting_for key, or both")
+    matches = {"lane": lane, "waiting_for": waiting_for}
+    given = [name for name, value in matches.items() if value is not None]
     rows = connection.execute(
-        f"SELECT id, lane FROM events WHERE state = {PARKED}"
-        " AND lane = coalesce(?, lane) AND waiting_for = coalesce(?, waiting_for)"
-        " ORDER BY lane, position",
-        (lane, waiting_for),
+        f"SELECT id, lane FROM events WHERE state = {PARKED} AND "
+        + " AND ".join(f"{name} = ?" for name in given)
+        + " ORDER BY lane, position",
+        [matches[name] for name in given],
     ).fetchall()
     for each_lane, group in groupby(rows, key=lambda row: str(row[1])):
         to_front(connection, each_lane, [event_id for event_id, _ in group], now)
@@ -235,10 +237,12 @@ def link(connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: f
     )
     if anonymous_id == user_id:
         return 0
+    # Two queries, so that each state's partial index finds the lane's events.
     ids = [
         event_id
-        for (event_id,) in connection.execute(
-            f"SELECT id FROM events WHERE lane = ? AND state IN ({PENDING}, {PARKED})"
+        for event_id, _ in connection.execute(
+            f"SELECT id, position FROM events WHERE lane = ?1 AND state = {PENDING}"
+            f" UNION ALL SELECT id, position FROM events WHERE lane = ?1 AND state = {PARKED}"
             " ORDER BY position",
             (anonymous_id,),
         )

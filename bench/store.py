@@ -1,0 +1,155 @@
+"""Store throughput: ingest (enqueue) and delivery (lease + complete), on a SQLite file.
+
+    python -m bench.store [--events N] [--runs R] [--dir DIR]
+
+Each figure is the median of R runs, each on a fresh database file in DIR (a temporary
+directory by default), with the store's real settings (WAL, a flush at every commit):
+
+- enqueue, 500 events per call, one call after another;
+- enqueue, 10-event batches from 200 concurrent tasks (HTTP requests), which the writer
+  group-commits;
+- lease + delivered with 1 and 4 concurrent workers (asyncio tasks leasing up to 100 lanes
+  each) over 5,000 users, and the same with 50 hot users sending half of all events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import msgspec
+
+from intercom_destination.store import NewEvent, Store, open_store
+
+USERS = 5_000
+HOT_USERS = 50
+NOW = 1_800_000_000.0
+
+
+def workload(count: int, hot_share: float, seed: int = 7) -> list[NewEvent]:
+    """`count` track events of about 400 bytes; `hot_share` of them from the 50 hot users."""
+    rng = random.Random(seed)
+    events = []
+    for index in range(count):
+        if rng.random() < hot_share:
+            user = f"hot-{rng.randrange(HOT_USERS):03d}"
+        else:
+            user = f"user-{rng.randrange(USERS):05d}"
+        message_id = f"bench-{index:09d}"
+        body = {
+            "type": "track",
+            "event": "Order Completed",
+            "messageId": message_id,
+            "userId": user,
+            "timestamp": "2026-11-28T12:00:00.000Z",
+            "properties": {"order_id": f"o-{index}", "revenue": 42.5, "currency": "USD"},
+            "context": {
+                "library": {"name": "analytics-python", "version": "2.3.3"},
+                "ip": "203.0.113.7",
+                "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
+            },
+        }
+        events.append(
+            NewEvent(
+                message_id=message_id,
+                type="track",
+                user_id=user,
+                received_at=NOW,
+                body=msgspec.json.encode(body),
+            )
+        )
+    return events
+
+
+def batches(events: list[NewEvent], size: int) -> Iterator[list[NewEvent]]:
+    for start in range(0, len(events), size):
+        yield events[start : start + size]
+
+
+async def enqueue_sequential(store: Store, events: list[NewEvent]) -> None:
+    for batch in batches(events, 500):
+        await store.enqueue(batch)
+
+
+async def enqueue_concurrent(store: Store, events: list[NewEvent]) -> None:
+    pending = batches(events, 10)
+
+    async def request() -> None:
+        for batch in pending:
+            await store.enqueue(batch)
+
+    await asyncio.gather(*(request() for _ in range(200)))
+
+
+def deliver(workers: int) -> Callable[[Store, list[NewEvent]], Awaitable[None]]:
+    async def run(store: Store, events: list[NewEvent]) -> None:
+        remaining = len(events)
+
+        async def worker(name: str) -> None:
+            nonlocal remaining
+            while remaining:
+                leases = await store.lease(name, 100, 60, NOW)
+                if not leases:
+                    await asyncio.sleep(0.001)  # the other workers hold the lanes left
+                    continue
+                await asyncio.gather(*(store.delivered(lease, now=NOW) for lease in leases))
+                remaining -= len(leases)
+
+        await asyncio.gather(*(worker(f"worker-{n}") for n in range(workers)))
+
+    return run
+
+
+async def measure(
+    directory: Path,
+    events: list[NewEvent],
+    work: Callable[[Store, list[NewEvent]], Awaitable[None]],
+    prefill: bool,
+) -> float:
+    with tempfile.TemporaryDirectory(dir=directory) as scratch:
+        async with await open_store(f"sqlite:///{scratch}/bench.db") as store:
+            if prefill:
+                await enqueue_sequential(store, events)
+            started = time.perf_counter()
+            await work(store, events)
+            elapsed = time.perf_counter() - started
+            status = await store.status(NOW)
+            assert status.backlog == (len(events) if not prefill else 0), status
+    return len(events) / elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=None, help="where the database files go")
+    args = parser.parse_args()
+
+    uniform = workload(args.events, hot_share=0.0)
+    hot = workload(args.events, hot_share=0.5)
+    scenarios = [
+        ("enqueue, 500 per transaction", uniform, enqueue_sequential, False),
+        ("enqueue, 10-event batches x200 tasks", uniform, enqueue_concurrent, False),
+        ("lease+delivered, 1 worker", uniform, deliver(1), True),
+        ("lease+delivered, 4 workers", uniform, deliver(4), True),
+        ("lease+delivered, 4 workers, 50 hot", hot, deliver(4), True),
+    ]
+    print(f"command: python -m bench.store {' '.join(sys.argv[1:])}")
+    print(f"workload: {args.events} events of ~{len(uniform[0].body)} bytes, {USERS} users")
+    for name, events, work, prefill in scenarios:
+        rates = [await measure(args.dir, events, work, prefill) for _ in range(args.runs)]
+        print(
+            f"{name:38} median {statistics.median(rates):9,.0f} events/s "
+            f"(min {min(rates):,.0f}, max {max(rates):,.0f}, {args.runs} runs)"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
