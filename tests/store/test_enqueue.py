@@ -80,7 +80,7 @@ async def test_concurrent_enqueues_share_transactions_and_keep_their_results(
 
 
 async def test_a_batch_that_fails_stores_nothing(store: Store) -> None:
-    broken = msgspec.structs.replace(event("m2"), message_id=None)  # type: ignore[arg-type]
+    broken = msgspec.structs.replace(event("m2"), message_id=None)
 
     with pytest.raises(Exception, match="NOT NULL"):
         await store.enqueue([event("m1"), broken, event("m3")])
@@ -92,7 +92,7 @@ async def test_a_batch_that_fails_stores_nothing(store: Store) -> None:
 async def test_a_failing_batch_does_not_fail_the_batches_committed_with_it(
     store: Store,
 ) -> None:
-    broken = msgspec.structs.replace(event("bad"), message_id=None)  # type: ignore[arg-type]
+    broken = msgspec.structs.replace(event("bad"), message_id=None)
     good = [[event(f"m{b}-{i}", f"u{b}") for i in range(3)] for b in range(10)]
 
     results = await asyncio.gather(

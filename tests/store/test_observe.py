@@ -14,7 +14,7 @@ async def test_every_completion_is_in_the_outcome_log(store: Store) -> None:
     await store.enqueue([event(f"m{i}", f"u{i}", type="identify") for i in range(5)])
     leases = sorted(await store.lease("w", 10, 30, NOW), key=lambda lease: lease.lane)
 
-    await store.delivered(leases[0], now=NOW + 1, calls=2)
+    await store.delivered(leases[0], now=NOW + 1, calls=2, note="metadata key dropped")
     await store.skipped(leases[1], "attributes unchanged", now=NOW + 2)
     await store.dead(leases[2], "400 bad email", now=NOW + 3, calls=1)
     await store.retry(leases[3], NOW + 60, "429", now=NOW + 4, calls=1)
@@ -26,7 +26,7 @@ async def test_every_completion_is_in_the_outcome_log(store: Store) -> None:
         ("retry", "429", 1, NOW + 4),
         ("dead", "400 bad email", 1, NOW + 3),
         ("skipped", "attributes unchanged", 0, NOW + 2),
-        ("delivered", None, 2, NOW + 1),
+        ("delivered", "metadata key dropped", 2, NOW + 1),
     ]
     assert (rows[-1].message_id, rows[-1].lane, rows[-1].type) == ("m0", "u0", "identify")
     assert await store.outcomes(limit=2) == rows[:2]

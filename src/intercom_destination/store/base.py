@@ -192,8 +192,13 @@ class Store(abc.ABC):
         """The same lease, expiring `lease_for` seconds after `now`; for long deliveries."""
 
     @abc.abstractmethod
-    async def delivered(self, lease: Lease, *, now: float, calls: int = 0) -> None:
-        """The head was delivered: it leaves the lane (its messageId is kept for dedup)."""
+    async def delivered(
+        self, lease: Lease, *, now: float, calls: int = 0, note: str | None = None
+    ) -> None:
+        """The head was delivered: it leaves the lane (its messageId is kept for dedup).
+
+        `note` (what was dropped on the way, say) is the outcome log row's reason.
+        """
 
     @abc.abstractmethod
     async def skipped(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
@@ -362,6 +367,6 @@ class Store(abc.ABC):
         """Forget what is no longer needed; returns how many rows went.
 
         Removes the messageIds of events finished longer ago than the dedup window,
-        outcome rows past the log's size, and empty lanes. At most about `limit` rows go per
-        call so that other writers are not held up; call again while it returns `limit`.
+        and outcome rows past the log's size. At most `limit` rows of each go per call, so
+        that other writers are not held up long; call again while it returns `limit` or more.
         """

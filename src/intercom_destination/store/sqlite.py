@@ -99,10 +99,12 @@ class SQLiteStore(Store):
             partial(lanes.extend, lease=lease, lease_for=lease_for, now=now)
         )
 
-    async def delivered(self, lease: Lease, *, now: float, calls: int = 0) -> None:
+    async def delivered(
+        self, lease: Lease, *, now: float, calls: int = 0, note: str | None = None
+    ) -> None:
         await self._writer.call(
             partial(
-                lanes.finish, lease=lease, outcome="delivered", reason=None, now=now, calls=calls
+                lanes.finish, lease=lease, outcome="delivered", reason=note, now=now, calls=calls
             )
         )
 
