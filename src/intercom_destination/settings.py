@@ -22,6 +22,7 @@ UnidentifiedPolicy = Literal["skip", "lead"]
 #: A track/group/page known only by anonymousId: wait for the user's identify, send it to a
 #: lead, or skip it.
 AnonymousPolicy = Literal["wait", "lead", "skip"]
+UnknownContactPolicy = Literal["wait", "create", "dead"]
 
 REGION_URLS: dict[str, str] = {
     "us": "https://api.intercom.io",
@@ -81,6 +82,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Intercom's REST API has no writable language field; name a custom attribute to carry
     #: `integrations.Intercom.language_override` there instead of dropping it.
     language_override_attribute: str | None = None
+
+    # How events are delivered.
+    #: A track or group for a contact Intercom does not know: wait for the contact's identify,
+    #: create a minimal contact, or dead-letter the event.
+    unknown_contact: UnknownContactPolicy = "wait"
+    #: How long an event waits for its contact (or an anonymous one for its user), seconds.
+    wait_timeout: Annotated[float, msgspec.Meta(gt=0)] = 7 * 24 * 3600.0
+    #: How long transient failures are retried before the event is dead-lettered, seconds.
+    retry_for: Annotated[float, msgspec.Meta(gt=0)] = 24 * 3600.0
+    #: Active event names the workspace may have; Intercom refuses the 121st.
+    max_event_names: Annotated[int, msgspec.Meta(ge=1)] = 120
+    #: Create custom attributes Intercom does not know yet, while the workspace has fewer
+    #: than `max_custom_attributes` (Intercom's cap is 250, and attributes cannot be deleted).
+    auto_create_attributes: bool = True
+    max_custom_attributes: Annotated[int, msgspec.Meta(ge=0, le=250)] = 200
+    #: The share of Intercom's rate limit the destination uses, leaving room for other apps.
+    rate_share: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.9
+    #: Lanes (users) one worker delivers to at once.
+    concurrency: Annotated[int, msgspec.Meta(ge=1)] = 32
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,1 @@
+"""Delivery: runs plans against Intercom and decides each event's outcome."""

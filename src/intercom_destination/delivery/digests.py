@@ -1,0 +1,39 @@
+"""Digests of what was last delivered, so that an unchanged identify or group makes no call."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+from intercom_destination.mapping import ContactRef
+
+_encoder = msgspec.json.Encoder(order="sorted")
+#: `last_seen_at` counts to the hour: an identify that only moves it by minutes is not news.
+LAST_SEEN_RESOLUTION = 3600
+#: The digest of a fact with no body (a contact is attached to a company).
+DONE = b"done"
+
+
+def digest(body: dict[str, Any]) -> bytes:
+    if "last_seen_at" in body:
+        last_seen = body["last_seen_at"]
+        body = {**body, "last_seen_at": last_seen - last_seen % LAST_SEEN_RESOLUTION}
+    return hashlib.blake2b(_encoder.encode(body), digest_size=16).digest()
+
+
+def contact_key(ref: ContactRef) -> str:
+    for kind in ("external_id", "email", "anonymous_id"):
+        value = getattr(ref, kind)
+        if value is not None:
+            return f"contact:{kind}:{value}"
+    raise ValueError("a contact reference names no identifier")
+
+
+def company_key(company_id: str) -> str:
+    return f"company:{company_id}"
+
+
+def attachment_key(ref: ContactRef, company_id: str) -> str:
+    return f"attached:{contact_key(ref)}:{company_id}"

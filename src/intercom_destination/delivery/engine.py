@@ -1,0 +1,46 @@
+"""Wiring: the Intercom client, the pacer, the executor and a worker over one store."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+
+from intercom_destination.delivery.executor import BACKOFF_BASE, Executor
+from intercom_destination.delivery.pacer import Pacer
+from intercom_destination.delivery.worker import Worker
+from intercom_destination.intercom import IntercomClient
+from intercom_destination.settings import Settings
+from intercom_destination.store import Store
+
+
+@asynccontextmanager
+async def open_worker(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    worker_id: str | None = None,
+    backoff_base: float = BACKOFF_BASE,
+) -> AsyncIterator[Worker]:
+    """A worker delivering `store`'s lanes to the Intercom `settings` names."""
+    rng = rng or random.Random()
+    async with IntercomClient(settings, transport=transport) as client:
+        pacer = Pacer(
+            store,
+            client.rate_limit,
+            share=settings.rate_share,
+            clock=clock,
+            sleep=asyncio.sleep,
+            rng=rng,
+        )
+        executor = Executor(
+            client, store, settings, pacer, clock=clock, rng=rng, backoff_base=backoff_base
+        )
+        yield Worker(store, executor, settings, clock=clock, worker_id=worker_id)

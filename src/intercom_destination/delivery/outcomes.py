@@ -1,0 +1,44 @@
+"""How an attempt at an event ended, as the worker records it in the store."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Delivered(msgspec.Struct, frozen=True, kw_only=True):
+    calls: int
+    #: What was changed on the way (an attribute dropped, a value converted, ...).
+    warnings: tuple[str, ...] = ()
+
+
+class Skipped(msgspec.Struct, frozen=True, kw_only=True):
+    reason: str
+    calls: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+class Retry(msgspec.Struct, frozen=True, kw_only=True):
+    """A transient failure: try the same event again at `at`, its lane waiting in order."""
+
+    at: float
+    reason: str
+    calls: int
+
+
+class Dead(msgspec.Struct, frozen=True, kw_only=True):
+    """The event cannot be delivered; `reason` tells a person what to do about it."""
+
+    reason: str
+    calls: int
+
+
+class Park(msgspec.Struct, frozen=True, kw_only=True):
+    """The event waits, out of its lane's way, until `waiting_for` happens or `until`."""
+
+    waiting_for: str
+    until: float
+    reason: str
+    calls: int
+
+
+Outcome = Delivered | Skipped | Retry | Dead | Park

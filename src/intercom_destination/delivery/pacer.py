@@ -1,0 +1,76 @@
+"""One rate budget for every worker of a workspace.
+
+A token bucket in the store refills at `rate_share` of Intercom's limit, which the
+`X-RateLimit-*` headers report for each 10-second window (until the first response, a
+configured default is assumed). A 429 pauses every worker sharing the store until the
+window resets, plus jitter, instead of each request retrying on its own.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+
+from intercom_destination.intercom.ratelimit import RateLimitState
+from intercom_destination.store import Store
+
+WINDOW = 10.0
+#: Intercom's default for a private app: 10,000 calls a minute in 10-second windows.
+DEFAULT_LIMIT = 1666
+
+
+class Pacer:
+    def __init__(
+        self,
+        store: Store,
+        rate_limit: RateLimitState,
+        *,
+        share: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        rng: random.Random,
+        default_limit: int = DEFAULT_LIMIT,
+    ) -> None:
+        self._store = store
+        self._rate_limit = rate_limit
+        self._share = share
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
+        self._default_limit = default_limit
+
+    @property
+    def limit(self) -> int:
+        """Calls allowed per 10-second window, as Intercom last said."""
+        window = self._rate_limit.window
+        return window.limit if window is not None else self._default_limit
+
+    @property
+    def rate(self) -> float:
+        """Calls per second this destination allows itself."""
+        return self._share * self.limit / WINDOW
+
+    def _burst(self) -> float:
+        # Small enough that a burst at a window's edge never pushes a window past its limit.
+        return max(1.0, min(20.0, self.limit * 0.05))
+
+    async def acquire(self) -> None:
+        """Wait until one more call fits the budget."""
+        while True:
+            now = self._clock()
+            wait_until = await self._store.take_tokens(1, now, self.rate, self._burst())
+            if wait_until is None:
+                break
+            await self._sleep(max(0.0, wait_until - now))
+        # Other apps may share the workspace's window: when it is about spent, wait it out.
+        window = self._rate_limit.window
+        now = self._clock()
+        if window is not None and window.remaining < self._burst() and now < window.reset_at:
+            await self._sleep(window.reset_at - now)
+
+    async def rate_limited(self, reset_at: float | None) -> float:
+        """A 429: pause every worker until the window resets; returns when that is."""
+        now = self._clock()
+        until = max(reset_at or now + WINDOW, now) + self._rng.uniform(0.1, 1.0)
+        await self._store.pause_until(until)
+        return until

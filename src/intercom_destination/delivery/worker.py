@@ -1,0 +1,189 @@
+"""The delivery loop: lease lanes, plan and execute each lane's head event, record the outcome.
+
+Many lanes are in flight at once (`concurrency`), one event per lane, so one user's events
+arrive in order while a slow or failing user holds up only their own lane. Leases are
+extended while an event is being worked on; a crashed process's leases expire and another
+worker takes its lanes (delivery is at-least-once, and every operation is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import msgspec
+
+from intercom_destination.delivery.executor import Executor
+from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
+from intercom_destination.mapping import Skip, plan
+from intercom_destination.settings import Settings
+from intercom_destination.spec import Alias, InvalidEvent, decode_event
+from intercom_destination.store import Lease, LeaseLost, Parked, Store
+
+log = logging.getLogger(__name__)
+
+LEASE_FOR = 60.0
+#: How long an idle worker waits before asking for ready lanes again.
+IDLE_POLL = 0.05
+MAX_IDLE_POLL = 1.0
+UPKEEP_EVERY = 30.0
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        settings: Settings,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        worker_id: str | None = None,
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._settings = settings
+        self._clock = clock
+        self._sleep = sleep
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._last_upkeep = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; then finish the events in flight."""
+        idle = IDLE_POLL
+        while not stop.is_set():
+            started = await self.step()
+            if started:
+                idle = IDLE_POLL
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=idle)
+            idle = min(MAX_IDLE_POLL, idle * 2)
+        await self.settle()
+
+    async def drain(self) -> None:
+        """Deliver until no lane is ready and nothing is in flight (backfills, tests)."""
+        while await self.step() or self._in_flight:
+            if self._in_flight:
+                await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+
+    async def step(self) -> int:
+        """Start work on as many ready lanes as there is room for; how many were started."""
+        now = self._clock()
+        if now - self._last_upkeep >= UPKEEP_EVERY:
+            self._last_upkeep = now
+            await self.upkeep(now)
+        room = self._settings.concurrency - len(self._in_flight)
+        if room <= 0:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            return 0
+        leases = await self._store.lease(self.worker_id, room, LEASE_FOR, now)
+        for lease in leases:
+            task = asyncio.create_task(self._process(lease))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(leases)
+
+    async def settle(self) -> None:
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+
+    async def upkeep(self, now: float) -> None:
+        """Dead-letter events that waited too long; forget what is no longer needed."""
+        for parked in await self._store.expired_parked(now):
+            await self._store.dead_parked(parked.event.id, waited_too_long(parked), now=now)
+        while await self._store.prune(now) > 0:
+            pass
+
+    async def _process(self, lease: Lease) -> None:
+        keeper = asyncio.create_task(self._keep(lease))
+        try:
+            try:
+                outcome = await self._attempt(lease)
+            finally:
+                keeper.cancel()
+            await self._record(lease, outcome)
+        except LeaseLost:
+            log.warning("lease on lane %r lost while delivering; another worker has it", lease.lane)
+        except Exception:
+            # A bug must not take the worker down with it: the lease expires and the event
+            # is tried again, and the log says why.
+            log.exception("delivering event %s failed unexpectedly", lease.event.message_id)
+
+    async def _attempt(self, lease: Lease) -> Outcome:
+        stored = lease.event
+        received_at = datetime.fromtimestamp(stored.received_at, UTC)
+        try:
+            obj = msgspec.json.decode(stored.body)
+        except msgspec.DecodeError as error:
+            return Dead(reason=f"the stored event is not JSON: {error}", calls=0)
+        if not isinstance(obj, dict):
+            return Dead(reason="the stored event is not a JSON object", calls=0)
+        event = decode_event(
+            obj, received_at=received_at, make_message_id=lambda: stored.message_id
+        )
+        if isinstance(event, InvalidEvent):
+            return Dead(reason=f"the stored event is invalid: {event}", calls=0)
+        if isinstance(event, Alias) and event.user_id is not None:
+            # Intercom has no alias; here it links an anonymous visitor to their user, whose
+            # waiting events follow.
+            await self._store.link(event.previous_id, event.user_id, now=self._clock())
+        outcome = plan(event, self._settings)
+        if isinstance(outcome, Skip):
+            return Skipped(reason=outcome.reason, warnings=outcome.warnings)
+        return await self._executor.execute(
+            event,
+            outcome,
+            lane=lease.lane,
+            attempts=stored.attempts,
+            received_at=stored.received_at,
+        )
+
+    async def _record(self, lease: Lease, outcome: Outcome) -> None:
+        now = self._clock()
+        match outcome:
+            case Delivered():
+                await self._store.delivered(
+                    lease, now=now, calls=outcome.calls, note=_note(outcome.warnings)
+                )
+            case Skipped():
+                reason = "; ".join((outcome.reason, *outcome.warnings))
+                await self._store.skipped(lease, reason, now=now, calls=outcome.calls)
+            case Retry():
+                await self._store.retry(
+                    lease, outcome.at, outcome.reason, now=now, calls=outcome.calls
+                )
+            case Park():
+                await self._store.park(
+                    lease, outcome.waiting_for, outcome.until, now=now, calls=outcome.calls
+                )
+            case Dead():
+                log.warning("event %s is dead: %s", lease.event.message_id, outcome.reason)
+                await self._store.dead(lease, outcome.reason, now=now, calls=outcome.calls)
+
+    async def _keep(self, lease: Lease) -> None:
+        """Extend the lease while the event is worked on (pacing can make that slow)."""
+        with contextlib.suppress(LeaseLost):
+            while True:
+                await self._sleep(LEASE_FOR / 3)
+                lease = await self._store.extend(lease, LEASE_FOR, self._clock())
+
+
+def waited_too_long(parked: Parked) -> str:
+    kind, _, key = parked.waiting_for.partition(":")
+    waited = "an identify (or alias) naming the userId of anonymous visitor"
+    if kind == "contact":
+        waited = "the identify of user"
+    return (
+        f"waited until the wait_timeout for {waited} {key!r}, which never came: Intercom cannot "
+        "attach an event to a person it does not know. Send that identify, then replay this event"
+    )
+
+
+def _note(warnings: tuple[str, ...]) -> str | None:
+    return "; ".join(warnings) or None

@@ -1,0 +1,105 @@
+"""Delivery against a live sandbox: a store, a worker, and ways to look at both."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import count
+from typing import Any
+
+import httpx
+import msgspec
+
+from intercom_destination.delivery.engine import open_worker
+from intercom_destination.delivery.worker import Worker
+from intercom_destination.settings import settings_from
+from intercom_destination.spec import InvalidEvent, decode_event, stored_form
+from intercom_destination.store import Enqueued, NewEvent, Store, open_store
+
+_ids = count()
+
+
+def new_events(objects: list[dict[str, Any]], received_at: float | None = None) -> list[NewEvent]:
+    """Events as ingest would store them."""
+    at = received_at if received_at is not None else time.time()
+    events = []
+    for obj in objects:
+        event = decode_event(
+            obj,
+            received_at=datetime.fromtimestamp(at, UTC),
+            make_message_id=lambda: f"generated-{next(_ids)}",
+        )
+        assert not isinstance(event, InvalidEvent), event
+        events.append(
+            NewEvent(
+                message_id=event.message_id,
+                type=event.type,
+                user_id=event.user_id,
+                anonymous_id=event.anonymous_id,
+                received_at=at,
+                body=msgspec.json.encode(stored_form(event)),
+            )
+        )
+    return events
+
+
+class Clock:
+    """Real time plus a controllable offset."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class Harness:
+    store: Store
+    worker: Worker
+    sandbox: str
+    clock: Clock
+
+    async def send(self, *objects: dict[str, Any]) -> list[Enqueued]:
+        return await self.store.enqueue(new_events(list(objects), self.clock()))
+
+    async def deliver(self, *objects: dict[str, Any]) -> None:
+        await self.send(*objects)
+        await self.worker.drain()
+
+    def state(self) -> dict[str, Any]:
+        return httpx.get(f"{self.sandbox}/_sandbox/state").json()  # type: ignore[no-any-return]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Calls the sandbox answered, by endpoint and status."""
+        document = httpx.get(f"{self.sandbox}/_sandbox/calls").json()
+        return document["counts"]  # type: ignore[no-any-return]
+
+    def total_calls(self) -> int:
+        return sum(sum(by_status.values()) for by_status in self.counts().values())
+
+    def control(self, what: str, document: dict[str, Any]) -> None:
+        httpx.post(f"{self.sandbox}/_sandbox/{what}", json=document).raise_for_status()
+
+    def contact(self, external_id: str) -> dict[str, Any]:
+        [contact] = [c for c in self.state()["contacts"] if c.get("external_id") == external_id]
+        return contact
+
+    def events_of(self, external_id: str) -> list[dict[str, Any]]:
+        contact_id = self.contact(external_id)["id"]
+        return [e for e in self.state()["events"] if e["contact_id"] == contact_id]
+
+
+@asynccontextmanager
+async def harness(sandbox: str, **values: Any) -> AsyncIterator[Harness]:
+    settings = settings_from({"access_token": "test-token", "api_url": sandbox, **values})
+    clock = Clock()
+    store = await open_store("sqlite:///:memory:")
+    try:
+        async with open_worker(settings, store, clock=clock, backoff_base=0.01) as worker:
+            yield Harness(store, worker, sandbox, clock)
+    finally:
+        await store.close()
