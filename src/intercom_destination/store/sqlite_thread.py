@@ -12,6 +12,7 @@ sees every committed write and never waits for the writer.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import queue
@@ -59,7 +60,7 @@ class _Stop:
 _Task = _Call | _Batch | _Stop
 
 
-class _Thread:
+class _Thread(abc.ABC):
     def __init__(self, connection: sqlite3.Connection, name: str) -> None:
         self._connection = connection
         self._queue: queue.SimpleQueue[_Task] = queue.SimpleQueue()
@@ -110,8 +111,9 @@ class _Thread:
         self._connection.close()
         self._notify(_resolve, self._stopped)
 
+    @abc.abstractmethod
     def _run(self, tasks: list[_Call | _Batch]) -> list[_Settled]:
-        raise NotImplementedError
+        """Each task's future with its result or error, once the tasks' work is committed."""
 
     def _notify(self, fn: Callable[[T], None], argument: T) -> None:
         # A closed loop has nobody waiting any more.
