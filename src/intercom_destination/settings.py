@@ -67,6 +67,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Who may send events.
     write_keys: tuple[Secret, ...] = ()
     database_url: str = "sqlite:///./intercom-destination.db"
+    #: Where clients reach ingest (`https://events.example.com`), for the settings document
+    #: mobile SDKs fetch; without it, the Host of their request is used.
+    public_url: str | None = None
+    #: Events waiting for delivery past which ingest answers 429 until delivery catches up.
+    max_backlog: Annotated[int, msgspec.Meta(ge=1)] = 1_000_000
 
     # How events map (the seed's defaults).
     collect_context: bool = False
@@ -101,6 +106,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rate_share: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.9
     #: Lanes (users) one worker delivers to at once.
     concurrency: Annotated[int, msgspec.Meta(ge=1)] = 32
+    #: How long a worker holds a lane before another may take it, seconds. A worker extends
+    #: its leases while it works; a crashed worker's lanes wait this long to be picked up.
+    lease_for: Annotated[float, msgspec.Meta(gt=0)] = 60.0
 
     @property
     def base_url(self) -> str:
