@@ -95,9 +95,12 @@ class Harness:
 
 @asynccontextmanager
 async def harness(sandbox: str, **values: Any) -> AsyncIterator[Harness]:
-    settings = settings_from({"access_token": "test-token", "api_url": sandbox, **values})
+    settings = settings_from(
+        {"access_token": "test-token", "api_url": sandbox, "database_url": "sqlite:///:memory:"}
+        | values
+    )
     clock = Clock()
-    store = await open_store("sqlite:///:memory:")
+    store = await open_store(settings.database_url)
     try:
         async with open_worker(settings, store, clock=clock, backoff_base=0.01) as worker:
             yield Harness(store, worker, sandbox, clock)

@@ -115,6 +115,30 @@ async def test_link_moves_an_anonymous_lane_behind_the_identify(store: Store) ->
     assert order == ["a1", "a2", "a3", "u2", "a4"]
 
 
+async def test_link_merges_the_visitors_events_among_the_users_as_they_arrived(
+    store: Store,
+) -> None:
+    # The visitor's last event came after the user's sign-up identify and track, in the same
+    # batch: it stays after them.
+    await store.enqueue(
+        [
+            event("a1", None, anonymous_id="anon"),
+            event("i1", "u1", anonymous_id="anon", type="identify"),
+            event("u2", "u1"),
+            event("a2", None, anonymous_id="anon"),
+        ]
+    )
+    leases = {lease.lane: lease for lease in await store.lease("w", 10, 30, NOW)}
+    identify = leases["u1"]
+    assert identify.event.message_id == "i1"
+    await store.park(leases["anon"], "anonymous_id:anon", NOW + 3600, now=NOW)
+
+    assert await store.link("anon", "u1", now=NOW) == 2
+    await store.delivered(identify, now=NOW)
+
+    assert await drain(store) == ["a1", "u2", "a2"]
+
+
 async def test_link_keeps_the_original_order_of_parked_and_retried_events(
     store: Store,
 ) -> None:

@@ -26,7 +26,6 @@ from intercom_destination.store import Lease, LeaseLost, Parked, Store
 
 log = logging.getLogger(__name__)
 
-LEASE_FOR = 60.0
 #: How long an idle worker waits before asking for ready lanes again.
 IDLE_POLL = 0.05
 MAX_IDLE_POLL = 1.0
@@ -67,10 +66,19 @@ class Worker:
         await self.settle()
 
     async def drain(self) -> None:
-        """Deliver until no lane is ready and nothing is in flight (backfills, tests)."""
-        while await self.step() or self._in_flight:
-            if self._in_flight:
+        """Deliver until no event is pending: every one delivered, skipped, dead, or parked
+        waiting for its contact (backfills, tests). Waits out retries on the way."""
+        idle = IDLE_POLL
+        while True:
+            if await self.step():
+                idle = IDLE_POLL
+            elif self._in_flight:
                 await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            elif (await self._store.status(self._clock())).backlog:
+                await self._sleep(idle)
+                idle = min(MAX_IDLE_POLL, idle * 2)
+            else:
+                return
 
     async def step(self) -> int:
         """Start work on as many ready lanes as there is room for; how many were started."""
@@ -82,7 +90,7 @@ class Worker:
         if room <= 0:
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
             return 0
-        leases = await self._store.lease(self.worker_id, room, LEASE_FOR, now)
+        leases = await self._store.lease(self.worker_id, room, self._settings.lease_for, now)
         for lease in leases:
             task = asyncio.create_task(self._process(lease))
             self._in_flight.add(task)
@@ -170,8 +178,8 @@ class Worker:
         """Extend the lease while the event is worked on (pacing can make that slow)."""
         with contextlib.suppress(LeaseLost):
             while True:
-                await self._sleep(LEASE_FOR / 3)
-                lease = await self._store.extend(lease, LEASE_FOR, self._clock())
+                await self._sleep(self._settings.lease_for / 3)
+                lease = await self._store.extend(lease, self._settings.lease_for, self._clock())
 
 
 def waited_too_long(parked: Parked) -> str:

@@ -257,8 +257,9 @@ class Store(abc.ABC):
     async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
         """Remember that `anonymous_id` is `user_id`, and merge the anonymous lane into theirs.
 
-        The anonymous lane's pending and parked events move, in their original order and
-        with their bytes, to the front of the user's lane, as `unpark` places events. Events
+        The anonymous lane's pending and parked events move, with their bytes, into the
+        user's lane in the order events arrived: behind the head the user's lane has now (the
+        identify being delivered), among the user's own events as they came in. Events
         enqueued later with this anonymousId and no userId go straight to the user's lane.
         A lease on the anonymous lane is lost. Returns how many events moved.
         """

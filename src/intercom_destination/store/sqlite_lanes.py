@@ -237,19 +237,20 @@ def link(connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: f
     )
     if anonymous_id == user_id:
         return 0
-    # Two queries, so that each state's partial index finds the lane's events.
-    ids = [
-        event_id
-        for event_id, _ in connection.execute(
-            f"SELECT id, position FROM events WHERE lane = ?1 AND state = {PENDING}"
-            f" UNION ALL SELECT id, position FROM events WHERE lane = ?1 AND state = {PARKED}"
-            " ORDER BY position",
-            (anonymous_id,),
-        )
-    ]
+    # The visitor's events keep their positions, which are their arrival order: they merge
+    # into the user's lane among the user's own events as they arrived, behind its head.
+    # Two statements, so that each state's partial index finds the lane's events.
+    moved = 0
+    for state in (PENDING, PARKED):
+        moved += connection.execute(
+            f"UPDATE events SET state = {PENDING}, lane = ?, not_before = 0, waiting_for = NULL,"
+            f" until = NULL WHERE lane = ? AND state = {state}",
+            (user_id, anonymous_id),
+        ).rowcount
     connection.execute("DELETE FROM lanes WHERE lane = ?", (anonymous_id,))
-    to_front(connection, user_id, ids, now)
-    return len(ids)
+    if moved:
+        _open_lanes(connection, [(user_id, now)])
+    return moved
 
 
 def replay(connection: sqlite3.Connection, event_ids: Sequence[int] | None, now: float) -> int:
