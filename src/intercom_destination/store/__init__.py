@@ -21,6 +21,7 @@ from intercom_destination.store.base import (
     StoredEvent,
     StoreError,
 )
+from intercom_destination.store.events import new_event
 from intercom_destination.store.sqlite import SQLiteStore
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredEvent",
+    "new_event",
     "open_store",
 ]
 
