@@ -15,12 +15,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import unquote
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from intercom_destination.intercom.schema import Problem, validate_request
 from intercom_destination.sandbox import control
@@ -54,9 +57,25 @@ def create_app(config: SandboxConfig, clock: Clock | None = None) -> Starlette:
         ),
         Route("/{path:path}", _api(sandbox, "unknown", None), methods=_METHODS),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_PathAsSent)])
     app.state.sandbox = sandbox
     return app
+
+
+class _PathAsSent:
+    """Routes on the path as the client sent it, percent-encoded, as Intercom's (Rails) router
+    does: an id holding `/` or `?` (sent as `%2F`, `%3F`) stays one segment, where the
+    server's decoded path would split it or end it early. Handlers decode each parameter
+    once."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path")
+        if scope["type"] == "http" and raw is not None:
+            scope = {**scope, "path": raw.decode("latin-1")}
+        await self.app(scope, receive, send)
 
 
 def _api(
@@ -112,7 +131,8 @@ async def _answer(
         problems = validate_request(request.method, target, body)
         if problems:
             raise _rejection(problems)
-        incoming = Incoming(request.path_params, request.query_params, {} if body is None else body)
+        params = {name: unquote(value) for name, value in request.path_params.items()}
+        incoming = Incoming(params, request.query_params, {} if body is None else body)
         status, document = handler(sandbox, incoming)
     except ApiError as error:
         return _error(error, request_id, headers)
