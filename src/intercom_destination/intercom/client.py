@@ -8,8 +8,10 @@ any URL.
 
 from __future__ import annotations
 
+import string
 from collections.abc import AsyncIterator, Generator, Mapping
 from importlib.metadata import version
+from itertools import pairwise
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -41,6 +43,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 USER_AGENT = f"intercom-destination/{version('intercom-destination')}"
 
 T = TypeVar("T")
+#: A neighbour of these makes the token part of a longer word ("=" does not: `token=...`).
+_WORD_BYTES = frozenset(bytes([c]) for c in (string.ascii_letters + string.digits + "_").encode())
 _encoder = msgspec.json.Encoder()
 
 
@@ -293,7 +297,7 @@ class IntercomClient:
             if response.is_success:
                 return response
             # An error page that echoes the request must not carry the token into an error.
-            content = response.content.replace(self._token.reveal().encode(), b"********")
+            content = _redact(response.content, self._token.reveal().encode())
             failure = error_for(response.status_code, response.headers, content)
         raise failure
 
@@ -306,6 +310,18 @@ class IntercomClient:
             raise UnexpectedResponse(f"next page repeats a page already read: {link}")
         seen.add(link)
         return link
+
+
+def _redact(content: bytes, token: bytes) -> bytes:
+    """`content` with the token masked where it stands alone, not inside a longer word: a
+    short token (the sandbox takes any, "t" too) must not garble every message, and with it
+    the 409's id or an attribute's name."""
+    pieces = content.split(token)
+    redacted = [pieces[0]]
+    for before, after in pairwise(pieces):
+        inside = before[-1:] in _WORD_BYTES or after[:1] in _WORD_BYTES
+        redacted += [token if inside else b"********", after]
+    return b"".join(redacted)
 
 
 def _transport_failure(request: str, error: httpx.TransportError) -> IntercomError:
