@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import uuid
@@ -12,6 +13,15 @@ from typing import Any
 import click
 import msgspec
 
+from intercom_destination.intercom import (
+    Admin,
+    DataAttribute,
+    IntercomClient,
+    IntercomError,
+    TransportError,
+    Unauthorized,
+)
+from intercom_destination.intercom.models import MAX_CUSTOM_ATTRIBUTES, Model
 from intercom_destination.mapping import Skip, describe, plan
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
 from intercom_destination.spec import InvalidEvent, decode_event
@@ -86,6 +96,66 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
         sys.exit(1)
 
 
+@main.command("check")
+@config_option
+def check_command(config_path: Path | None) -> None:
+    """Check the Intercom connection: the token and region (GET /me), the workspace, and its
+    custom attributes against Intercom's cap. Reads only; exits 1 when Intercom cannot be
+    reached or refuses the token.
+    """
+    settings = _settings(config_path)
+    if settings.access_token is None:
+        raise click.ClickException(
+            "no Intercom access token: set INTERCOM_ACCESS_TOKEN (or access_token in --config)"
+        )
+    source = "INTERCOM_API_URL" if settings.api_url else f"region {settings.region}"
+    click.echo(f"API: {settings.base_url} ({source}), Intercom-Version {settings.api_version}")
+    try:
+        admin, custom = asyncio.run(_inspect_workspace(settings))
+    except Unauthorized as error:
+        raise click.ClickException(
+            f"Intercom refused the access token ({error}). Check INTERCOM_ACCESS_TOKEN, and "
+            "check INTERCOM_REGION too: a token works only on its own region's host (us, eu, "
+            "au), and another region's host refuses it with this same 401."
+        ) from None
+    except TransportError as error:
+        raise click.ClickException(
+            f"cannot reach Intercom at {settings.base_url} ({error}). Check INTERCOM_REGION "
+            "or INTERCOM_API_URL, and the network."
+        ) from None
+    except IntercomError as error:
+        raise click.ClickException(f"Intercom answered with an error: {error}") from None
+    click.echo(f"Token: accepted, admin {admin.name or admin.email or 'unnamed'}")
+    if admin.app is not None:
+        app = admin.app
+        click.echo(f"Workspace: {app.name} (id {app.id_code}, region {app.region})")
+    total = sum(len(attributes) for attributes in custom.values())
+    budget = (
+        f"the destination creates more while under {settings.max_custom_attributes} "
+        "(max_custom_attributes)"
+        if settings.auto_create_attributes
+        else "the destination creates none (auto_create_attributes is off)"
+    )
+    click.echo(
+        f"Custom attributes: {total} of Intercom's {MAX_CUSTOM_ATTRIBUTES} (both models, "
+        f"archived ones included); {budget}"
+    )
+    for model, attributes in custom.items():
+        names = [attribute.name for attribute in attributes]
+        click.echo(f"  {model}: {len(names)}" + (f" ({', '.join(names)})" if names else ""))
+
+
+async def _inspect_workspace(settings: Settings) -> tuple[Admin, dict[Model, list[DataAttribute]]]:
+    """Whose token this is, and the workspace's custom attributes per model."""
+    async with IntercomClient(settings) as client:
+        admin = await client.me()
+        custom: dict[Model, list[DataAttribute]] = {}
+        for model in ("contact", "company"):
+            listed = await client.list_data_attributes(model, include_archived=True)
+            custom[model] = [attribute for attribute in listed if attribute.custom]
+    return admin, custom
+
+
 @main.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -146,3 +216,4 @@ def sandbox_command(
         serve(config, host=host, port=port, access_log=access_log, echo=click.echo)
     except (StateFileError, OSError) as error:
         raise click.ClickException(str(error)) from None
+

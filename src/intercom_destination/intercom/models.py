@@ -13,6 +13,9 @@ import msgspec
 #: The data types `POST /data_attributes` accepts without a list of options.
 DataType = Literal["string", "integer", "float", "boolean", "datetime", "date"]
 Model = Literal["contact", "company"]
+#: Custom data attributes a workspace may have, both models and archived ones included;
+#: attributes cannot be deleted.
+MAX_CUSTOM_ATTRIBUTES = 250
 
 
 class Contact(msgspec.Struct, frozen=True, kw_only=True):
