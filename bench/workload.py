@@ -1,9 +1,10 @@
 """A generated Segment workload shaped like a product's real traffic, for the benchmarks.
 
-Users come back in sessions: an identify (traits mostly unchanged between sessions), a few
-tracks, now and then a group call or a page view. About 30 % of users begin logged out:
-pages and a track or two with only an anonymousId, then the sign-up identify carrying the
-same anonymousId, then "Signed Up". Deterministic for a given seed.
+Users come back in sessions. A session is a few page loads; as analytics.js apps do, each
+page load of a signed-in user calls identify (traits mostly unchanged between calls) and
+page; a session also has one to three tracks and, now and then, a group call. About 30 %
+of users begin logged out: pages and a track or two with only an anonymousId, then the
+sign-up identify carrying the same anonymousId, then "Signed Up". Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -81,25 +82,24 @@ def _user(rng: random.Random, index: int, sessions: int) -> Iterator[dict[str, A
         yield event("identify", userId=user_id, anonymousId=anonymous_id, traits=traits)
         yield event("track", userId=user_id, event="Signed Up", properties={"plan": traits["plan"]})
     for session in range(sessions):
+        clock += timedelta(hours=rng.randrange(4, 72))
         if session and rng.random() < 0.15:
             traits = {**traits, "plan": rng.choice(PLANS), "logins": traits["logins"] + 1}
-        yield event("identify", userId=user_id, traits=traits)
-        for _ in range(rng.randrange(1, 5)):
-            name = rng.choice(EVENT_NAMES)
-            yield event("track", userId=user_id, event=name, properties=_props(rng, name))
-        if rng.random() < 0.2:
-            yield event(
-                "group",
-                userId=user_id,
-                groupId=company,
-                traits={
-                    "name": company.title(),
-                    "plan": rng.choice(PLANS),
-                    "employees": rng.randrange(2, 900),
-                },
-            )
-        if rng.random() < 0.3:
+        page_loads = rng.randrange(1, 5)
+        tracks = rng.randrange(1, 4)
+        for load in range(page_loads):
+            yield event("identify", userId=user_id, traits=traits)
             yield event("page", userId=user_id, name=rng.choice(PAGES), properties=_page(rng))
+            if load == 0 and rng.random() < 0.2:
+                group_traits = {
+                    "name": company.title(),
+                    "plan": "business",
+                    "employees": 40 + index % 7,
+                }
+                yield event("group", userId=user_id, groupId=company, traits=group_traits)
+            for _ in range(tracks // page_loads + (load < tracks % page_loads)):
+                name = rng.choice(EVENT_NAMES)
+                yield event("track", userId=user_id, event=name, properties=_props(rng, name))
 
 
 def _props(rng: random.Random, name: str = "") -> dict[str, Any]:

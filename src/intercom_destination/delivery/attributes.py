@@ -1,14 +1,17 @@
 """Custom attributes: only ones the workspace has are written.
 
-Intercom rejects a write naming an attribute it does not have. Known attributes are read
-from Intercom once and kept in the store; an unknown one is created with the type its value
-implies while `auto_create_attributes` is on and the workspace is under
-`max_custom_attributes` (attributes cannot be deleted), and dropped with a warning
-otherwise. A value of the wrong type is converted when that loses nothing, else dropped.
+Intercom rejects a write naming an attribute it does not have. The workspace's attributes
+are read from Intercom once per process (and kept in the store for `status`); an unknown one
+is created with the type its value implies while `auto_create_attributes` is on and the
+workspace is under `max_custom_attributes` (attributes cannot be deleted), and dropped with
+a warning otherwise. A name Intercom uses for a standard attribute (`role`, `os`, ...) can
+never be a custom one: it is dropped with a warning, without asking. A value of the wrong
+type is converted when that loses nothing, else dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from intercom_destination.delivery.attempt import Attempt
@@ -24,7 +27,11 @@ class Attributes:
         self._client = client
         self._store = store
         self._settings = settings
-        self._loaded: set[Model] = set()
+        self._lock = asyncio.Lock()
+        #: Custom attribute name → data type, per model, once read from Intercom.
+        self._custom: dict[Model, dict[str, str]] = {}
+        #: Names that cannot be custom attributes, and why (standard ones, refused ones).
+        self._unusable: dict[Model, dict[str, str]] = {}
 
     async def admit(self, attempt: Attempt, model: Model, body: dict[str, Any]) -> dict[str, Any]:
         """`body` with its custom attributes limited to what the workspace can take."""
@@ -36,10 +43,11 @@ class Attributes:
         for name, value in custom.items():
             data_type = known.get(name)
             if data_type is None:
-                data_type = await self._create(attempt, model, name, value, len(known))
+                # One at a time, so that two lanes never create the same attribute.
+                async with self._lock:
+                    data_type = known.get(name) or await self._create(attempt, model, name, value)
                 if data_type is None:
                     continue
-                known[name] = data_type
             ok, converted = convert(value, data_type)
             if ok:
                 kept[name] = converted
@@ -56,46 +64,50 @@ class Attributes:
     async def refresh(self, attempt: Attempt, model: Model) -> None:
         """Read the workspace's attributes again (Intercom refused one we thought it had)."""
         listed = await attempt.call(lambda: self._client.list_data_attributes(model))
-        await self._store.replace_attributes(
-            model,
-            {a.name: a.data_type or "string" for a in listed if a.custom and not a.archived},
-        )
-        self._loaded.add(model)
+        custom = {a.name: a.data_type or "string" for a in listed if a.custom and not a.archived}
+        self._custom[model] = custom
+        self._unusable[model] = {
+            a.name.casefold(): "it is one of Intercom's standard attributes; rename the trait"
+            for a in listed
+            if not a.custom
+        }
+        await self._store.replace_attributes(model, custom)
 
     async def _known(self, attempt: Attempt, model: Model) -> dict[str, str]:
-        if model not in self._loaded:
-            known = await self._store.attributes(model)
-            if known:
-                self._loaded.add(model)
-                return known
-            await self.refresh(attempt, model)
-        return await self._store.attributes(model)
+        async with self._lock:
+            if model not in self._custom:
+                await self.refresh(attempt, model)
+        return self._custom[model]
 
-    async def _create(
-        self, attempt: Attempt, model: Model, name: str, value: Any, count: int
-    ) -> str | None:
-        warnings = attempt.warnings
-        if value is None:
-            return None
-        if not self._settings.auto_create_attributes:
-            warnings.append(
-                f"{model} attribute {name!r} dropped: it does not exist in Intercom and "
-                "auto_create_attributes is off"
-            )
-            return None
-        if count >= self._settings.max_custom_attributes:
-            warnings.append(
-                f"{model} attribute {name!r} dropped: the workspace has {count} custom "
-                "attributes, which is the max_custom_attributes budget"
-            )
+    async def _create(self, attempt: Attempt, model: Model, name: str, value: Any) -> str | None:
+        unusable = self._unusable.setdefault(model, {}).get(name.casefold())
+        if unusable is None:
+            unusable = self._cannot_create(model, value)
+        if unusable is not None:
+            if value is not None:
+                attempt.warnings.append(f"{model} attribute {name!r} dropped: {unusable}")
             return None
         data_type = implied_type(value)
         try:
             await attempt.call(lambda: self._client.create_data_attribute(name, model, data_type))
         except ValidationFailed as error:
-            warnings.append(
-                f"{model} attribute {name!r} dropped: Intercom would not create it ({error})"
-            )
+            reason = f"Intercom would not create it ({error})"
+            self._unusable[model][name.casefold()] = reason
+            attempt.warnings.append(f"{model} attribute {name!r} dropped: {reason}")
             return None
+        self._custom[model][name] = data_type
         await self._store.add_attribute(model, name, data_type)
         return data_type
+
+    def _cannot_create(self, model: Model, value: Any) -> str | None:
+        if value is None:
+            return "null"
+        if not self._settings.auto_create_attributes:
+            return "it does not exist in Intercom and auto_create_attributes is off"
+        count = len(self._custom[model])
+        if count >= self._settings.max_custom_attributes:
+            return (
+                f"the workspace has {count} custom attributes, which is the "
+                "max_custom_attributes budget"
+            )
+        return None

@@ -117,7 +117,9 @@ class Worker:
                 keeper.cancel()
             await self._record(lease, outcome)
         except LeaseLost:
-            log.warning("lease on lane %r lost while delivering; another worker has it", lease.lane)
+            # The lease expired and another worker took the lane, or an identify merged this
+            # visitor's lane into their user's: either way the event is delivered from there.
+            log.info("lane %r changed hands while its head was being delivered", lease.lane)
         except Exception:
             # A bug must not take the worker down with it: the lease expires and the event
             # is tried again, and the log says why.

@@ -1,0 +1,166 @@
+"""Delivery to the sandbox with its rate limit on: calls per event, budget use, 429s, drain time.
+
+    python -m bench.deliver [--users N] [--sessions S] [--rate-limit L]
+
+A generated workload (bench/workload.py: thousands of users, sessions of identify + page
+per page load, tracks, occasional groups; 30 % begin logged out) is stored, then one worker
+delivers it to a sandbox subprocess that enforces L calls per 10-second window. The share
+of the rate budget used is measured per sandbox window while the backlog lasted (the first
+and last windows are partial and left out), against the budget the destination allows
+itself (rate_share × L).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from bench.workload import events
+from intercom_destination.delivery.engine import open_worker
+from intercom_destination.settings import settings_from
+from intercom_destination.spec import InvalidEvent, decode_event, stored_form
+from intercom_destination.store import NewEvent, open_store
+
+WINDOW = 10
+
+
+def start_sandbox(rate_limit: int) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "intercom_destination", "sandbox", "--port", "0"]
+        + ["--rate-limit", str(rate_limit), "--no-access-log"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        found = re.search(r"listening on (http://\S+)", line)
+        if found:
+            return process, found.group(1)
+    raise SystemExit("the sandbox did not start")
+
+
+def stored(objects: list[dict[str, object]], at: float) -> list[NewEvent]:
+    received_at = datetime.fromtimestamp(at, UTC)
+    result = []
+    for obj in objects:
+        event = decode_event(obj, received_at=received_at, make_message_id=lambda: "unused")
+        assert not isinstance(event, InvalidEvent)
+        result.append(
+            NewEvent(
+                message_id=event.message_id,
+                type=event.type,
+                user_id=event.user_id,
+                anonymous_id=event.anonymous_id,
+                received_at=at,
+                body=msgspec.json.encode(stored_form(event)),
+            )
+        )
+    return result
+
+
+async def count_windows(url: str, per_window: dict[int, int], done: asyncio.Event) -> None:
+    """Calls the sandbox answered in each of its 10-second windows (they start at multiples
+    of ten Unix seconds), read just after each boundary."""
+    async with httpx.AsyncClient() as http:
+        previous = 0
+        while not done.is_set():
+            now = time.time()
+            boundary = math.floor(now / WINDOW) * WINDOW + WINDOW
+            await asyncio.sleep(boundary - now + 0.05)
+            counts = (await http.get(f"{url}/_sandbox/calls")).json()["counts"]
+            total = sum(sum(by_status.values()) for by_status in counts.values())
+            per_window[boundary - WINDOW] = total - previous
+            previous = total
+
+
+async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
+    settings = settings_from(
+        {
+            "access_token": "bench",
+            "api_url": url,
+            "database_url": f"sqlite:///{directory}/bench.db",
+            "concurrency": args.concurrency,
+        }
+    )
+    objects = list(events(users=args.users, sessions=args.sessions))
+    store = await open_store(settings.database_url)
+    await store.enqueue(stored(objects, time.time()))
+    per_window: dict[int, int] = {}
+    done = asyncio.Event()
+    async with open_worker(settings, store) as worker:
+        counter = asyncio.create_task(count_windows(url, per_window, done))
+        started = time.perf_counter()
+        await worker.drain()
+        drain_time = time.perf_counter() - started
+        done.set()
+        await counter
+    rows = await store.outcomes(limit=len(objects) * 4)
+    await store.close()
+
+    calls = httpx.get(f"{url}/_sandbox/calls").json()["counts"]
+    total_calls = sum(sum(s.values()) for s in calls.values())
+    rate_limited = sum(s.get("429", 0) for s in calls.values())
+    by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    final = Counter()
+    unchanged = 0
+    for row in rows:
+        by_type[row.type][1] += row.calls
+        if row.outcome in ("delivered", "skipped", "dead"):
+            by_type[row.type][0] += 1
+            final[row.outcome] += 1
+        unchanged += row.outcome == "skipped" and (row.reason or "").startswith("unchanged")
+    budget = settings.rate_share * args.rate_limit
+    full = sorted(per_window.items())[1:-1]
+
+    print(f"command: python -m bench.deliver {' '.join(sys.argv[1:])}")
+    print(f"workload: {len(objects)} events, {dict(Counter(o['type'] for o in objects))}")
+    print(f"outcomes: {dict(final)} (unchanged identifies/groups skipped: {unchanged})")
+    print(f"Intercom calls: {total_calls}, {total_calls / len(objects):.3f} per event")
+    for kind, (count, made) in sorted(by_type.items()):
+        print(f"  {kind:9} {made / count:.3f} calls per event ({count} events)")
+    print(f"calls by endpoint: { {k: v for k, v in sorted(calls.items())} }")
+    print(f"429 answers: {rate_limited}")
+    print(
+        f"drain time: {drain_time:.1f} s for {len(objects)} events ({len(objects) / drain_time:,.0f} events/s)"
+    )
+    if full:
+        shares = [count / budget for _, count in full]
+        print(
+            f"budget used while backlogged: median {sorted(shares)[len(shares) // 2]:.1%} "
+            f"of {budget:.0f} calls per window (rate_share {settings.rate_share} × limit "
+            f"{args.rate_limit}); windows {[count for _, count in full]}"
+        )
+    else:
+        print("budget used: the drain took under three windows; use more --users")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--sessions", type=int, default=3)
+    parser.add_argument("--rate-limit", type=int, default=1666)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    process, url = start_sandbox(args.rate_limit)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            asyncio.run(run(args, url, Path(directory)))
+    finally:
+        process.terminate()
+        process.wait()
+
+
+if __name__ == "__main__":
+    main()
