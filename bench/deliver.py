@@ -7,7 +7,7 @@ per page load, tracks, occasional groups; 30 % begin logged out) is stored, then
 delivers it to a sandbox subprocess that enforces L calls per 10-second window. The share
 of the rate budget used is measured per sandbox window while the backlog lasted (the first
 and last windows are partial and left out), against the budget the destination allows
-itself (rate_share × L).
+itself (rate_share times L).
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ WINDOW = 10
 
 def start_sandbox(rate_limit: int) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "intercom_destination", "sandbox", "--port", "0"]
-        + ["--rate-limit", str(rate_limit), "--no-access-log"],
+        [
+            *(sys.executable, "-m", "intercom_destination", "sandbox", "--port", "0"),
+            *("--rate-limit", str(rate_limit), "--no-access-log"),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -130,16 +132,15 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
     print(f"Intercom calls: {total_calls}, {total_calls / len(objects):.3f} per event")
     for kind, (count, made) in sorted(by_type.items()):
         print(f"  {kind:9} {made / count:.3f} calls per event ({count} events)")
-    print(f"calls by endpoint: { {k: v for k, v in sorted(calls.items())} }")
+    print(f"calls by endpoint: {dict(sorted(calls.items()))}")
     print(f"429 answers: {rate_limited}")
-    print(
-        f"drain time: {drain_time:.1f} s for {len(objects)} events ({len(objects) / drain_time:,.0f} events/s)"
-    )
+    rate = len(objects) / drain_time
+    print(f"drain time: {drain_time:.1f} s for {len(objects)} events ({rate:,.0f} events/s)")
     if full:
         shares = [count / budget for _, count in full]
         print(
             f"budget used while backlogged: median {sorted(shares)[len(shares) // 2]:.1%} "
-            f"of {budget:.0f} calls per window (rate_share {settings.rate_share} × limit "
+            f"of {budget:.0f} calls per window (rate_share {settings.rate_share} of limit "
             f"{args.rate_limit}); windows {[count for _, count in full]}"
         )
     else:
