@@ -1,0 +1,137 @@
+"""`send`: a backfill. Events from a file go through the store and are delivered, with progress."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from intercom_destination.commands.events import Line, read_events
+from intercom_destination.commands.feed import OutcomeFeed, Tally
+from intercom_destination.delivery.engine import open_worker
+from intercom_destination.settings import Settings
+from intercom_destination.spec import InvalidEvent
+from intercom_destination.store import Enqueued, NewEvent, Store, new_event, open_store
+
+#: Events per store transaction.
+CHUNK = 500
+#: Seconds between progress updates.
+REFRESH = 0.25
+
+
+@dataclass
+class Backfill:
+    """What became of a file's events."""
+
+    invalid: int = 0
+    #: Events the store had accepted before (same messageId).
+    duplicates: int = 0
+    accepted: set[str] = field(default_factory=set)
+    #: Accepted events by their latest outcome; None when they were only stored.
+    tally: Tally | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.invalid > 0 or (self.tally is not None and self.tally["dead"] > 0)
+
+    def summary(self) -> str:
+        problems = f"{self.invalid} invalid, {self.duplicates} duplicate"
+        if self.tally is None:
+            return f"{len(self.accepted)} stored for delivery; {problems}"
+        tally = self.tally
+        waiting = len(self.accepted) - tally.finished
+        line = (
+            f"{len(self.accepted)} events: {tally['delivered']} delivered, "
+            f"{tally['skipped']} skipped, {waiting} waiting, {tally['dead']} dead; {problems}"
+        )
+        if waiting:
+            line += "\nwaiting events wait for their contact's identify (see `status`)"
+        if tally["dead"]:
+            line += "\ndead events are dead letters: `deadletter list` says why"
+        return line
+
+
+async def send(
+    settings: Settings,
+    text: str,
+    *,
+    deliver: bool,
+    console: Console,
+    clock: Callable[[], float] = time.time,
+) -> Backfill:
+    """Store the events in `text`, reporting invalid ones on `console`; deliver them if asked."""
+    since = clock()
+    lines = read_events(text, datetime.fromtimestamp(since, UTC))
+    async with await open_store(settings.database_url) as store:
+        backfill = await _store_events(store, lines, since, console)
+        if deliver:
+            feed = OutcomeFeed(store, backfill.accepted, since=since)
+            async with open_worker(settings, store, clock=clock) as worker:
+                draining = asyncio.create_task(worker.drain())
+                await _show_progress(draining, feed, len(backfill.accepted), console, clock)
+            backfill.tally = feed.tally
+    return backfill
+
+
+async def _store_events(
+    store: Store, lines: Iterable[Line], received_at: float, console: Console
+) -> Backfill:
+    backfill = Backfill()
+    chunk: list[NewEvent] = []
+
+    async def enqueue() -> None:
+        for event, result in zip(chunk, await store.enqueue(chunk), strict=True):
+            if result is Enqueued.ACCEPTED:
+                backfill.accepted.add(event.message_id)
+            else:
+                backfill.duplicates += 1
+        chunk.clear()
+
+    for line in lines:
+        if isinstance(line.event, InvalidEvent):
+            backfill.invalid += 1
+            console.print(f"line {line.number}: {line.event}", markup=False, highlight=False)
+            continue
+        chunk.append(new_event(line.event, received_at))
+        if len(chunk) == CHUNK:
+            await enqueue()
+    if chunk:
+        await enqueue()
+    return backfill
+
+
+async def _show_progress(
+    draining: asyncio.Task[None],
+    feed: OutcomeFeed,
+    total: int,
+    console: Console,
+    clock: Callable[[], float],
+) -> None:
+    columns = (
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}", markup=False),
+        TimeElapsedColumn(),
+    )
+    # Where no one watches (a log file, CI), the summary line says it all.
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task("delivering", total=total, counts="")
+        while True:
+            done = draining.done()
+            await feed.poll()
+            tally = feed.tally
+            counts = (
+                f"{tally['delivered']} delivered · {tally['skipped']} skipped · "
+                f"{total - tally.finished} waiting · {tally['dead']} dead · "
+                f"{feed.calls_per_second(clock()):.0f} calls/s"
+            )
+            progress.update(task, completed=tally.finished, counts=counts)
+            if done:
+                break
+            await asyncio.wait({draining}, timeout=REFRESH)
+    await draining
