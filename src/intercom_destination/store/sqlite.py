@@ -14,13 +14,11 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-import msgspec
-
+from intercom_destination.store import bucket
 from intercom_destination.store import sqlite_lanes as lanes
 from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
-    Attempt,
     DeadLetter,
     Enqueued,
     IdentityKind,
@@ -33,15 +31,23 @@ from intercom_destination.store.base import (
     Store,
     StoreError,
 )
-from intercom_destination.store.sqlite_lanes import EVENT_COLUMNS, stored_event
-from intercom_destination.store.sqlite_schema import DEAD, DONE, PARKED, PENDING, migrate
+from intercom_destination.store.rows import (
+    DEAD,
+    DONE,
+    EVENT_COLUMNS,
+    OUTCOME_COLUMNS,
+    PARKED,
+    PENDING,
+    dead_letter,
+    outcome_row,
+    stored_event,
+)
+from intercom_destination.store.sqlite_schema import migrate
 from intercom_destination.store.sqlite_thread import Reader, Writer
 
 MEMORY = ":memory:"
 #: How long a writer waits for another process's write lock before its transaction fails.
 BUSY_TIMEOUT = 10.0
-
-_history = msgspec.json.Decoder(tuple[Attempt, ...])
 
 
 class SQLiteStore(Store):
@@ -165,11 +171,11 @@ class SQLiteStore(Store):
         rows = await self._read(
             f"{_DEAD_LETTERS} AND id > ? ORDER BY id LIMIT ?", (after_id, limit)
         )
-        return [_dead_letter(row) for row in rows]
+        return [dead_letter(row) for row in rows]
 
     async def dead_letter(self, event_id: int) -> DeadLetter | None:
         rows = await self._read(f"{_DEAD_LETTERS} AND id = ?", (event_id,))
-        return _dead_letter(rows[0]) if rows else None
+        return dead_letter(rows[0]) if rows else None
 
     async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
         return await self._writer.call(partial(lanes.replay, event_ids=event_ids, now=now))
@@ -242,8 +248,7 @@ class SQLiteStore(Store):
         )
 
     async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
-        if n > burst or rate <= 0:
-            raise ValueError(f"{n} tokens can never be taken at rate {rate} with burst {burst}")
+        bucket.check(n, rate, burst)
         return await self._writer.call(partial(_take_tokens, n=n, now=now, rate=rate, burst=burst))
 
     async def pause_until(self, until: float) -> None:
@@ -261,22 +266,9 @@ class SQLiteStore(Store):
 
     async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
         rows = await self._read(
-            "SELECT at, message_id, lane, type, outcome, reason, calls FROM outcomes"
-            " ORDER BY id DESC LIMIT ?",
-            (limit,),
+            f"SELECT {OUTCOME_COLUMNS} FROM outcomes ORDER BY id DESC LIMIT ?", (limit,)
         )
-        return [
-            OutcomeRow(
-                at=at,
-                message_id=message_id,
-                lane=lane,
-                type=type_,
-                outcome=outcome,
-                reason=reason,
-                calls=calls,
-            )
-            for at, message_id, lane, type_, outcome, reason, calls in rows
-        ]
+        return [outcome_row(row) for row in rows]
 
     async def status(self, now: float) -> Status:
         return await self._reader.call(partial(_status, now=now))
@@ -323,37 +315,22 @@ _DEAD_LETTERS = (
 )
 
 
-def _dead_letter(row: Sequence[Any]) -> DeadLetter:
-    return DeadLetter(
-        event=stored_event(row), died_at=row[7], reason=row[8], history=_history.decode(row[9])
-    )
-
-
 def _take_tokens(
     connection: sqlite3.Connection, n: int, now: float, rate: float, burst: float
 ) -> float | None:
     row = connection.execute(
         "SELECT tokens, updated_at, paused_until FROM rate_bucket WHERE id = 1"
     ).fetchone()
-    tokens, updated_at, paused_until = (burst, now, None) if row is None else row
-    # Another process's clock may be a little ahead: time never runs backwards for the bucket.
-    tokens = min(burst, tokens + max(0.0, now - updated_at) * rate)
-    updated_at = max(updated_at, now)
-    pause_ends = paused_until if paused_until is not None and paused_until > now else None
-    # A caller that waited until the time it was told must not be refused by float rounding.
-    granted = pause_ends is None and tokens >= n - 1e-9
-    if granted:
-        tokens -= n
+    after, wait_until = bucket.take(
+        None if row is None else bucket.Bucket(*row), n, now=now, rate=rate, burst=burst
+    )
     connection.execute(
         "INSERT INTO rate_bucket (id, tokens, updated_at) VALUES (1, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens,"
         " updated_at = excluded.updated_at",
-        (tokens, updated_at),
+        (after.tokens, after.updated_at),
     )
-    if granted:
-        return None
-    refilled = now + max(0.0, n - tokens) / rate
-    return refilled if pause_ends is None else max(refilled, pause_ends)
+    return wait_until
 
 
 def _status(connection: sqlite3.Connection, now: float) -> Status:

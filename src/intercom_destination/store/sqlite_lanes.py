@@ -23,29 +23,21 @@ from intercom_destination.store.base import (
     OutcomeName,
     StoredEvent,
 )
-from intercom_destination.store.sqlite_schema import DEAD, DONE, PARKED, PENDING
+from intercom_destination.store.rows import (
+    DEAD,
+    DONE,
+    EVENT_COLUMNS,
+    PARKED,
+    PENDING,
+    stored_event,
+)
 
-EVENT_COLUMNS = "id, message_id, lane, type, received_at, body, attempts"
 _encoder = msgspec.json.Encoder()
 
 
 def _json(values: list[Any]) -> str:
     # SQLite's JSON functions take text, not blobs.
     return _encoder.encode(values).decode()
-
-
-def stored_event(row: Sequence[Any]) -> StoredEvent:
-    """A StoredEvent from a row that starts with `EVENT_COLUMNS`."""
-    id_, message_id, lane, type_, received_at, body, attempts = row[:7]
-    return StoredEvent(
-        id=id_,
-        message_id=message_id,
-        lane=lane,
-        type=type_,
-        received_at=received_at,
-        body=body,
-        attempts=attempts,
-    )
 
 
 def enqueue(connection: sqlite3.Connection, events: list[NewEvent]) -> list[Enqueued]:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import sqlite3
 
 from intercom_destination.store.base import StoreError
-
-PENDING, PARKED, DEAD, DONE = 0, 1, 2, 3
+from intercom_destination.store.rows import DEAD, DONE, PARKED, PENDING
 
 MIGRATIONS: list[list[str]] = [
     [

@@ -1,0 +1,55 @@
+"""What the SQL stores share: an event's states, the columns read for it, and the conversion
+of their rows into the interface's records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from intercom_destination.store.base import Attempt, DeadLetter, OutcomeRow, StoredEvent
+
+#: An event's state. One table holds events in every state, so that the messageId index
+#: deduplicates across all of them and an event's bytes never move.
+PENDING, PARKED, DEAD, DONE = 0, 1, 2, 3
+
+EVENT_COLUMNS = "id, message_id, lane, type, received_at, body, attempts"
+OUTCOME_COLUMNS = "at, message_id, lane, type, outcome, reason, calls"
+
+_history = msgspec.json.Decoder(tuple[Attempt, ...])
+
+
+def stored_event(row: Sequence[Any]) -> StoredEvent:
+    """A StoredEvent from a row that starts with `EVENT_COLUMNS`."""
+    id_, message_id, lane, type_, received_at, body, attempts = row[:7]
+    return StoredEvent(
+        id=id_,
+        message_id=message_id,
+        lane=lane,
+        type=type_,
+        received_at=received_at,
+        body=bytes(body),
+        attempts=attempts,
+    )
+
+
+def dead_letter(row: Sequence[Any]) -> DeadLetter:
+    """A DeadLetter from `EVENT_COLUMNS`, then finished_at, reason and the history's JSON."""
+    return DeadLetter(
+        event=stored_event(row), died_at=row[7], reason=row[8], history=_history.decode(row[9])
+    )
+
+
+def outcome_row(row: Sequence[Any]) -> OutcomeRow:
+    """An OutcomeRow from a row of `OUTCOME_COLUMNS`."""
+    at, message_id, lane, type_, outcome, reason, calls = row
+    return OutcomeRow(
+        at=at,
+        message_id=message_id,
+        lane=lane,
+        type=type_,
+        outcome=outcome,
+        reason=reason,
+        calls=calls,
+    )
