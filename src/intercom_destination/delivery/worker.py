@@ -52,16 +52,23 @@ class Worker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._last_upkeep = 0.0
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set; then finish the events in flight."""
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        """Deliver until `stop` is set; then finish the events in flight.
+
+        Idle, the worker asks the store for ready lanes at growing intervals, and at once
+        when an event in flight is finished (its lane may have another ready). Code that
+        enqueues in the same process sets `wake` to have it ask at once too.
+        """
+        events = [stop] if wake is None else [stop, wake]
         idle = IDLE_POLL
         while not stop.is_set():
+            if wake is not None:
+                wake.clear()
             started = await self.step()
             if started:
                 idle = IDLE_POLL
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=idle)
+            await self._idle(events, timeout=idle)
             idle = min(MAX_IDLE_POLL, idle * 2)
         await self.settle()
 
@@ -96,6 +103,17 @@ class Worker:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
         return len(leases)
+
+    async def _idle(self, events: list[asyncio.Event], timeout: float) -> None:
+        """Wait until one of `events` is set, an event in flight is finished, or `timeout`."""
+        waiters = [asyncio.create_task(event.wait()) for event in events]
+        try:
+            await asyncio.wait(
+                [*waiters, *self._in_flight], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def settle(self) -> None:
         if self._in_flight:
