@@ -10,10 +10,11 @@ from intercom_destination.spec import Event
 DESTINATION = "Intercom"
 
 
-def is_enabled(integrations: Mapping[str, Any]) -> bool:
-    """Segment's rule: the exact, case-sensitive `Intercom` key decides, else `All`, else on."""
-    if DESTINATION in integrations:
-        return integrations[DESTINATION] is not False
+def is_enabled(integrations: Mapping[str, Any], destination: str = DESTINATION) -> bool:
+    """Segment's rule: the destination's exact, case-sensitive key (`Intercom`) decides, else
+    `All`, else on."""
+    if destination in integrations:
+        return integrations[destination] is not False
     return integrations.get("All") is not False
 
 
