@@ -11,13 +11,12 @@ from itertools import count
 from typing import Any
 
 import httpx
-import msgspec
 
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.delivery.worker import Worker
 from intercom_destination.settings import settings_from
-from intercom_destination.spec import InvalidEvent, decode_event, stored_form
-from intercom_destination.store import Enqueued, NewEvent, Store, open_store
+from intercom_destination.spec import InvalidEvent, decode_event
+from intercom_destination.store import Enqueued, NewEvent, Store, new_event, open_store
 
 _ids = count()
 
@@ -33,16 +32,7 @@ def new_events(objects: list[dict[str, Any]], received_at: float | None = None) 
             make_message_id=lambda: f"generated-{next(_ids)}",
         )
         assert not isinstance(event, InvalidEvent), event
-        events.append(
-            NewEvent(
-                message_id=event.message_id,
-                type=event.type,
-                user_id=event.user_id,
-                anonymous_id=event.anonymous_id,
-                received_at=at,
-                body=msgspec.json.encode(stored_form(event)),
-            )
-        )
+        events.append(new_event(event, at))
     return events
 
 
