@@ -1,0 +1,72 @@
+"""Whether ingest may take more events: the store answers, and its backlog is below the bound.
+
+Counting the backlog is a query over every pending event, too slow to make per request, so the
+count is refreshed every few seconds and the events accepted since are added to it: the
+estimate errs on the full side until the next refresh sees what the workers delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from intercom_destination.store import Status, Store
+
+log = logging.getLogger(__name__)
+
+
+class Intake:
+    def __init__(
+        self,
+        store: Store,
+        max_backlog: int,
+        clock: Callable[[], float],
+        on_status: Callable[[Status], None],
+    ) -> None:
+        self._store = store
+        self.max_backlog = max_backlog
+        self._clock = clock
+        self._on_status = on_status
+        self._backlog = 0
+        #: Events accepted since the start, to tell which arrived while the store was counting.
+        self._added = 0
+        #: Why the store did not answer the latest refresh; None when it did.
+        self.store_error: str | None = None
+
+    @property
+    def backlog(self) -> int:
+        """Pending events, as of the latest refresh plus those accepted since."""
+        return self._backlog
+
+    @property
+    def full(self) -> bool:
+        return self._backlog >= self.max_backlog
+
+    def accepted(self, count: int) -> None:
+        self._backlog += count
+        self._added += count
+
+    async def refresh(self) -> Status | None:
+        """Asks the store for its status; None (and `store_error` set) if it cannot answer."""
+        added = self._added
+        try:
+            status = await self._store.status(self._clock())
+        except Exception as error:
+            if self.store_error is None:
+                log.error("the store does not answer", extra={"fields": {"error": repr(error)}})
+            self.store_error = f"{type(error).__name__}: {error}"
+            return None
+        if self.store_error is not None:
+            log.info("the store answers again")
+        self.store_error = None
+        # Events accepted while the store counted may be counted twice, never missed.
+        self._backlog = status.backlog + self._added - added
+        self._on_status(status)
+        return status
+
+    async def watch(self, interval: float) -> None:
+        """Refreshes every `interval` seconds until cancelled."""
+        while True:
+            await self.refresh()
+            await asyncio.sleep(interval)

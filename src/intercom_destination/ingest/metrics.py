@@ -1,0 +1,77 @@
+"""Ingest's Prometheus metrics, and the store's backlog as gauges.
+
+Everything is registered in a `CollectorRegistry` the caller owns and hands to `create_app`:
+a process that also delivers registers its own metrics (delivered, skipped, dead, Intercom
+calls, rate budget) in the same registry, and `/metrics` shows them all. Names start with
+`intercom_destination_`; the `ingest_` ones count requests and events, the `store_` ones are
+read from `Store.status` when `/metrics` is scraped and every few seconds.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+
+from intercom_destination.store import Status
+
+NAMESPACE = "intercom_destination"
+
+
+def new_registry() -> CollectorRegistry:
+    """A registry with the process's own metrics (memory, CPU, open files)."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    return registry
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def counter(name: str, documentation: str, *labels: str) -> Counter:
+            return Counter(name, documentation, labels, namespace=NAMESPACE, registry=registry)
+
+        def gauge(name: str, documentation: str) -> Gauge:
+            return Gauge(name, documentation, namespace=NAMESPACE, registry=registry)
+
+        self.requests = counter(
+            "ingest_requests", "Requests to the event paths, by HTTP status.", "status"
+        )
+        self.refused = counter(
+            "ingest_refused_requests",
+            "Requests refused as a whole (nothing of them stored), by reason.",
+            "reason",
+        )
+        self.received = counter(
+            "ingest_events_received", "Events in requests whose write key was accepted."
+        )
+        self.accepted = counter("ingest_events_accepted", "Events stored for delivery.")
+        self.duplicates = counter(
+            "ingest_events_duplicate",
+            "Events acknowledged without storing them again: their messageId was stored before.",
+        )
+        self.rejected = counter(
+            "ingest_events_rejected",
+            "Events not stored, by reason: the field that is invalid, or why their request "
+            "was refused.",
+            "reason",
+        )
+        self.duration = Histogram(
+            "ingest_request_duration_seconds",
+            "Time from reading a request to answering it, storage included.",
+            namespace=NAMESPACE,
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+        )
+        self.backlog = gauge("store_backlog_events", "Events waiting for delivery.")
+        self.oldest_pending_age = gauge(
+            "store_oldest_pending_age_seconds",
+            "Seconds since the oldest event waiting for delivery was received (0 when none).",
+        )
+        self.lanes = gauge("store_lanes", "Users (lanes) with events waiting for delivery.")
+        self.parked = gauge("store_parked_events", "Events set aside until their contact is known.")
+        self.dead = gauge("store_dead_events", "Dead letters.")
+
+    def observe_status(self, status: Status) -> None:
+        self.backlog.set(status.backlog)
+        self.oldest_pending_age.set(status.oldest_pending_age or 0.0)
+        self.lanes.set(status.lanes)
+        self.parked.set(status.parked)
+        self.dead.set(status.dead)
