@@ -5,11 +5,14 @@ import re
 import subprocess
 import sys
 import time
+import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 
@@ -91,3 +94,39 @@ def sandbox(sandbox_url: str) -> str:
     configuration, the real clock, no faults, no recorded calls. Point clients at this URL."""
     httpx.post(f"{sandbox_url}/_sandbox/reset", timeout=10).raise_for_status()
     return sandbox_url
+
+
+# -- PostgreSQL, for the scale-out store ----------------------------------------------------
+
+#: The server the PostgreSQL tests use: CI machines run one here, with trust auth.
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """`POSTGRES_URL` once a server answers there. Without one the test is skipped, saying
+    why, except on CI (`CI=true`), where the run fails."""
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
+    except psycopg.OperationalError as error:
+        message = f"no PostgreSQL server at {POSTGRES_URL} (set TEST_POSTGRES_URL): {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A URL of the test server whose `search_path` is a new, empty schema, dropped after
+    the test: every test starts clean, and test runs never see one another's tables."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    parts = urllib.parse.urlsplit(postgres_server)
+    parameters = [*urllib.parse.parse_qsl(parts.query), ("options", f"-c search_path={schema}")]
+    # libpq reads `+` as itself, not as a space.
+    query = urllib.parse.urlencode(parameters, quote_via=urllib.parse.quote)
+    yield parts._replace(query=query).geturl()
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -12,15 +12,19 @@ import pytest
 from intercom_destination.store import Store, open_store
 
 
-@pytest.fixture(params=["sqlite-file", "sqlite-memory"])
+@pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     if request.param == "sqlite-memory":
         return "sqlite:///:memory:"
     return f"sqlite:///{tmp_path / 'store.db'}"
 
 
-@pytest.fixture
-def shared_url(tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite-file", "postgresql"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'shared.db'}"
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from typing import Any
+
 import msgspec
+import psycopg
 
 from intercom_destination.store import NewEvent, Store
 
@@ -36,3 +41,18 @@ async def drain(store: Store, now: float = NOW) -> list[str]:
             await store.delivered(lease, now=now)
             delivered.append(lease.event.message_id)
     return delivered
+
+
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows `sql` gives on the database `url` names, outside any store."""
+    if url.startswith("sqlite:///"):
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection, connection:
+            return connection.execute(sql).fetchall()
+    with psycopg.connect(url, autocommit=True) as connection:
+        cursor = connection.execute(sql.encode())
+        return cursor.fetchall() if cursor.description else []
+
+
+def execute(url: str, sql: str) -> None:
+    """Run `sql` on the database `url` names, outside any store (to age its schema, say)."""
+    query(url, sql)

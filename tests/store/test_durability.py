@@ -1,12 +1,19 @@
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from intercom_destination.store import LeaseLost, StoreError, open_store
-from tests.store.helpers import NOW, drain, event
+from intercom_destination.store import (
+    Enqueued,
+    LeaseLost,
+    StoreError,
+    migrate_store,
+    open_store,
+    postgres_schema,
+)
+from tests.store.helpers import NOW, drain, event, execute, query
 
 pytestmark = pytest.mark.anyio
 
@@ -67,21 +74,57 @@ async def test_two_stores_on_one_file_never_share_a_lane(shared_url: str) -> Non
         assert sorted(delivered) == sorted(f"m{i}" for i in range(50))
 
 
-async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "newer.db"
-    async with await open_store(f"sqlite:///{path}"):
+async def test_a_database_from_a_newer_version_is_refused(shared_url: str) -> None:
+    async with await open_store(shared_url):
         pass
-    with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE schema_version SET version = version + 1")
+    execute(shared_url, "UPDATE schema_version SET version = version + 1")
 
-    with pytest.raises(StoreError, match="schema version"):
-        await open_store(f"sqlite:///{path}")
+    with pytest.raises(StoreError, match=r"schema version 2; .* knows versions up to 1"):
+        await open_store(shared_url)
+    with pytest.raises(StoreError, match="schema version 2"):
+        await migrate_store(shared_url)
+
+
+async def test_migrate_store_creates_the_schema_once(shared_url: str) -> None:
+    assert await migrate_store(shared_url) == (0, 1)
+    assert await migrate_store(shared_url) == (1, 1)
+
+    async with await open_store(shared_url) as store:
+        assert await store.enqueue([event("m1")]) == [Enqueued.ACCEPTED]
+
+
+async def test_a_postgres_schema_is_migrated_only_when_asked(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with await open_store(postgres_url) as store:
+        await store.enqueue([event("m1")])
+    later = ["CREATE TABLE later (note text)", "INSERT INTO later VALUES ('migrated')"]
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", [*postgres_schema.MIGRATIONS, later])
+
+    # A fleet's shared schema changes when its operator says, not when a process starts.
+    with pytest.raises(
+        StoreError, match=r"version 1; .* needs version 2: run `intercom-destination migrate`"
+    ):
+        await open_store(postgres_url)
+    assert await migrate_store(postgres_url) == (1, 2)
+
+    async with await open_store(postgres_url) as store:
+        assert await drain(store) == ["m1"]
+    assert query(postgres_url, "SELECT note FROM later") == [("migrated",)]
+
+
+async def test_processes_starting_at_once_create_the_schema_once(postgres_url: str) -> None:
+    stores = await asyncio.gather(*(open_store(postgres_url) for _ in range(4)))
+    for store in stores:
+        await store.close()
+
+    assert query(postgres_url, "SELECT version FROM schema_version") == [(1,)]
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        "postgresql://app:hunter2@db.example.com/events",
+        "mysql://app:hunter2@db.example.com/events",
         "sqlite://relative.db",
         "sqlite:///",
         "intercom-destination.db",
@@ -89,6 +132,18 @@ async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> Non
 )
 async def test_an_unusable_url_is_refused_without_echoing_it(url: str) -> None:
     with pytest.raises(StoreError, match="DATABASE_URL") as error:
+        await open_store(url)
+
+    assert "hunter2" not in str(error.value)
+
+
+async def test_a_postgres_server_that_cannot_be_reached_is_named_without_the_password() -> None:
+    # Nothing listens on port 1 of the loopback address.
+    url = "postgresql://app:hunter2@127.0.0.1:1/events?connect_timeout=5"
+
+    with pytest.raises(
+        StoreError, match=r'DATABASE_URL: cannot connect to PostgreSQL: .*"127.0.0.1", port 1'
+    ) as error:
         await open_store(url)
 
     assert "hunter2" not in str(error.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
@@ -23,6 +25,7 @@ from intercom_destination.store.base import (
 )
 from intercom_destination.store.events import new_event
 from intercom_destination.store.sqlite import SQLiteStore
+from intercom_destination.store.sqlite import migrate_database as sqlite_migrate_database
 
 __all__ = [
     "DEDUP_WINDOW",
@@ -42,6 +45,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredEvent",
+    "migrate_store",
     "new_event",
     "open_store",
 ]
@@ -56,16 +60,44 @@ async def open_store(
     """The store `database_url` names, open and at the latest schema.
 
     `sqlite:///relative/path`, `sqlite:////absolute/path` and `sqlite:///:memory:` are
-    SQLite stores. `dedup_window` is how long (seconds) the messageIds of finished events are
-    kept for dedup; `outcome_log_rows` bounds the outcome log. Raises StoreError.
+    SQLite stores, migrated as they open. `postgresql://…` (or `postgres://…`, any URL libpq
+    takes) is a PostgreSQL store: an empty database is given the schema, an older one must
+    be migrated first (`migrate_store`). `dedup_window` is how long (seconds) the messageIds
+    of finished events are kept for dedup; `outcome_log_rows` bounds the outcome log.
+    Raises StoreError.
     """
+    kind, location = _parse(database_url)
+    if kind == "sqlite":
+        return await SQLiteStore.open(
+            location, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows
+        )
+    # Imported here so that processes on SQLite never load the PostgreSQL driver.
+    from intercom_destination.store.postgres import PostgresStore
+
+    return await PostgresStore.open(
+        location, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows
+    )
+
+
+async def migrate_store(database_url: str) -> tuple[int, int]:
+    """Create or migrate the schema of the database `database_url` names (see `open_store`);
+    its schema versions before and after. Raises StoreError."""
+    kind, location = _parse(database_url)
+    if kind == "sqlite":
+        return await sqlite_migrate_database(location)
+    from intercom_destination.store.postgres import migrate_database
+
+    return await migrate_database(location)
+
+
+def _parse(database_url: str) -> tuple[Literal["sqlite", "postgresql"], str]:
     scheme, _, rest = database_url.partition("://")
     if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
-        return await SQLiteStore.open(
-            rest[1:], dedup_window=dedup_window, outcome_log_rows=outcome_log_rows
-        )
+        return "sqlite", rest[1:]
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql", database_url
     # Only the scheme is named: the rest of a URL may hold a password.
     raise StoreError(
         f"DATABASE_URL: cannot use a {scheme!r} URL; use sqlite:///relative/path, "
-        "sqlite:////absolute/path or sqlite:///:memory:"
+        "sqlite:////absolute/path, sqlite:///:memory: or postgresql://…"
     )

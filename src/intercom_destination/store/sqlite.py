@@ -292,6 +292,15 @@ class SQLiteStore(Store):
         await self._writer.call(lambda connection: connection.execute(sql, parameters))
 
 
+async def migrate_database(path: str) -> tuple[int, int]:
+    """Create or migrate the schema of the database at `path`; its versions before and after."""
+    writer = Writer(await _connect(path), "store-migrate", lanes.enqueue)
+    try:
+        return await writer.call(migrate)
+    finally:
+        await writer.stop()
+
+
 async def _connect(path: str) -> sqlite3.Connection:
     def connect() -> sqlite3.Connection:
         try:

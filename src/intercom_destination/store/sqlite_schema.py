@@ -93,8 +93,9 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 
-def migrate(connection: sqlite3.Connection) -> None:
-    """Bring the database to the latest schema, inside the caller's transaction."""
+def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
+    """Bring the database to the latest schema, inside the caller's transaction; its
+    versions before and after."""
     connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = connection.execute("SELECT version FROM schema_version").fetchone()
     version = 0 if row is None else int(row[0])
@@ -110,3 +111,4 @@ def migrate(connection: sqlite3.Connection) -> None:
         connection.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
     else:
         connection.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
+    return version, len(MIGRATIONS)

@@ -1,0 +1,438 @@
+"""The scale-out store: one PostgreSQL database shared by many ingest and worker processes.
+
+Each call runs on a connection from a pool, in one statement or one transaction of its own;
+what keeps the lanes right while many processes change them at once is in
+`postgres_lanes`. Enqueues are group-committed like the SQLite store's: the calls that
+arrive while one transaction commits share the next, so many small batches from many
+requests cost about what a few large ones do.
+
+The rate bucket is one row that every taker locks, the event-name budget is counted under
+a lock on its table, and the caches are plain rows: all of them hold across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from intercom_destination.store import bucket
+from intercom_destination.store import postgres_lanes as lanes
+from intercom_destination.store.base import (
+    DEDUP_WINDOW,
+    OUTCOME_LOG_ROWS,
+    DeadLetter,
+    Enqueued,
+    IdentityKind,
+    Lease,
+    Model,
+    NewEvent,
+    OutcomeRow,
+    Parked,
+    Status,
+    Store,
+    StoreError,
+)
+from intercom_destination.store.postgres_schema import Connection, migrate
+from intercom_destination.store.rows import (
+    DEAD,
+    DONE,
+    EVENT_COLUMNS,
+    OUTCOME_COLUMNS,
+    PARKED,
+    PENDING,
+    dead_letter,
+    outcome_row,
+    stored_event,
+)
+
+T = TypeVar("T")
+
+#: Connections each store keeps open at most. A fleet needs this many per process within
+#: the server's `max_connections`.
+POOL_SIZE = 10
+#: Rows one group commit takes from the callers after its first: enough to amortise the
+#: commit, few enough that no caller waits long behind others.
+MAX_ROWS = 2000
+
+_Waiting = tuple[Sequence[NewEvent], "asyncio.Future[list[Enqueued]]"]
+
+
+async def migrate_database(url: str) -> tuple[int, int]:
+    """Create or migrate the schema of the database `url` names; its versions before and
+    after. Raises StoreError."""
+    async with await _connect(url) as connection:
+        return await migrate(connection, upgrade=True)
+
+
+class PostgresStore(Store):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Connection],
+        *,
+        dedup_window: float,
+        outcome_log_rows: int,
+    ) -> None:
+        self._pool = pool
+        self._dedup_window = dedup_window
+        self._outcome_log_rows = outcome_log_rows
+        self._waiting: deque[_Waiting] = deque()
+        self._committing: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        dedup_window: float = DEDUP_WINDOW,
+        outcome_log_rows: int = OUTCOME_LOG_ROWS,
+    ) -> PostgresStore:
+        async with await _connect(url) as connection:
+            await migrate(connection, upgrade=False)
+        pool = AsyncConnectionPool(
+            url,
+            connection_class=psycopg.AsyncConnection[tuple[Any, ...]],
+            kwargs={"autocommit": True},
+            min_size=1,
+            max_size=POOL_SIZE,
+            open=False,
+        )
+        await pool.open(wait=True)
+        return cls(pool, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._committing is not None:
+            await asyncio.shield(self._committing)
+        await self._pool.close()
+
+    async def enqueue(self, events: Sequence[NewEvent]) -> list[Enqueued]:
+        if not events:
+            return []
+        self._check_open()
+        future: asyncio.Future[list[Enqueued]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((events, future))
+        if self._committing is None:
+            self._committing = asyncio.create_task(self._commit_waiting())
+        return await future
+
+    async def _commit_waiting(self) -> None:
+        while self._waiting:
+            batch = [self._waiting.popleft()]
+            rows = 0
+            while self._waiting and rows + len(self._waiting[0][0]) <= MAX_ROWS:
+                batch.append(self._waiting.popleft())
+                rows += len(batch[-1][0])
+            await self._commit(batch)
+        self._committing = None
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        items = [event for events, _ in batch for event in events]
+        try:
+            # Not `_transaction`: a store being closed still commits what it was given.
+            async with self._pool.connection() as connection, connection.transaction():
+                results = await lanes.enqueue(connection, items)
+        except Exception as error:
+            if len(batch) > 1:
+                # One caller's bad batch must not fail the others': commit each on its own.
+                for waiting in batch:
+                    await self._commit([waiting])
+            elif not batch[0][1].done():
+                batch[0][1].set_exception(error)
+            return
+        start = 0
+        for events, future in batch:
+            if not future.done():  # else its caller was cancelled; the work is done anyway
+                future.set_result(results[start : start + len(events)])
+            start += len(events)
+
+    async def lease(
+        self, worker_id: str, max_lanes: int, lease_for: float, now: float
+    ) -> list[Lease]:
+        return await self._transaction(
+            partial(
+                lanes.lease, worker_id=worker_id, max_lanes=max_lanes, lease_for=lease_for, now=now
+            )
+        )
+
+    async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:
+        return await self._transaction(
+            partial(lanes.extend, lease=lease, lease_for=lease_for, now=now)
+        )
+
+    async def delivered(
+        self, lease: Lease, *, now: float, calls: int = 0, note: str | None = None
+    ) -> None:
+        await self._transaction(
+            partial(
+                lanes.finish, lease=lease, outcome="delivered", reason=note, now=now, calls=calls
+            )
+        )
+
+    async def skipped(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+        await self._transaction(
+            partial(
+                lanes.finish, lease=lease, outcome="skipped", reason=reason, now=now, calls=calls
+            )
+        )
+
+    async def dead(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+        await self._transaction(
+            partial(lanes.dead, lease=lease, reason=reason, now=now, calls=calls)
+        )
+
+    async def retry(
+        self, lease: Lease, at: float, outcome: str, *, now: float, calls: int = 0
+    ) -> None:
+        await self._transaction(
+            partial(lanes.retry, lease=lease, at=at, outcome=outcome, now=now, calls=calls)
+        )
+
+    async def park(
+        self, lease: Lease, waiting_for: str, until: float, *, now: float, calls: int = 0
+    ) -> None:
+        await self._transaction(
+            partial(
+                lanes.park, lease=lease, waiting_for=waiting_for, until=until, now=now, calls=calls
+            )
+        )
+
+    async def unpark(
+        self, *, lane: str | None = None, waiting_for: str | None = None, now: float
+    ) -> int:
+        return await self._transaction(
+            partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
+        )
+
+    async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
+        rows = await self._fetch(
+            f"SELECT {EVENT_COLUMNS}, waiting_for, until FROM events"
+            f" WHERE state = {PARKED} AND until <= %s ORDER BY until LIMIT %s",
+            (now, limit),
+        )
+        return [Parked(event=stored_event(row), waiting_for=row[7], until=row[8]) for row in rows]
+
+    async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
+        return await self._transaction(
+            partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
+        )
+
+    async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
+        return await self._transaction(
+            partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now)
+        )
+
+    async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
+        rows = await self._fetch(
+            f"{_DEAD_LETTERS} AND id > %s ORDER BY id LIMIT %s", (after_id, limit)
+        )
+        return [dead_letter(row) for row in rows]
+
+    async def dead_letter(self, event_id: int) -> DeadLetter | None:
+        rows = await self._fetch(f"{_DEAD_LETTERS} AND id = %s", (event_id,))
+        return dead_letter(rows[0]) if rows else None
+
+    async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
+        return await self._transaction(partial(lanes.replay, event_ids=event_ids, now=now))
+
+    async def purge(self, event_ids: Sequence[int] | None = None) -> int:
+        return await self._transaction(partial(lanes.purge, event_ids=event_ids))
+
+    async def get_identity(self, kind: IdentityKind, key: str) -> str | None:
+        rows = await self._fetch(
+            "SELECT intercom_id FROM identities WHERE kind = %s AND key = %s", (kind, key)
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def put_identity(self, kind: IdentityKind, key: str, intercom_id: str) -> None:
+        await self._fetch(
+            "INSERT INTO identities (kind, key, intercom_id) VALUES (%s, %s, %s)"
+            " ON CONFLICT (kind, key) DO UPDATE SET intercom_id = excluded.intercom_id",
+            (kind, key, intercom_id),
+        )
+
+    async def delete_identity(self, kind: IdentityKind, key: str) -> None:
+        await self._fetch("DELETE FROM identities WHERE kind = %s AND key = %s", (kind, key))
+
+    async def attributes(self, model: Model) -> dict[str, str]:
+        rows = await self._fetch(
+            "SELECT name, data_type FROM attributes WHERE model = %s", (model,)
+        )
+        return dict(rows)
+
+    async def replace_attributes(self, model: Model, attributes: Mapping[str, str]) -> None:
+        async def replace(connection: Connection) -> None:
+            await connection.execute("DELETE FROM attributes WHERE model = %s", (model,))
+            await connection.execute(
+                "INSERT INTO attributes (model, name, data_type)"
+                " SELECT %s, * FROM unnest(%s::text[], %s::text[])",
+                (model, list(attributes), list(attributes.values())),
+            )
+
+        await self._transaction(replace)
+
+    async def add_attribute(self, model: Model, name: str, data_type: str) -> None:
+        await self._fetch(
+            "INSERT INTO attributes (model, name, data_type) VALUES (%s, %s, %s)"
+            " ON CONFLICT (model, name) DO UPDATE SET data_type = excluded.data_type",
+            (model, name, data_type),
+        )
+
+    async def add_event_name(self, name: str, *, budget: int | None = None) -> bool:
+        async def add(connection: Connection) -> bool:
+            if budget is not None:
+                # New names are counted and added one at a time, whichever process adds
+                # them; looking names up is never held up.
+                await connection.execute("LOCK TABLE event_names IN SHARE ROW EXCLUSIVE MODE")
+                cursor = await connection.execute(
+                    "SELECT EXISTS (SELECT FROM event_names WHERE name = %s),"
+                    " (SELECT count(*) FROM event_names)",
+                    (name,),
+                )
+                known, count = await _one(cursor)
+                if not known and count >= budget:
+                    return False
+            await connection.execute(
+                "INSERT INTO event_names (name) VALUES (%s) ON CONFLICT DO NOTHING", (name,)
+            )
+            return True
+
+        if await self._fetch("SELECT 1 FROM event_names WHERE name = %s", (name,)):
+            return True
+        return await self._transaction(add)
+
+    async def event_names(self) -> list[str]:
+        rows = await self._fetch("SELECT name FROM event_names ORDER BY name", ())
+        return [name for (name,) in rows]
+
+    async def count_event_names(self) -> int:
+        rows = await self._fetch("SELECT count(*) FROM event_names", ())
+        return int(rows[0][0])
+
+    async def get_digest(self, contact: str) -> bytes | None:
+        rows = await self._fetch("SELECT digest FROM digests WHERE contact = %s", (contact,))
+        return bytes(rows[0][0]) if rows else None
+
+    async def put_digest(self, contact: str, digest: bytes) -> None:
+        await self._fetch(
+            "INSERT INTO digests (contact, digest) VALUES (%s, %s)"
+            " ON CONFLICT (contact) DO UPDATE SET digest = excluded.digest",
+            (contact, digest),
+        )
+
+    async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
+        bucket.check(n, rate, burst)
+
+        async def take(connection: Connection) -> float | None:
+            cursor = await connection.execute(
+                "SELECT tokens, updated_at, paused_until FROM rate_bucket WHERE id = 1 FOR UPDATE"
+            )
+            tokens, updated_at, paused_until = await _one(cursor)
+            before = None if tokens is None else bucket.Bucket(tokens, updated_at, paused_until)
+            after, wait_until = bucket.take(before, n, now=now, rate=rate, burst=burst)
+            await connection.execute(
+                "UPDATE rate_bucket SET tokens = %s, updated_at = %s WHERE id = 1",
+                (after.tokens, after.updated_at),
+            )
+            return wait_until
+
+        return await self._transaction(take)
+
+    async def pause_until(self, until: float) -> None:
+        # A bucket first used by a pause starts empty at the pause's end.
+        await self._fetch(
+            "UPDATE rate_bucket SET paused_until = greatest(paused_until, %(until)s),"
+            " tokens = coalesce(tokens, 0), updated_at = coalesce(updated_at, %(until)s)"
+            " WHERE id = 1",
+            {"until": until},
+        )
+
+    async def paused_until(self) -> float | None:
+        rows = await self._fetch("SELECT paused_until FROM rate_bucket WHERE id = 1", ())
+        return None if rows[0][0] is None else float(rows[0][0])
+
+    async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
+        rows = await self._fetch(
+            f"SELECT {OUTCOME_COLUMNS} FROM outcomes ORDER BY id DESC LIMIT %s", (limit,)
+        )
+        return [outcome_row(row) for row in rows]
+
+    async def status(self, now: float) -> Status:
+        [(lane_count, in_flight, backlog, oldest, parked, dead)] = await self._fetch(
+            f"""SELECT
+                (SELECT count(*) FROM lanes),
+                (SELECT count(*) FROM lanes WHERE lease_until > %s),
+                (SELECT count(*) FROM events WHERE state = {PENDING}),
+                (SELECT min(received_at) FROM events WHERE state = {PENDING}),
+                (SELECT count(*) FROM events WHERE state = {PARKED}),
+                (SELECT count(*) FROM events WHERE state = {DEAD})""",
+            (now,),
+        )
+        outcomes = await self._fetch("SELECT outcome, count(*) FROM outcomes GROUP BY outcome", ())
+        return Status(
+            lanes=lane_count,
+            in_flight=in_flight,
+            backlog=backlog,
+            oldest_pending_age=None if oldest is None else max(0.0, now - oldest),
+            parked=parked,
+            dead=dead,
+            outcomes=dict(outcomes),
+        )
+
+    async def prune(self, now: float, limit: int = 10_000) -> int:
+        async def prune(connection: Connection) -> int:
+            events = await connection.execute(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events"
+                f" WHERE state = {DONE} AND finished_at < %s LIMIT %s)",
+                (now - self._dedup_window, limit),
+            )
+            outcomes = await connection.execute(
+                "DELETE FROM outcomes WHERE id IN (SELECT id FROM outcomes WHERE id <="
+                " (SELECT id FROM outcomes ORDER BY id DESC OFFSET %s LIMIT 1)"
+                " ORDER BY id LIMIT %s)",
+                (self._outcome_log_rows, limit),
+            )
+            return events.rowcount + outcomes.rowcount
+
+        return await self._transaction(prune)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    async def _transaction(self, fn: Callable[[Connection], Awaitable[T]]) -> T:
+        self._check_open()
+        async with self._pool.connection() as connection, connection.transaction():
+            return await fn(connection)
+
+    async def _fetch(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+        """The rows of one statement, run on its own (it commits at once)."""
+        self._check_open()
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(sql, parameters)
+            return await cursor.fetchall() if cursor.description else []
+
+
+_DEAD_LETTERS = (
+    f"SELECT {EVENT_COLUMNS}, finished_at, reason, history::text FROM events WHERE state = {DEAD}"
+)
+
+
+async def _connect(url: str) -> Connection:
+    try:
+        return await psycopg.AsyncConnection.connect(url, autocommit=True)
+    except psycopg.Error as error:
+        # libpq's message names the host, port and user, never the password.
+        raise StoreError(f"DATABASE_URL: cannot connect to PostgreSQL: {error}") from None
+
+
+async def _one(cursor: psycopg.AsyncCursor[tuple[Any, ...]]) -> tuple[Any, ...]:
+    row = await cursor.fetchone()
+    assert row is not None, "the statement returns one row"
+    return row

@@ -1,0 +1,435 @@
+"""The lanes in PostgreSQL: each function runs inside one transaction the store opened.
+
+Many processes change lanes at once here, so on top of the SQLite store's invariants (see
+`sqlite_lanes`) one rule keeps them: a transaction that changes which events a lane holds
+locks the lane's `lanes` row before it reads the lane's events, in a statement of its own.
+At READ COMMITTED each statement reads what was committed when it started, so after the lock
+a transaction sees every event of the lane that any other transaction committed, and none
+is being added or removed under it. Enqueues take the lock by upserting the row; workers
+lease with `FOR UPDATE SKIP LOCKED`, so they never wait for one another, nor for ingest.
+
+Lanes rows are locked in the order of their names, and the rows of events being inserted
+in the order of their messageIds, so that concurrent transactions never deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from msgspec.structs import replace
+
+from intercom_destination.store.base import (
+    Enqueued,
+    Lease,
+    LeaseLost,
+    NewEvent,
+    OutcomeName,
+)
+from intercom_destination.store.postgres_schema import LOCKS, Connection
+from intercom_destination.store.rows import (
+    DEAD,
+    DONE,
+    EVENT_COLUMNS,
+    PARKED,
+    PENDING,
+    stored_event,
+)
+
+#: The second key of the advisory lock on one anonymousId: enqueues of the visitor's events
+#: share it, a `link` of the visitor holds it alone.
+VISITOR_LOCK = 1
+
+_ENQUEUE = f"""
+WITH arrived AS (
+    SELECT nextval('event_ids') AS id, *
+    FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::bytea[])
+        WITH ORDINALITY AS a (message_id, lane, type, received_at, body, arrival)
+), inserted AS (
+    INSERT INTO events (id, message_id, lane, type, received_at, body, state, position)
+    SELECT id, message_id, lane, type, received_at, body, {PENDING}, id
+    FROM arrived ORDER BY message_id
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING message_id, lane, received_at, position
+), opened AS (
+    INSERT INTO lanes (lane, available_at)
+    SELECT DISTINCT ON (lane) lane, received_at FROM inserted ORDER BY lane, position
+    ON CONFLICT (lane) DO UPDATE SET available_at = lanes.available_at
+)
+SELECT message_id FROM inserted
+"""
+
+
+async def enqueue(connection: Connection, events: list[NewEvent]) -> list[Enqueued]:
+    unique: dict[str | None, NewEvent] = {}
+    for event in events:
+        unique.setdefault(event.message_id, event)
+    visitors = sorted({e.anonymous_id for e in unique.values() if not e.user_id and e.anonymous_id})
+    links: dict[str, str] = {}
+    if visitors:
+        # Either a link of one of these visitors has committed, and is read below, or it
+        # waits for this transaction and then moves what it stores.
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s::int, hashtext(visitor))"
+            " FROM unnest(%s::text[]) AS visitor",
+            (LOCKS, visitors),
+        )
+        cursor = await connection.execute(
+            "SELECT anonymous_id, user_id FROM links WHERE anonymous_id = ANY(%s)", (visitors,)
+        )
+        links = dict(await cursor.fetchall())
+    rows = list(unique.values())
+    cursor = await connection.execute(
+        _ENQUEUE,
+        (
+            [event.message_id for event in rows],
+            [event.user_id or links.get(event.anonymous_id or "") or event.lane for event in rows],
+            [event.type for event in rows],
+            [event.received_at for event in rows],
+            [event.body for event in rows],
+        ),
+    )
+    accepted = {message_id for (message_id,) in await cursor.fetchall()}
+    results: list[Enqueued] = []
+    for event in events:
+        if event.message_id in accepted:
+            accepted.discard(event.message_id)
+            results.append(Enqueued.ACCEPTED)
+        else:
+            results.append(Enqueued.DUPLICATE)
+    return results
+
+
+_LEASE = f"""
+WITH heads AS (
+    SELECT lane, coalesce(head, (
+        SELECT id FROM events WHERE events.lane = lanes.lane AND state = {PENDING}
+        ORDER BY position LIMIT 1
+    )) AS head
+    FROM lanes WHERE lane = ANY(%(lanes)s)
+), emptied AS (
+    -- a lane whose last event left while nobody held its row; it has nothing to hand out
+    DELETE FROM lanes USING heads WHERE lanes.lane = heads.lane AND heads.head IS NULL
+), leased AS (
+    UPDATE lanes SET owner = %(worker)s, lease_until = %(until)s, available_at = %(until)s,
+        token = nextval('lease_tokens'), head = heads.head
+    FROM heads WHERE lanes.lane = heads.lane AND heads.head IS NOT NULL
+    RETURNING lanes.lane AS leased_lane, lanes.token, lanes.head
+)
+SELECT leased_lane, token, {EVENT_COLUMNS} FROM leased JOIN events ON events.id = leased.head
+"""
+
+
+async def lease(
+    connection: Connection, worker_id: str, max_lanes: int, lease_for: float, now: float
+) -> list[Lease]:
+    until = now + lease_for
+    cursor = await connection.execute(
+        "SELECT lane FROM lanes WHERE available_at <= %s ORDER BY available_at LIMIT %s"
+        " FOR UPDATE SKIP LOCKED",
+        (now, max_lanes),
+    )
+    lanes = [lane for (lane,) in await cursor.fetchall()]
+    if not lanes:
+        return []
+    cursor = await connection.execute(_LEASE, {"lanes": lanes, "worker": worker_id, "until": until})
+    return [
+        Lease(lane=row[0], token=row[1], expires_at=until, event=stored_event(row[2:]))
+        for row in await cursor.fetchall()
+    ]
+
+
+async def extend(connection: Connection, lease: Lease, lease_for: float, now: float) -> Lease:
+    until = now + lease_for
+    cursor = await connection.execute(
+        "UPDATE lanes SET lease_until = %s, available_at = %s"
+        " WHERE lane = %s AND token = %s AND head = %s",
+        (until, until, lease.lane, lease.token, lease.event.id),
+    )
+    _held(cursor.rowcount, lease)
+    return replace(lease, expires_at=until)
+
+
+async def finish(
+    connection: Connection,
+    lease: Lease,
+    outcome: OutcomeName,
+    reason: str | None,
+    now: float,
+    calls: int,
+) -> None:
+    """The head was delivered or skipped: keep only its identifiers, for dedup."""
+    await _release(
+        connection,
+        lease,
+        f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = %(now)s,"
+        " reason = %(reason)s WHERE id = %(id)s",
+        outcome,
+        reason,
+        now,
+        calls,
+    )
+
+
+async def dead(connection: Connection, lease: Lease, reason: str, now: float, calls: int) -> None:
+    await _release(connection, lease, _bury(PENDING), "dead", reason, now, calls)
+
+
+async def park(
+    connection: Connection,
+    lease: Lease,
+    waiting_for: str,
+    until: float,
+    now: float,
+    calls: int,
+) -> None:
+    await _release(
+        connection,
+        lease,
+        f"UPDATE events SET state = {PARKED}, waiting_for = %(reason)s, until = %(until)s,"
+        " not_before = 0 WHERE id = %(id)s",
+        "parked",
+        waiting_for,
+        now,
+        calls,
+        until=until,
+    )
+
+
+_APPEND_ATTEMPT = (
+    "coalesce(history, '[]'::jsonb)"
+    " || jsonb_build_array(jsonb_build_array(%(now)s::float8, %(reason)s::text))"
+)
+
+
+def _bury(state: int) -> str:
+    """The statement making the event `id`, if in `state`, a dead letter, its reason the
+    last attempt's outcome."""
+    return (
+        f"UPDATE events SET state = {DEAD}, attempts = attempts + 1,"
+        f" history = {_APPEND_ATTEMPT}, finished_at = %(now)s, reason = %(reason)s,"
+        f" waiting_for = NULL, until = NULL WHERE id = %(id)s AND state = {state}"
+    )
+
+
+_LOG = (
+    "INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)"
+    " SELECT %(now)s, message_id, %(lane)s, type, %(outcome)s, %(reason)s, %(calls)s"
+    " FROM events WHERE id = %(id)s"
+)
+
+
+async def retry(
+    connection: Connection,
+    lease: Lease,
+    at: float,
+    outcome: str,
+    now: float,
+    calls: int,
+) -> None:
+    # The head stays chosen, so no event leaves the lane: one statement does it all.
+    cursor = await connection.execute(
+        f"""
+        WITH held AS (
+            UPDATE lanes SET owner = NULL, lease_until = NULL,
+                token = nextval('lease_tokens'), available_at = %(at)s
+            WHERE lane = %(lane)s AND token = %(token)s AND head = %(id)s
+            RETURNING lane
+        ), tried AS (
+            UPDATE events SET attempts = attempts + 1, not_before = %(at)s,
+                history = {_APPEND_ATTEMPT}
+            WHERE id = %(id)s AND EXISTS (SELECT FROM held)
+        ), logged AS (
+            {_LOG} AND EXISTS (SELECT FROM held)
+        )
+        SELECT FROM held
+        """,
+        {
+            **_lease_parameters(lease),
+            "at": at,
+            "now": now,
+            "outcome": "retry",
+            "reason": outcome,
+            "calls": calls,
+        },
+    )
+    _held(cursor.rowcount, lease)
+
+
+async def unpark(
+    connection: Connection, lane: str | None, waiting_for: str | None, now: float
+) -> int:
+    if lane is None and waiting_for is None:
+        raise ValueError("unpark needs a lane, a waiting_for key, or both")
+    matches = {"lane": lane, "waiting_for": waiting_for}
+    given = {name: value for name, value in matches.items() if value is not None}
+    matching = " AND ".join(f"{name} = %({name})s" for name in given)
+    return await _to_front(connection, PARKED, matching, given, now)
+
+
+async def replay(connection: Connection, event_ids: Sequence[int] | None, now: float) -> int:
+    return await _to_front(
+        connection,
+        DEAD,
+        "(%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))",
+        {"ids": None if event_ids is None else list(event_ids)},
+        now,
+        reset=", attempts = 0, history = NULL, finished_at = NULL, reason = NULL",
+    )
+
+
+async def purge(connection: Connection, event_ids: Sequence[int] | None) -> int:
+    cursor = await connection.execute(
+        f"DELETE FROM events WHERE state = {DEAD} AND (%(ids)s::bigint[] IS NULL"
+        " OR id = ANY(%(ids)s))",
+        {"ids": None if event_ids is None else list(event_ids)},
+    )
+    return cursor.rowcount
+
+
+async def dead_parked(connection: Connection, event_id: int, reason: str, now: float) -> bool:
+    cursor = await connection.execute(
+        f"""
+        WITH buried AS ({_bury(PARKED)} RETURNING message_id, lane, type)
+        INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)
+        SELECT %(now)s, message_id, lane, type, 'dead', %(reason)s, 0 FROM buried
+        """,
+        {"id": event_id, "reason": reason, "now": now},
+    )
+    return cursor.rowcount == 1
+
+
+async def link(connection: Connection, anonymous_id: str, user_id: str, now: float) -> int:
+    # Enqueues of the visitor's events that started before this link finish first, and
+    # those that start later read the link: none of them is left in the visitor's lane.
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", (LOCKS, anonymous_id)
+    )
+    await connection.execute(
+        "INSERT INTO links (anonymous_id, user_id, linked_at) VALUES (%s, %s, %s)"
+        " ON CONFLICT (anonymous_id) DO UPDATE SET user_id = excluded.user_id,"
+        " linked_at = excluded.linked_at",
+        (anonymous_id, user_id, now),
+    )
+    if anonymous_id == user_id:
+        return 0
+    await connection.execute(
+        "SELECT FROM lanes WHERE lane = ANY(%s) ORDER BY lane FOR UPDATE",
+        ([anonymous_id, user_id],),
+    )
+    # The visitor's events keep their positions, which are their arrival order: they merge
+    # into the user's lane among the user's own events as they arrived, behind its head.
+    cursor = await connection.execute(
+        f"UPDATE events SET state = {PENDING}, lane = %s, not_before = 0, waiting_for = NULL,"
+        f" until = NULL WHERE lane = %s AND (state = {PENDING} OR state = {PARKED})",
+        (user_id, anonymous_id),
+    )
+    moved = cursor.rowcount
+    await connection.execute("DELETE FROM lanes WHERE lane = %s", (anonymous_id,))
+    if moved:
+        await _open_lanes(connection, [user_id], now)
+    return moved
+
+
+async def _to_front(
+    connection: Connection,
+    state: int,
+    matching: str,
+    parameters: dict[str, Any],
+    now: float,
+    reset: str = "",
+) -> int:
+    """Make the matching events of `state`, in their order, the next pending events of their
+    lanes, after a chosen head."""
+    cursor = await connection.execute(
+        f"SELECT DISTINCT lane FROM events WHERE state = {state} AND {matching}", parameters
+    )
+    lanes = [lane for (lane,) in await cursor.fetchall()]
+    if not lanes:
+        return 0
+    await _open_lanes(connection, lanes, now)
+    # The lanes are locked: this statement sees every pending event they have.
+    cursor = await connection.execute(
+        f"""
+        WITH chosen AS (
+            SELECT id, lane, position FROM events WHERE state = {state} AND {matching}
+        ), fronts AS (
+            SELECT lane, coalesce((
+                SELECT min(position) FROM events
+                WHERE events.lane = chosen.lane AND state = {PENDING}
+            ), 0) - count(*) AS first
+            FROM chosen GROUP BY lane
+        ), placed AS (
+            SELECT id, first + row_number() OVER (PARTITION BY lane ORDER BY position) - 1
+                AS position
+            FROM chosen JOIN fronts USING (lane)
+        )
+        UPDATE events SET state = {PENDING}, position = placed.position, not_before = 0,
+            waiting_for = NULL, until = NULL {reset}
+        FROM placed WHERE events.id = placed.id AND events.state = {state}
+        """,
+        parameters,
+    )
+    return cursor.rowcount
+
+
+async def _release(
+    connection: Connection,
+    lease: Lease,
+    change_head: str,
+    outcome: OutcomeName,
+    reason: str | None,
+    now: float,
+    calls: int,
+    **extra: Any,
+) -> None:
+    """Check the lease, let the head leave the lane (`change_head`, which reads the
+    `id`, `now` and `reason` parameters), log the outcome and end the lease: the lane queues
+    up behind the others, or goes if nothing is left in it."""
+    cursor = await connection.execute(
+        "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
+        (lease.lane, lease.token, lease.event.id),
+    )
+    _held(cursor.rowcount, lease)
+    await connection.execute(
+        f"""
+        WITH changed AS ({change_head}), logged AS ({_LOG}), rest AS (
+            SELECT EXISTS (
+                SELECT FROM events WHERE lane = %(lane)s AND state = {PENDING} AND id <> %(id)s
+            ) AS pending
+        ), released AS (
+            UPDATE lanes SET head = NULL, owner = NULL, lease_until = NULL,
+                token = nextval('lease_tokens'), available_at = %(now)s
+            WHERE lane = %(lane)s AND (SELECT pending FROM rest)
+        )
+        DELETE FROM lanes WHERE lane = %(lane)s AND NOT (SELECT pending FROM rest)
+        """,
+        {
+            **_lease_parameters(lease),
+            "outcome": outcome,
+            "reason": reason,
+            "now": now,
+            "calls": calls,
+            **extra,
+        },
+    )
+
+
+async def _open_lanes(connection: Connection, lanes: list[str], now: float) -> None:
+    # A lane that exists keeps its place in the queue (and its lease); the row is locked
+    # either way, until the transaction ends.
+    await connection.execute(
+        "INSERT INTO lanes (lane, available_at)"
+        " SELECT lane, %s FROM unnest(%s::text[]) AS lane ORDER BY lane"
+        " ON CONFLICT (lane) DO UPDATE SET available_at = lanes.available_at",
+        (now, lanes),
+    )
+
+
+def _lease_parameters(lease: Lease) -> dict[str, Any]:
+    return {"lane": lease.lane, "token": lease.token, "id": lease.event.id}
+
+
+def _held(rowcount: int, lease: Lease) -> None:
+    if rowcount != 1:
+        raise LeaseLost(f"the lease on lane {lease.lane!r} was lost")

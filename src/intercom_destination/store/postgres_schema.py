@@ -1,0 +1,145 @@
+"""The PostgreSQL store's tables and their versioned migrations.
+
+`MIGRATIONS[n]` takes a database from schema version n to n + 1; the database records its
+version in `schema_version`. Opening a store creates the schema in a database that has none,
+and refuses a schema of another version: the processes of a fleet share one database, so it
+changes only when an operator runs `intercom-destination migrate`, never because one newer
+process started.
+
+The tables are those of the SQLite store (see `sqlite_schema`), in the schema the
+connection's `search_path` names first. Every transaction that changes which events a lane
+holds first locks the lane's row, so that what it then reads of the lane is what other
+transactions committed (see `postgres_lanes`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from intercom_destination.store.base import StoreError
+from intercom_destination.store.rows import DEAD, DONE, PARKED, PENDING
+
+Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+
+#: The first key of this project's advisory locks, so that they stay clear of other
+#: applications' locks on the same database; the second key says what is locked.
+LOCKS = 0x1C0D
+SCHEMA_LOCK = 0
+
+MIGRATIONS: list[list[str]] = [
+    [
+        "CREATE SEQUENCE event_ids",
+        # Granted and spent leases take a new token each, unique for the life of the database.
+        "CREATE SEQUENCE lease_tokens",
+        """CREATE TABLE events (
+            id bigint PRIMARY KEY DEFAULT nextval('event_ids'),
+            message_id text NOT NULL UNIQUE,
+            lane text NOT NULL,
+            type text NOT NULL,
+            received_at double precision NOT NULL,
+            body bytea,
+            state smallint NOT NULL,
+            position bigint NOT NULL,
+            not_before double precision NOT NULL DEFAULT 0,
+            attempts integer NOT NULL DEFAULT 0,
+            history jsonb,
+            waiting_for text,
+            until double precision,
+            finished_at double precision,
+            reason text
+        )""",
+        f"CREATE INDEX events_pending ON events (lane, position) WHERE state = {PENDING}",
+        f"CREATE INDEX events_parked ON events (lane, waiting_for) WHERE state = {PARKED}",
+        f"CREATE INDEX events_waiting ON events (waiting_for) WHERE state = {PARKED}",
+        f"CREATE INDEX events_parked_until ON events (until) WHERE state = {PARKED}",
+        f"CREATE INDEX events_dead ON events (id) WHERE state = {DEAD}",
+        f"CREATE INDEX events_done ON events (finished_at) WHERE state = {DONE}",
+        """CREATE TABLE lanes (
+            lane text PRIMARY KEY,
+            available_at double precision NOT NULL,
+            head bigint,
+            token bigint NOT NULL DEFAULT 0,
+            owner text,
+            lease_until double precision
+        )""",
+        "CREATE INDEX lanes_available ON lanes (available_at)",
+        """CREATE TABLE links (
+            anonymous_id text PRIMARY KEY,
+            user_id text NOT NULL,
+            linked_at double precision NOT NULL
+        )""",
+        """CREATE TABLE identities (
+            kind text NOT NULL,
+            key text NOT NULL,
+            intercom_id text NOT NULL,
+            PRIMARY KEY (kind, key)
+        )""",
+        """CREATE TABLE attributes (
+            model text NOT NULL,
+            name text NOT NULL,
+            data_type text NOT NULL,
+            PRIMARY KEY (model, name)
+        )""",
+        "CREATE TABLE event_names (name text PRIMARY KEY)",
+        "CREATE TABLE digests (contact text PRIMARY KEY, digest bytea NOT NULL)",
+        """CREATE TABLE outcomes (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at double precision NOT NULL,
+            message_id text NOT NULL,
+            lane text NOT NULL,
+            type text NOT NULL,
+            outcome text NOT NULL,
+            reason text,
+            calls integer NOT NULL
+        )""",
+        # One row, there from the start so that every taker can lock it; a bucket with no
+        # tokens recorded was never used, and is full.
+        """CREATE TABLE rate_bucket (
+            id integer PRIMARY KEY CHECK (id = 1),
+            tokens double precision,
+            updated_at double precision,
+            paused_until double precision
+        )""",
+        "INSERT INTO rate_bucket (id) VALUES (1)",
+    ],
+]
+
+
+async def migrate(connection: Connection, *, upgrade: bool) -> tuple[int, int]:
+    """Bring the database to the latest schema; its versions before and after.
+
+    An empty database is always given the schema. An older schema is migrated only when
+    `upgrade` is true; otherwise, like a newer one, it is refused with a StoreError.
+    Processes starting or migrating at once wait for one another.
+    """
+    latest = len(MIGRATIONS)
+    async with connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCKS, SCHEMA_LOCK))
+        cursor = await connection.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+        row = await cursor.fetchone()
+        version = 0
+        if row is not None and row[0]:
+            cursor = await connection.execute("SELECT version FROM schema_version")
+            found = await cursor.fetchone()
+            version = 0 if found is None else int(found[0])
+        else:
+            await connection.execute("CREATE TABLE schema_version (version integer NOT NULL)")
+            await connection.execute("INSERT INTO schema_version VALUES (0)")
+        if version > latest:
+            raise StoreError(
+                f"the database has schema version {version}; this version of "
+                f"intercom-destination knows versions up to {latest}"
+            )
+        if 0 < version < latest and not upgrade:
+            raise StoreError(
+                f"the database has schema version {version}; this version of "
+                f"intercom-destination needs version {latest}: run `intercom-destination "
+                "migrate` once (stop the processes of the older version first)"
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                await connection.execute(statement)
+        await connection.execute("UPDATE schema_version SET version = %s", (latest,))
+    return version, latest

@@ -1,0 +1,103 @@
+"""Several stores on one database at once, as the processes of a fleet use it."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from intercom_destination.store import Enqueued, Lease, LeaseLost, open_store
+from tests.store.helpers import NOW, drain, event
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_message_id_is_accepted_once_whichever_store_takes_it(shared_url: str) -> None:
+    ids = [f"m{i}" for i in range(200)]
+    rng = random.Random(3)
+    async with await open_store(shared_url) as one, await open_store(shared_url) as two:
+        calls = []
+        for store in (one, two, one, two):
+            shuffled = rng.sample(ids, len(ids))
+            calls += [
+                store.enqueue([event(m, f"u{m[-1]}") for m in shuffled[start : start + 20]])
+                for start in range(0, len(ids), 20)
+            ]
+
+        results = await asyncio.gather(*calls)
+
+        accepted = [r for batch in results for r in batch if r is Enqueued.ACCEPTED]
+        assert len(accepted) == len(ids)
+        assert sorted(await drain(one)) == sorted(ids)
+
+
+async def test_events_arriving_while_their_lane_empties_are_never_stranded(
+    shared_url: str,
+) -> None:
+    # Each user's next event arrives about when the worker finishes the one before: the
+    # lane is emptied and refilled over and over, by two processes at once.
+    users = [f"u{i}" for i in range(8)]
+    sent = {user: [f"{user}-{i}" for i in range(40)] for user in users}
+    delivered: dict[str, list[str]] = {user: [] for user in users}
+    async with await open_store(shared_url) as ingest, await open_store(shared_url) as worker:
+
+        async def send(user: str) -> None:
+            for message_id in sent[user]:
+                await ingest.enqueue([event(message_id, user)])
+
+        async def deliver(lease: Lease) -> None:
+            await worker.delivered(lease, now=NOW)
+            delivered[lease.lane].append(lease.event.message_id)
+
+        async def work(done: asyncio.Event) -> None:
+            while not done.is_set():
+                leases = await worker.lease("w", 10, 30, NOW)
+                await asyncio.gather(*(deliver(lease) for lease in leases))
+
+        done = asyncio.Event()
+        working = asyncio.create_task(work(done))
+        await asyncio.gather(*(send(user) for user in users))
+        done.set()
+        await working
+        for message_id in await drain(worker):
+            delivered[message_id.split("-")[0]].append(message_id)
+
+        assert delivered == sent
+        assert (await worker.status(NOW)).lanes == 0
+
+
+async def test_a_visitors_events_sent_while_they_are_linked_all_reach_the_user(
+    shared_url: str,
+) -> None:
+    async with await open_store(shared_url) as ingest, await open_store(shared_url) as worker:
+
+        async def send(start: int) -> None:
+            for i in range(start, start + 10):
+                await ingest.enqueue([event(f"a{i}", None, anonymous_id="anon")])
+
+        async def link() -> None:
+            await asyncio.sleep(0.01)
+            await worker.link("anon", "u1", now=NOW)
+
+        await asyncio.gather(*(send(start) for start in range(0, 50, 10)), link())
+
+        leases = await worker.lease("w", 10, 30, NOW)
+        assert [lease.lane for lease in leases] == ["u1"]
+        await worker.delivered(leases[0], now=NOW)
+        assert len(await drain(worker)) == 49
+
+
+async def test_a_lane_leased_by_one_store_is_lost_to_it_once_another_links_it(
+    shared_url: str,
+) -> None:
+    async with await open_store(shared_url) as one, await open_store(shared_url) as two:
+        await one.enqueue([event("a1", None, anonymous_id="anon"), event("i1", "u1")])
+        leases = {lease.lane: lease for lease in await one.lease("one", 10, 30, NOW)}
+
+        await two.link("anon", "u1", now=NOW)
+
+        await one.delivered(leases["u1"], now=NOW)
+        with pytest.raises(LeaseLost):
+            await one.delivered(leases["anon"], now=NOW)
+        assert await drain(two) == ["a1"]
