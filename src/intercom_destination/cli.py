@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
-import uuid
+import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import msgspec
+from rich.console import Console
+from rich.logging import RichHandler
 
+from intercom_destination import logs
+from intercom_destination.commands import connection, deadletters, send, status, worker
+from intercom_destination.commands.events import read_events
 from intercom_destination.intercom import (
     Admin,
     DataAttribute,
@@ -24,8 +31,8 @@ from intercom_destination.intercom import (
 from intercom_destination.intercom.models import MAX_CUSTOM_ATTRIBUTES, Model
 from intercom_destination.mapping import Skip, describe, plan
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
-from intercom_destination.spec import InvalidEvent, decode_event
-from intercom_destination.spec.documents import read_items
+from intercom_destination.spec import InvalidEvent
+from intercom_destination.store import StoreError
 
 config_option = click.option(
     "--config",
@@ -34,6 +41,8 @@ config_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="TOML settings file; environment variables win over it.",
 )
+
+T = TypeVar("T")
 
 
 def _settings(config_path: Path | None) -> Settings:
@@ -63,18 +72,9 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
     settings = _settings(config_path)
     received_at = datetime.now(UTC)
     counts = {"planned": 0, "skipped": 0, "invalid": 0}
-    for item in read_items(file.read()):
-        document: dict[str, Any] = {"line": item.line}
-        value = (
-            decode_event(
-                item.value,
-                received_at=received_at,
-                sent_at=item.sent_at,
-                make_message_id=lambda: str(uuid.uuid4()),
-            )
-            if isinstance(item.value, dict)
-            else item.value
-        )
+    for line in read_events(file.read(), received_at):
+        document: dict[str, Any] = {"line": line.number}
+        value = line.event
         if isinstance(value, InvalidEvent):
             counts["invalid"] += 1
             document["error"] = str(value)
@@ -94,6 +94,140 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
     click.echo(summary, err=True)
     if counts["invalid"]:
         sys.exit(1)
+
+
+def _delivery_settings(config_path: Path | None) -> Settings:
+    """The settings, with a way to reach Intercom (or a sandbox); exits with how to give one."""
+    try:
+        return connection.delivery_settings(_settings(config_path))
+    except connection.NoIntercom as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's work; a store that cannot be opened is the user's to fix."""
+    try:
+        return asyncio.run(work)
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command("send")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@config_option
+@click.option("--no-wait", is_flag=True, help="Only store the events; a worker delivers them.")
+def send_command(file: Any, config_path: Path | None, no_wait: bool) -> None:
+    """Backfill: store the events in FILE and deliver them to Intercom, with progress.
+
+    FILE is read like `plan` reads it (a Segment archive export works). Invalid events are
+    reported with their line and skipped. Exits 1 when any event was invalid or ended dead.
+    """
+    settings = _settings(config_path) if no_wait else _delivery_settings(config_path)
+    console = Console(stderr=True, soft_wrap=True)
+    # Delivery's warnings (a refused token, say) show above the progress bar.
+    handler = RichHandler(console=console, show_path=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    try:
+        backfill = _run(send.send(settings, file.read(), deliver=not no_wait, console=console))
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted: the events stored stay stored and a `worker` delivers them; run "
+            "send again to store the rest (events stored already count as duplicates)",
+            err=True,
+        )
+        sys.exit(130)
+    click.echo(backfill.summary(), err=True)
+    if backfill.failed:
+        sys.exit(1)
+
+
+@main.command("worker")
+@config_option
+def worker_command(config_path: Path | None) -> None:
+    """Deliver stored events until SIGTERM or SIGINT, then finish the events in flight."""
+    settings = _delivery_settings(config_path)
+    logs.configure()
+    _run(worker.run_worker(settings))
+
+
+@main.command("status")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (see the README).")
+def status_command(config_path: Path | None, as_json: bool) -> None:
+    """Lanes, backlog, dead letters, outcomes, budgets, and whether delivery is paused."""
+    settings = _settings(config_path)
+    now = time.time()
+    report = _run(status.report(settings, now))
+    click.echo(msgspec.json.encode(report).decode() if as_json else status.render(report, now))
+
+
+@main.group("deadletter")
+def deadletter_group() -> None:
+    """Events that could not be delivered: list, show, replay, purge."""
+
+
+@deadletter_group.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def deadletter_list(config_path: Path | None, as_json: bool) -> None:
+    """One line per dead letter: id, messageId, type, lane, died at, reason."""
+    settings = _settings(config_path)
+    _run(deadletters.list_dead_letters(settings, as_json=as_json, echo=click.echo))
+
+
+@deadletter_group.command("show")
+@click.argument("event_id", metavar="ID", type=click.IntRange(min=1))
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+def deadletter_show(event_id: int, config_path: Path | None, as_json: bool) -> None:
+    """One dead letter: its event and every attempt."""
+    settings = _settings(config_path)
+    if not _run(deadletters.show(settings, event_id, as_json=as_json, echo=click.echo)):
+        raise click.ClickException(f"no dead letter {event_id}")
+
+
+_which_option = click.option("--all", "everything", is_flag=True, help="Every dead letter.")
+
+
+def _which(event_ids: tuple[int, ...], everything: bool) -> tuple[int, ...] | None:
+    if everything == bool(event_ids):
+        raise click.UsageError("name dead letters by ID, or give --all")
+    return None if everything else event_ids
+
+
+def _changed(verb: str, changed: deadletters.Changed) -> None:
+    for event_id in changed.missing:
+        click.echo(f"no dead letter {event_id}", err=True)
+    click.echo(f"{verb} {changed.count} dead letter{'' if changed.count == 1 else 's'}")
+    if changed.missing:
+        sys.exit(1)
+
+
+@deadletter_group.command("replay")
+@click.argument("event_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
+@_which_option
+@config_option
+def deadletter_replay(
+    event_ids: tuple[int, ...], everything: bool, config_path: Path | None
+) -> None:
+    """Put dead letters back in their lanes, in their original order, for a worker to deliver."""
+    settings = _settings(config_path)
+    _changed(
+        "replayed",
+        _run(deadletters.replay(settings, _which(event_ids, everything), now=time.time())),
+    )
+
+
+@deadletter_group.command("purge")
+@click.argument("event_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
+@_which_option
+@config_option
+def deadletter_purge(
+    event_ids: tuple[int, ...], everything: bool, config_path: Path | None
+) -> None:
+    """Delete dead letters for good."""
+    settings = _settings(config_path)
+    _changed("purged", _run(deadletters.purge(settings, _which(event_ids, everything))))
 
 
 @main.command("check")

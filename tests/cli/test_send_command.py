@@ -1,0 +1,194 @@
+"""`send` and `worker` against a live sandbox over HTTP, with a store file of their own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.cli.running import (
+    environment,
+    events_by_user,
+    run,
+    run_worker_until_idle,
+    sandbox_state,
+    status,
+    write_jsonl,
+)
+
+
+def identify(user: str, email: str) -> dict[str, Any]:
+    return {
+        "type": "identify",
+        "userId": user,
+        "traits": {"email": email},
+        "timestamp": "2026-11-28T10:00:00Z",
+    }
+
+
+def track(user: str, name: str, second: int, **properties: object) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "userId": user,
+        "event": name,
+        "properties": properties,
+        "timestamp": f"2026-11-28T10:00:{second:02d}Z",
+    }
+
+
+def test_send_delivers_the_valid_events_and_reports_each_invalid_line(
+    sandbox: str, tmp_path: Path
+) -> None:
+    env = environment(tmp_path / "store.db", sandbox)
+    file = tmp_path / "events.jsonl"
+    file.write_text(
+        "\n".join(
+            [
+                json.dumps(identify("u1", "ada@example.com")),
+                json.dumps(track("u1", "Signed Up", 1)),
+                '{"type":"track","userId":"u1"}',
+                "{not json",
+                json.dumps(track("u1", "Logged In", 2)),
+            ]
+        )
+    )
+
+    result = run(env, "send", str(file))
+
+    assert result.exit_code == 1
+    stderr = result.stderr.splitlines()
+    assert "line 3: track.event: missing" in stderr
+    assert any(line.startswith("line 4: json: ") for line in stderr)
+    assert "3 events: 3 delivered, 0 skipped, 0 waiting, 0 dead; 2 invalid, 0 duplicate" in stderr
+    [contact] = sandbox_state(sandbox)["contacts"]
+    assert (contact["external_id"], contact["email"]) == ("u1", "ada@example.com")
+    names = [event["event_name"] for event in events_by_user(sandbox)["u1"]]
+    assert names == ["Signed Up", "Logged In"]
+
+
+def test_sending_a_file_again_stores_none_of_its_events_twice(sandbox: str, tmp_path: Path) -> None:
+    # The events have no messageId: the ones send derives from their content are the same.
+    env = environment(tmp_path / "store.db", sandbox)
+    file = write_jsonl(tmp_path / "events.jsonl", [identify("u1", "ada@example.com")])
+    assert run(env, "send", str(file)).exit_code == 0
+
+    again = run(env, "send", str(file))
+
+    assert again.exit_code == 0
+    assert "0 events: 0 delivered, 0 skipped, 0 waiting, 0 dead; 0 invalid, 1 duplicate" in (
+        again.stderr.splitlines()
+    )
+    assert status(env)["outcomes"] == {"delivered": 1}
+
+
+def test_a_track_whose_contact_never_comes_is_reported_waiting(
+    sandbox: str, tmp_path: Path
+) -> None:
+    env = environment(tmp_path / "store.db", sandbox)
+    file = write_jsonl(tmp_path / "events.jsonl", [track("u9", "Logged In", 0)])
+
+    result = run(env, "send", str(file))
+
+    assert result.exit_code == 0
+    assert "1 events: 0 delivered, 0 skipped, 1 waiting, 0 dead; 0 invalid, 0 duplicate" in (
+        result.stderr.splitlines()
+    )
+    assert status(env)["parked"] == 1
+
+
+def test_without_a_token_or_a_sandbox_send_says_how_to_give_one_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    env = environment(tmp_path / "store.db", None)
+    file = write_jsonl(tmp_path / "events.jsonl", [identify("u1", "ada@example.com")])
+
+    result = run(env, "send", str(file))
+
+    assert result.exit_code == 1
+    message = result.stderr
+    assert "INTERCOM_ACCESS_TOKEN" in message
+    assert "INTERCOM_API_URL=http://127.0.0.1:8089" in message
+    assert "intercom-destination sandbox" in message
+    assert not (tmp_path / "store.db").exists()
+    assert run(env, "worker").stderr == message
+
+
+def test_send_no_wait_stores_and_a_worker_process_delivers(sandbox: str, tmp_path: Path) -> None:
+    token = "tok-7c1e9a-secret"
+    env = environment(tmp_path / "store.db", sandbox) | {"INTERCOM_ACCESS_TOKEN": token}
+    events = [identify("u1", "ada@example.com"), identify("u2", "bob@example.com")]
+    events += [track(user, "Signed Up", 1) for user in ("u1", "u2")]
+    file = write_jsonl(tmp_path / "events.jsonl", events)
+
+    stored = run(
+        env | {"INTERCOM_ACCESS_TOKEN": None, "INTERCOM_API_URL": None},
+        "send",
+        "--no-wait",
+        str(file),
+    )
+
+    assert stored.exit_code == 0, stored.output
+    assert "4 stored for delivery; 0 invalid, 0 duplicate" in stored.stderr.splitlines()
+    before = status(env)
+    assert set(before) == {
+        "lanes",
+        "in_flight",
+        "backlog",
+        "oldest_pending_age",
+        "parked",
+        "dead",
+        "outcomes",
+        "calls_per_event",
+        "event_names",
+        "attributes",
+        "paused",
+        "paused_until",
+    }
+    assert (before["lanes"], before["backlog"], before["in_flight"]) == (2, 4, 0)
+    assert before["oldest_pending_age"] >= 0
+    assert before["outcomes"] == {}
+    assert before["calls_per_event"] is None
+    assert (before["paused"], before["paused_until"]) == (False, None)
+    assert httpx.get(f"{sandbox}/_sandbox/state").json()["contacts"] == []
+
+    worker = run_worker_until_idle(env, tmp_path / "worker.log")
+
+    assert {
+        user: [e["event_name"] for e in events] for user, events in events_by_user(sandbox).items()
+    } == {
+        "u1": ["Signed Up"],
+        "u2": ["Signed Up"],
+    }
+    after = status(env)
+    assert (after["backlog"], after["lanes"], after["outcomes"]) == (0, 0, {"delivered": 4})
+    assert after["calls_per_event"] > 0
+    assert after["event_names"] == {"known": 1, "max": 120}
+    messages = [line["message"] for line in worker.log_lines()]
+    assert messages[0] == "worker started"
+    assert messages[-1] == "worker stopped: the events in flight are finished"
+    assert worker.log_lines()[-1]["signal"] == "SIGTERM"
+    assert token not in worker.log.read_text()
+
+
+def test_a_segment_archive_keeps_the_timestamps_segment_corrected(
+    sandbox: str, tmp_path: Path
+) -> None:
+    env = environment(tmp_path / "store.db", sandbox)
+    archived = {
+        **track("u1", "Signed Up", 0),
+        "messageId": "archived-1",
+        # As Segment archives it: the device clock was 10 minutes fast; `timestamp` is corrected.
+        "originalTimestamp": "2026-11-28T10:10:00Z",
+        "sentAt": "2026-11-28T10:10:05Z",
+        "receivedAt": "2026-11-28T10:00:05Z",
+        "timestamp": "2026-11-28T10:00:00Z",
+    }
+    events = [identify("u1", "ada@example.com"), archived]
+
+    result = run(env, "send", str(write_jsonl(tmp_path / "archive.jsonl", events)))
+
+    assert result.exit_code == 0, result.stderr
+    [event] = events_by_user(sandbox)["u1"]
+    assert event["created_at"] == 1795860000  # 2026-11-28T10:00:00Z

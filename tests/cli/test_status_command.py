@@ -1,0 +1,69 @@
+"""`status`, for people and for scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from intercom_destination.store import open_store
+from tests.cli.running import environment, run, status, write_jsonl
+from tests.cli.test_send_command import track
+
+
+def test_status_shows_budgets_and_a_pause(sandbox: str, tmp_path: Path) -> None:
+    store = tmp_path / "store.db"
+    env = environment(store, sandbox, max_event_names="7", max_custom_attributes="50")
+    identify = {
+        "type": "identify",
+        "userId": "u1",
+        "traits": {"email": "a@example.com", "plan": "pro"},
+    }
+    events = [identify, track("u1", "Signed Up", 1), track("u2", "Logged In", 2)]
+    assert run(env, "send", str(write_jsonl(tmp_path / "e.jsonl", events))).exit_code == 0
+    pause_ends = time.time() + 600
+
+    async def pause() -> None:
+        async with await open_store(f"sqlite:///{store}") as opened:
+            await opened.pause_until(pause_ends)
+
+    asyncio.run(pause())
+
+    document = status(env)
+    # The parked event's name is taken from the budget already: it is sent once u2 comes.
+    assert document["event_names"] == {"known": 2, "max": 7}
+    assert document["attributes"] == {
+        "contact": {"known": 1, "max": 50},
+        "company": {"known": 0, "max": 50},
+    }
+    assert (document["parked"], document["dead"]) == (1, 0)
+    assert document["outcomes"] == {"delivered": 2, "parked": 1}
+    assert document["paused"] is True
+    assert datetime.fromisoformat(document["paused_until"]).timestamp() == pytest.approx(
+        pause_ends, abs=1e-5
+    )
+
+    text = run(env, "status").stdout.splitlines()
+    assert "event names  2 of 7 (max_event_names)" in text
+    assert "attributes   contact 1 of 50, company 0 of 50 (max_custom_attributes)" in text
+    assert "parked       1 waiting for their contact" in text
+    assert "outcomes     delivered 2, parked 1" in text
+    assert f"delivery     paused until {document['paused_until']} (10 min from now)" in text
+
+
+def test_an_empty_store_has_nothing_pending_and_runs(tmp_path: Path) -> None:
+    text = run(environment(tmp_path / "store.db", None), "status").stdout.splitlines()
+    assert text == [
+        "lanes        0 with pending events, 0 in flight",
+        "backlog      0 events",
+        "parked       0 waiting for their contact",
+        "dead         0 dead letters",
+        "outcomes     none yet",
+        "calls/event  none yet",
+        "event names  0 of 120 (max_event_names)",
+        "attributes   contact 0 of 200, company 0 of 200 (max_custom_attributes)",
+        "delivery     running",
+    ]
