@@ -32,7 +32,7 @@ from intercom_destination.intercom.models import MAX_CUSTOM_ATTRIBUTES, Model
 from intercom_destination.mapping import Skip, describe, plan
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
 from intercom_destination.spec import InvalidEvent
-from intercom_destination.store import StoreError
+from intercom_destination.store import StoreError, migrate_store
 
 config_option = click.option(
     "--config",
@@ -159,6 +159,24 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
     now = time.time()
     report = _run(status.report(settings, now))
     click.echo(msgspec.json.encode(report).decode() if as_json else status.render(report, now))
+
+
+@main.command("migrate")
+@config_option
+def migrate_command(config_path: Path | None) -> None:
+    """Create or upgrade the store's schema (DATABASE_URL), then exit.
+
+    A PostgreSQL database that a fleet shares is upgraded only by this command: run it once
+    before starting processes of a newer version. SQLite files are also migrated as they open.
+    """
+    settings = _settings(config_path)
+    before, after = _run(migrate_store(settings.database_url))
+    if before == after:
+        click.echo(f"the schema is at version {after}, the latest: nothing to do")
+    elif before == 0:
+        click.echo(f"created the schema, version {after}")
+    else:
+        click.echo(f"migrated the schema from version {before} to {after}")
 
 
 @main.group("deadletter")

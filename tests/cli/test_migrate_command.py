@@ -1,0 +1,55 @@
+"""`migrate`: the store's schema, created or upgraded on the operator's word."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from intercom_destination.store import postgres_schema
+from tests.cli.running import environment, run
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str | None]:
+    env = environment(tmp_path / "store.db", None)
+    if request.param == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    return env
+
+
+def test_migrate_creates_the_schema_then_has_nothing_to_do(env: dict[str, str | None]) -> None:
+    created = run(env, "migrate")
+    again = run(env, "migrate")
+
+    assert (created.exit_code, created.stdout) == (0, "created the schema, version 1\n")
+    assert again.stdout == "the schema is at version 1, the latest: nothing to do\n"
+
+
+def test_migrate_upgrades_a_schema_the_fleet_refuses(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = environment(tmp_path / "unused.db", None)
+    env["DATABASE_URL"] = postgres_url
+    run(env, "migrate")
+    later = ["CREATE TABLE later (note text)"]
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", [*postgres_schema.MIGRATIONS, later])
+
+    refused = run(env, "status")
+    migrated = run(env, "migrate")
+
+    assert refused.exit_code == 1
+    assert "run `intercom-destination migrate`" in refused.stderr
+    assert migrated.stdout == "migrated the schema from version 1 to 2\n"
+    assert run(env, "status").exit_code == 0
+
+
+def test_migrate_names_a_database_it_cannot_reach_without_its_password(tmp_path: Path) -> None:
+    env = environment(tmp_path / "unused.db", None)
+    env["DATABASE_URL"] = "postgresql://app:hunter2@127.0.0.1:1/events"
+
+    result = run(env, "migrate")
+
+    assert result.exit_code == 1
+    assert "DATABASE_URL: cannot connect to PostgreSQL" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
