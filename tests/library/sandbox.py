@@ -1,0 +1,34 @@
+"""Reading and steering the sandbox a test's destination delivers to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+def state(url: str) -> dict[str, Any]:
+    return httpx.get(f"{url}/_sandbox/state").json()  # type: ignore[no-any-return]
+
+
+def contact(url: str, external_id: str) -> dict[str, Any]:
+    [found] = [c for c in state(url)["contacts"] if c.get("external_id") == external_id]
+    return found
+
+
+def event_names(url: str, external_id: str | None = None) -> list[str]:
+    """Event names in the order Intercom got them, of one contact or of all."""
+    workspace = state(url)
+    ids = {c["id"] for c in workspace["contacts"] if external_id in (None, c.get("external_id"))}
+    return [e["event_name"] for e in workspace["events"] if e["contact_id"] in ids]
+
+
+def company_ids(url: str, external_id: str) -> list[str]:
+    """The company_ids of the companies a contact is attached to."""
+    workspace = state(url)
+    by_id = {company["id"]: company["company_id"] for company in workspace["companies"]}
+    return [by_id[i] for i in contact(url, external_id)["company_ids"]]
+
+
+def set_faults(url: str, **faults: Any) -> None:
+    httpx.post(f"{url}/_sandbox/faults", json=faults).raise_for_status()

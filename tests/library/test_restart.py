@@ -1,0 +1,75 @@
+"""A process killed before flush() loses nothing its destination took: the file store keeps
+the events, and the next start delivers them."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from intercom_destination.library import Analytics, Flushed, IntercomDestination
+from intercom_destination.store import open_store
+from tests.library import sandbox as sb
+
+USERS = 20
+#: How long the application may take to hand its events to the store before the test gives
+#: up on it (it takes milliseconds).
+STARTUP_SECONDS = 30
+
+APPLICATION = """
+import sys
+from intercom_destination.library import Analytics, IntercomDestination
+
+api_url, database_url, users = sys.argv[1], sys.argv[2], int(sys.argv[3])
+analytics = Analytics()
+# Nothing answers at api_url: every delivery fails and is retried later. A short lease lets
+# the next start take over a lane this process was delivering when it was killed.
+analytics.add(IntercomDestination(api_url=api_url, database_url=database_url, lease_for=1.0))
+for n in range(users):
+    analytics.identify(f"u{n}", {"email": f"u{n}@example.com"}, message_id=f"identify-{n}")
+    analytics.track(f"u{n}", "Signed Up", message_id=f"track-{n}")
+analytics.flush()
+"""
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def pending(database_url: str) -> int:
+    async with await open_store(database_url) as store:
+        return (await store.status(time.time())).backlog
+
+
+def test_events_survive_a_kill_and_are_delivered_on_the_next_start(
+    sandbox: str, tmp_path: Path
+) -> None:
+    database = tmp_path / "app.db"
+    database_url = f"sqlite:///{database}"
+    nowhere = f"http://127.0.0.1:{unused_port()}"
+    errors = tmp_path / "stderr.txt"
+    with errors.open("wb") as stderr:
+        application = subprocess.Popen(
+            [sys.executable, "-c", APPLICATION, nowhere, database_url, str(USERS)], stderr=stderr
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not database.exists() or asyncio.run(pending(database_url)) < 2 * USERS:
+            assert application.poll() is None, errors.read_text()
+            assert time.monotonic() < deadline, "the application did not store its events"
+            time.sleep(0.05)
+    finally:
+        application.kill()
+        application.wait()
+
+    with Analytics() as analytics:
+        analytics.add(IntercomDestination(api_url=sandbox, database_url=database_url))
+        assert analytics.flush() == Flushed(waiting=0, dead=0)
+    contacts = {c["external_id"] for c in sb.state(sandbox)["contacts"]}
+    assert contacts == {f"u{n}" for n in range(USERS)}
+    assert sb.event_names(sandbox) == ["Signed Up"] * USERS
