@@ -369,3 +369,48 @@ def sandbox_command(
     except (StateFileError, OSError) as error:
         raise click.ClickException(str(error)) from None
 
+
+@main.command("ingest")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8088,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one, and the line printed names it.",
+)
+def ingest_command(config_path: Path | None, host: str, port: int) -> None:
+    """Accept events from Segment clients and store them (HTTP only: `serve` delivers too).
+
+    Without SEGMENT_WRITE_KEYS any write key is accepted, and only on a loopback address.
+    """
+    # Imported here so the other commands do not load the web server.
+    from intercom_destination import logs
+    from intercom_destination.ingest import WriteKeys, create_app, exposure_problem
+    from intercom_destination.ingest.server import bind, run, serve
+    from intercom_destination.store import StoreError, open_store
+
+    settings = _settings(config_path)
+    problem = exposure_problem(WriteKeys(settings.write_keys), host)
+    if problem:
+        raise click.UsageError(problem)
+    logs.configure()
+    try:
+        sock, url = bind(host, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+
+    async def ingest() -> None:
+        store = await open_store(settings.database_url)
+        try:
+            click.echo(f"Segment ingest listening on {url}")
+            click.echo(f"Point clients at it: host {url} (analytics-python, analytics-node)")
+            await serve(create_app(settings, store), sock)
+        finally:
+            await store.close()
+
+    try:
+        run(ingest())
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
