@@ -73,3 +73,19 @@ def test_events_survive_a_kill_and_are_delivered_on_the_next_start(
     contacts = {c["external_id"] for c in sb.state(sandbox)["contacts"]}
     assert contacts == {f"u{n}" for n in range(USERS)}
     assert sb.event_names(sandbox) == ["Signed Up"] * USERS
+
+
+EXITING = """
+import sys
+from intercom_destination.library import Analytics, IntercomDestination
+
+analytics = Analytics()
+analytics.add(IntercomDestination(api_url=sys.argv[1], database_url="sqlite:///:memory:"))
+analytics.identify("u1", {"email": "ada@example.com"})
+analytics.track(event="Signed Up")
+"""
+
+
+def test_an_application_that_exits_without_close_delivers_at_exit(sandbox: str) -> None:
+    subprocess.run([sys.executable, "-c", EXITING, sandbox], check=True, timeout=60)
+    assert sb.event_names(sandbox, "u1") == ["Signed Up"]
