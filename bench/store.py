@@ -1,9 +1,13 @@
-"""Store throughput: ingest (enqueue) and delivery (lease + complete), on a SQLite file.
+"""Store throughput: ingest (enqueue) and delivery (lease + complete), on a SQLite file or
+on PostgreSQL.
 
     python -m bench.store [--events N] [--runs R] [--dir DIR]
+    python -m bench.store --postgres postgresql://127.0.0.1:5432/test [--events N] [--runs R]
 
-Each figure is the median of R runs, each on a fresh database file in DIR (a temporary
-directory by default), with the store's real settings (WAL, a flush at every commit):
+Each figure is the median of R runs, each on a fresh database with the store's real
+settings: a SQLite file in DIR (a temporary directory by default; WAL, a flush at every
+commit), or a PostgreSQL database created for the run on the server the URL names (and
+dropped after it):
 
 - enqueue, 500 events per call, one call after another;
 - enqueue, 10-event batches from 200 concurrent tasks (HTTP requests), which the writer
@@ -21,10 +25,15 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
+import psycopg
 
 from intercom_destination.store import NewEvent, Store, open_store
 
@@ -107,14 +116,31 @@ def deliver(workers: int) -> Callable[[Store, list[NewEvent]], Awaitable[None]]:
     return run
 
 
+@contextmanager
+def fresh_database(directory: Path | None, postgres: str | None) -> Iterator[str]:
+    """The URL of a new, empty database, removed afterwards."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory(dir=directory) as scratch:
+            yield f"sqlite:///{scratch}/bench.db"
+        return
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}".encode())
+    try:
+        yield urlsplit(postgres)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE {name}".encode())
+
+
 async def measure(
-    directory: Path,
+    database: Callable[[], AbstractContextManager[str]],
     events: list[NewEvent],
     work: Callable[[Store, list[NewEvent]], Awaitable[None]],
     prefill: bool,
 ) -> float:
-    with tempfile.TemporaryDirectory(dir=directory) as scratch:
-        async with await open_store(f"sqlite:///{scratch}/bench.db") as store:
+    with database() as url:
+        async with await open_store(url) as store:
             if prefill:
                 await enqueue_sequential(store, events)
             started = time.perf_counter()
@@ -130,7 +156,11 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=None, help="where the database files go")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="measure PostgreSQL, on the server this URL names"
+    )
     args = parser.parse_args()
+    database = partial(fresh_database, args.dir, args.postgres)
 
     uniform = workload(args.events, hot_share=0.0)
     hot = workload(args.events, hot_share=0.5)
@@ -144,7 +174,7 @@ async def main() -> None:
     print(f"command: python -m bench.store {' '.join(sys.argv[1:])}")
     print(f"workload: {args.events} events of ~{len(uniform[0].body)} bytes, {USERS} users")
     for name, events, work, prefill in scenarios:
-        rates = [await measure(args.dir, events, work, prefill) for _ in range(args.runs)]
+        rates = [await measure(database, events, work, prefill) for _ in range(args.runs)]
         print(
             f"{name:38} median {statistics.median(rates):9,.0f} events/s "
             f"(min {min(rates):,.0f}, max {max(rates):,.0f}, {args.runs} runs)"
