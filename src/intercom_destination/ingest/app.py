@@ -65,8 +65,9 @@ SETTINGS_PATH = "/v1/projects/{write_key}/settings"
 STORE_RETRY_AFTER = 10
 #: Seconds a client is asked to wait when the backlog is at its bound, for delivery to catch up.
 BACKLOG_RETRY_AFTER = 60
-#: Seconds between counts of the backlog.
+#: Seconds between counts of the backlog once it is past half its bound, and below that.
 BACKLOG_INTERVAL = 2.0
+BACKLOG_FAR_INTERVAL = 60.0
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -84,7 +85,8 @@ def create_app(
 
     `clock` gives Unix seconds for `receivedAt`; `registry` is where the metrics go (a new one
     with the process metrics if None), so a process that delivers too can add its own. While
-    the app runs (its lifespan), the backlog is counted every `backlog_interval` seconds.
+    the app runs (its lifespan), the backlog is counted every `backlog_interval` seconds when
+    it nears `settings.max_backlog` (see `Intake`), and whenever /ready or /metrics is asked.
     """
     registry = registry or new_registry()
     metrics = IngestMetrics(registry)
@@ -127,7 +129,7 @@ def create_app(
                 "no write keys are configured (SEGMENT_WRITE_KEYS): accepting events with any "
                 "write key or none; set write keys before exposing this service"
             )
-        watcher = asyncio.create_task(intake.watch(backlog_interval))
+        watcher = asyncio.create_task(intake.watch(backlog_interval, BACKLOG_FAR_INTERVAL))
         try:
             yield
         finally:

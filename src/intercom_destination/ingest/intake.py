@@ -1,13 +1,16 @@
 """Whether ingest may take more events: the store answers, and its backlog is below the bound.
 
-Counting the backlog is a query over every pending event, too slow to make per request, so the
-count is refreshed every few seconds and the events accepted since are added to it: the
-estimate errs on the full side until the next refresh sees what the workers delivered.
+Counting the backlog (`Store.status`) reads every pending event: far too slow per request, and
+it takes the store seconds at a million events. So the count is taken now and then and the
+events accepted since are added to it; the estimate errs on the full side until the next count
+sees what the workers delivered. Far below the bound the estimate is enough and the store is
+counted rarely; once the estimate passes half the bound it is counted every `interval`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -31,6 +34,7 @@ class Intake:
         self._backlog = 0
         #: Events accepted since the start, to tell which arrived while the store was counting.
         self._added = 0
+        self._near_bound = asyncio.Event()
         #: Why the store did not answer the latest refresh; None when it did.
         self.store_error: str | None = None
 
@@ -46,6 +50,8 @@ class Intake:
     def accepted(self, count: int) -> None:
         self._backlog += count
         self._added += count
+        if self._backlog * 2 >= self.max_backlog:
+            self._near_bound.set()
 
     async def refresh(self) -> Status | None:
         """Asks the store for its status; None (and `store_error` set) if it cannot answer."""
@@ -65,8 +71,14 @@ class Intake:
         self._on_status(status)
         return status
 
-    async def watch(self, interval: float) -> None:
-        """Refreshes every `interval` seconds until cancelled."""
+    async def watch(self, interval: float, far_interval: float) -> None:
+        """Refreshes every `interval` seconds near the bound, every `far_interval` seconds far
+        from it, until cancelled."""
         while True:
             await self.refresh()
-            await asyncio.sleep(interval)
+            self._near_bound.clear()
+            if self._backlog * 2 >= self.max_backlog or self.store_error is not None:
+                await asyncio.sleep(interval)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._near_bound.wait(), far_interval)

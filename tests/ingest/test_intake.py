@@ -1,0 +1,67 @@
+"""The backlog estimate: counted by the store now and then, the events accepted since added."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from intercom_destination.ingest.intake import Intake
+from intercom_destination.store import Status
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingStore:
+    """Stands in for a store whose workers deliver: its backlog is whatever the test sets."""
+
+    def __init__(self) -> None:
+        self.backlog = 0
+        self.counted = asyncio.Event()
+        self.counts = 0
+
+    async def status(self, now: float) -> Status:
+        self.counts += 1
+        self.counted.set()
+        return Status(
+            lanes=0,
+            in_flight=0,
+            backlog=self.backlog,
+            oldest_pending_age=None,
+            parked=0,
+            dead=0,
+            outcomes={},
+        )
+
+
+async def test_the_estimate_adds_what_was_accepted_since_the_last_count() -> None:
+    store = CountingStore()
+    intake = Intake(store, 10, lambda: 0.0, lambda status: None)  # type: ignore[arg-type]
+
+    intake.accepted(6)
+    assert (intake.backlog, intake.full) == (6, False)
+    intake.accepted(4)
+    assert (intake.backlog, intake.full) == (10, True)
+
+    store.backlog = 3  # the workers delivered 7
+    await intake.refresh()
+    assert (intake.backlog, intake.full) == (3, False)
+
+
+async def test_nearing_the_bound_wakes_the_count() -> None:
+    store = CountingStore()
+    intake = Intake(store, 10, lambda: 0.0, lambda status: None)  # type: ignore[arg-type]
+    watcher = asyncio.create_task(intake.watch(interval=3600, far_interval=3600))
+    try:
+        await asyncio.wait_for(store.counted.wait(), 30)
+        store.counted.clear()
+
+        intake.accepted(4)  # below half the bound: no count
+        await asyncio.sleep(0)
+        assert store.counts == 1
+        intake.accepted(1)  # half the bound: counted at once, not in an hour
+
+        await asyncio.wait_for(store.counted.wait(), 30)
+        assert store.counts == 2
+    finally:
+        watcher.cancel()
