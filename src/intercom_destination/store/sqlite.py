@@ -312,6 +312,13 @@ async def _connect(path: str) -> sqlite3.Connection:
             # In WAL mode FULL flushes the log at every commit: a committed event survives
             # a power cut, not only a crash of the process.
             connection.execute("PRAGMA synchronous = FULL")
+            # Events arrive keyed by random messageIds and users, so each one touches a few
+            # index pages anywhere in the file: keep up to 64 MiB of pages in memory instead
+            # of reading them back, and checkpoint every ~40 MB of log rather than every 4 MB,
+            # so a page many commits rewrote is copied back once (bench/ingest.py: about a
+            # fifth more events/s, with a tenth less CPU per event).
+            connection.execute("PRAGMA cache_size = -65536")
+            connection.execute("PRAGMA wal_autocheckpoint = 10000")
         except sqlite3.Error as error:
             raise StoreError(f"cannot open the SQLite database {path!r}: {error}") from None
         return connection
