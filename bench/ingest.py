@@ -1,0 +1,198 @@
+"""Ingest throughput: Segment batches over HTTP into the store, with delivery paused.
+
+    python -m bench.ingest [--events N] [--seconds S] [--connections C] [--batch B]
+                           [--ids random|time-ordered]
+
+Starts `intercom-destination ingest` on a temporary SQLite file (no worker runs, so every
+accepted event stays in the backlog), then sends the generated workload (bench/workload.py)
+as B-event batches from C keep-alive connections on loopback until N events were sent or S
+seconds passed. Prints the accepted events/s, the latency of a request (p50, p99), and checks
+that the store holds every event that was answered 200.
+
+`--ids` chooses the messageIds: random UUIDs as analytics-python sends them (the default), or
+time-ordered ones (`node-next-<ms>-<uuid>`) as analytics-node and analytics.js send them. The
+store indexes messageIds, so random ones cost it a random index page per event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from bench.workload import events
+from intercom_destination.store import open_store
+
+WRITE_KEY = "bench-write-key"
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def requests(count: int, batch: int, host: str, ids: str = "random") -> Iterator[bytes]:
+    """`count` events as whole HTTP requests of `batch` events each, ready to write."""
+    sent_at = datetime.now(UTC).isoformat()
+    started = int(time.time() * 1000)
+    items = []
+    for number, event in enumerate(events(users=count // 8 + 1)):
+        if ids == "time-ordered":
+            event["messageId"] = f"node-next-{started + number // 100}-{event['messageId']}"
+        items.append(event)
+        if len(items) == batch:
+            yield _request(items, sent_at, host)
+            items = []
+            count -= batch
+            if count <= 0:
+                return
+
+
+def _request(items: list[dict[str, object]], sent_at: str, host: str) -> bytes:
+    body = msgspec.json.encode({"batch": items, "sentAt": sent_at, "writeKey": WRITE_KEY})
+    head = (
+        f"POST /v1/batch HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"User-Agent: bench.ingest\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class Load:
+    """Keep-alive connections sending prepared requests until they run out or time is up."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+
+    async def connection(self, host: str, port: int, queue: Iterator[bytes]) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            for request in queue:
+                if time.perf_counter() > self.deadline:
+                    return
+                started = time.perf_counter()
+                writer.write(request)
+                status = await _response(reader)
+                self.latencies.append(time.perf_counter() - started)
+                self.statuses[status] = self.statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+
+async def _response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = re.search(rb"(?i)content-length: *(\d+)", head)
+    await reader.readexactly(int(length.group(1)) if length else 0)
+    return status
+
+
+def start_ingest(directory: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    database = directory / "bench.db"
+    env = {
+        **os.environ,
+        "SEGMENT_WRITE_KEYS": WRITE_KEY,
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
+    stdout = directory / "stdout.txt"
+    with stdout.open("wb") as out, (directory / "stderr.txt").open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "intercom_destination", "ingest", "--port", "0"],
+            stdout=out,
+            stderr=err,
+            env=env,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = _LISTENING.search(stdout.read_text())
+        if process.poll() is not None:
+            break
+        if found:
+            try:
+                httpx.get(f"{found.group(1)}/health", timeout=5).raise_for_status()
+            except httpx.TransportError:
+                pass
+            else:
+                return process, found.group(1), database
+        time.sleep(0.05)
+    process.kill()
+    sys.exit(f"ingest did not start: {(directory / 'stderr.txt').read_text()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def backlog(database: Path) -> int:
+    async with await open_store(f"sqlite:///{database}") as store:
+        return (await store.status(time.time())).backlog
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=600_000, help="at most this many events")
+    parser.add_argument("--seconds", type=float, default=20.0, help="at most this long")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=10, help="events per request")
+    parser.add_argument("--ids", choices=["random", "time-ordered"], default="random")
+    args = parser.parse_args()
+
+    print(f"command: python -m bench.ingest {shlex.join(sys.argv[1:])}")
+    with tempfile.TemporaryDirectory() as directory:
+        process, url, database = start_ingest(Path(directory))
+        try:
+            host_port = url.removeprefix("http://")
+            host, port = host_port.rsplit(":", 1)
+            prepared = list(requests(args.events, args.batch, host_port, args.ids))
+            print(
+                f"workload: {len(prepared):,} requests of {args.batch} events ({args.ids} "
+                f"messageIds), {args.connections} connections, at most {args.seconds:g} s"
+            )
+            queue = iter(prepared)
+            started = time.perf_counter()
+            load = Load(started + args.seconds)
+
+            async def run() -> None:
+                await asyncio.gather(
+                    *(load.connection(host, int(port), queue) for _ in range(args.connections))
+                )
+
+            asyncio.run(run())
+            elapsed = time.perf_counter() - started
+        finally:
+            stop(process)
+        stored = asyncio.run(backlog(database))
+
+    accepted = load.statuses.get(200, 0) * args.batch
+    latencies = sorted(load.latencies)
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    print(f"statuses: {dict(sorted(load.statuses.items()))}")
+    print(
+        f"accepted {accepted:,} events in {elapsed:.1f} s: {accepted / elapsed:,.0f} events/s "
+        f"({load.statuses.get(200, 0) / elapsed:,.0f} requests/s); "
+        f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+    verdict = "all" if stored == accepted else "NOT all"
+    print(f"durable: the store holds {stored:,} events ({verdict} of those answered 200)")
+    if stored != accepted:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
