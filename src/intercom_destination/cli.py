@@ -386,10 +386,9 @@ def ingest_command(config_path: Path | None, host: str, port: int) -> None:
     Without SEGMENT_WRITE_KEYS any write key is accepted, and only on a loopback address.
     """
     # Imported here so the other commands do not load the web server.
-    from intercom_destination import logs
     from intercom_destination.ingest import WriteKeys, create_app, exposure_problem
     from intercom_destination.ingest.server import bind, run, serve
-    from intercom_destination.store import StoreError, open_store
+    from intercom_destination.store import open_store
 
     settings = _settings(config_path)
     problem = exposure_problem(WriteKeys(settings.write_keys), host)
