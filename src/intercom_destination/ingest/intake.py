@@ -35,8 +35,8 @@ class Intake:
         #: Events accepted since the start, to tell which arrived while the store was counting.
         self._added = 0
         self._near_bound = asyncio.Event()
-        #: Why the store did not answer the latest refresh; None when it did.
-        self.store_error: str | None = None
+        #: Whether the store failed to answer the latest refresh.
+        self.store_down = False
 
     @property
     def backlog(self) -> int:
@@ -54,18 +54,18 @@ class Intake:
             self._near_bound.set()
 
     async def refresh(self) -> Status | None:
-        """Asks the store for its status; None (and `store_error` set) if it cannot answer."""
+        """Asks the store for its status; None (and `store_down`) if it cannot answer."""
         added = self._added
         try:
             status = await self._store.status(self._clock())
         except Exception as error:
-            if self.store_error is None:
+            if not self.store_down:
                 log.error("the store does not answer", extra={"fields": {"error": repr(error)}})
-            self.store_error = f"{type(error).__name__}: {error}"
+            self.store_down = True
             return None
-        if self.store_error is not None:
+        if self.store_down:
             log.info("the store answers again")
-        self.store_error = None
+        self.store_down = False
         # Events accepted while the store counted may be counted twice, never missed.
         self._backlog = status.backlog + self._added - added
         self._on_status(status)
@@ -77,7 +77,7 @@ class Intake:
         while True:
             await self.refresh()
             self._near_bound.clear()
-            if self._backlog * 2 >= self.max_backlog or self.store_error is not None:
+            if self._backlog * 2 >= self.max_backlog or self.store_down:
                 await asyncio.sleep(interval)
                 continue
             with contextlib.suppress(TimeoutError):
