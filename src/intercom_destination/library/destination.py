@@ -107,7 +107,7 @@ class IntercomDestination(DestinationPlugin):
         on_delivery_thread = self._thread is not None and self._thread.is_current
         timeout = 0 if on_delivery_thread else self._queue_timeout
         if not self._intake.put(_item(event), timeout):
-            self._dropped(event)
+            self._dropped(event, timeout)
 
     def flush(self, timeout: float | None = None) -> Flushed:
         pipeline, thread = self._running(), self._loop_thread()
@@ -129,7 +129,7 @@ class IntercomDestination(DestinationPlugin):
 
     async def adeliver(self, event: Event) -> None:
         if not await self._intake.aput(_item(event), self._queue_timeout):
-            self._dropped(event)
+            self._dropped(event, self._queue_timeout)
 
     async def aflush(self) -> Flushed:
         return await self._running().flush()
@@ -166,10 +166,10 @@ class IntercomDestination(DestinationPlugin):
             )
         return self._thread
 
-    def _dropped(self, event: Event) -> None:
+    def _dropped(self, event: Event, waited: float | None) -> None:
         reason = (
-            f"the queue stayed full (max_queue={self._intake.capacity}) for "
-            f"{self._queue_timeout} s: delivery is behind"
+            f"the queue stayed full (max_queue={self._intake.capacity}) for {waited} s: "
+            "delivery is behind"
         )
         report(self._on_error, Failure.of(self.key, "dropped", reason, event))
 
