@@ -88,7 +88,7 @@ def create_app(
     the app runs (its lifespan), the backlog is counted every `backlog_interval` seconds when
     it nears `settings.max_backlog` (see `Intake`), and whenever /ready or /metrics is asked.
     """
-    registry = registry or new_registry()
+    registry = new_registry() if registry is None else registry
     metrics = IngestMetrics(registry)
     intake = Intake(store, settings.max_backlog, clock, metrics.observe_status)
     ingest = _Ingest(

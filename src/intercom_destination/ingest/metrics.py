@@ -32,7 +32,9 @@ class IngestMetrics:
             return Gauge(name, documentation, namespace=NAMESPACE, registry=registry)
 
         self.requests = counter(
-            "ingest_requests", "Requests to the event paths, by HTTP status.", "status"
+            "ingest_requests",
+            "Requests to Segment's paths (events and settings; not /v1/m), by HTTP status.",
+            "status",
         )
         self.refused = counter(
             "ingest_refused_requests",
