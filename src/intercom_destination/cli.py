@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from intercom_destination import logs
-from intercom_destination.commands import connection, deadletters, send, status, worker
+from intercom_destination.commands import deadletters, send, status, worker
 from intercom_destination.commands.events import read_events
+from intercom_destination.delivery import connection
 from intercom_destination.intercom import (
     Admin,
     DataAttribute,
@@ -387,7 +388,7 @@ def ingest_command(config_path: Path | None, host: str, port: int) -> None:
     """
     # Imported here so the other commands do not load the web server.
     from intercom_destination.ingest import WriteKeys, create_app, exposure_problem
-    from intercom_destination.ingest.server import bind, run, serve
+    from intercom_destination.serving import bind, run, serve
     from intercom_destination.store import open_store
 
     settings = _settings(config_path)
@@ -411,5 +412,39 @@ def ingest_command(config_path: Path | None, host: str, port: int) -> None:
 
     try:
         run(ingest())
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command("serve")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8088,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one, and the line printed names it.",
+)
+def serve_command(config_path: Path | None, host: str, port: int) -> None:
+    """Accept events from Segment clients and deliver them to Intercom, in one process.
+
+    Without INTERCOM_ACCESS_TOKEN (and INTERCOM_API_URL) it delivers to a local Intercom
+    sandbox run in the same process. Stops on SIGTERM or SIGINT once what is in flight is done.
+    """
+    from intercom_destination.commands.serve import run_serve
+    from intercom_destination.ingest import WriteKeys, exposure_problem
+    from intercom_destination.serving import run
+
+    settings = _settings(config_path)
+    problem = exposure_problem(WriteKeys(settings.write_keys), host)
+    if problem:
+        raise click.UsageError(problem)
+    logs.configure()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        run(run_serve(settings, host, port, echo=click.echo))
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
     except StoreError as error:
         raise click.ClickException(str(error)) from None

@@ -15,7 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from intercom_destination.ingest import create_app, new_registry
-from intercom_destination.ingest.server import bind
+from intercom_destination.serving import bind
 from intercom_destination.settings import Secret, Settings
 from intercom_destination.store import Store, open_store
 

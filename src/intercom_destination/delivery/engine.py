@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from intercom_destination.delivery.executor import BACKOFF_BASE, Executor
+from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.pacer import Pacer
 from intercom_destination.delivery.worker import Worker
 from intercom_destination.intercom import IntercomClient
@@ -28,10 +29,12 @@ async def open_worker(
     transport: httpx.AsyncBaseTransport | None = None,
     worker_id: str | None = None,
     backoff_base: float = BACKOFF_BASE,
+    metrics: DeliveryMetrics | None = None,
 ) -> AsyncIterator[Worker]:
     """A worker delivering `store`'s lanes to the Intercom `settings` names."""
     rng = rng or random.Random()
-    async with IntercomClient(settings, transport=transport) as client:
+    observe = metrics.observe_call if metrics is not None else None
+    async with IntercomClient(settings, transport=transport, observe=observe) as client:
         pacer = Pacer(
             store,
             client.rate_limit,
@@ -43,4 +46,6 @@ async def open_worker(
         executor = Executor(
             client, store, settings, pacer, clock=clock, rng=rng, backoff_base=backoff_base
         )
-        yield Worker(store, executor, settings, clock=clock, worker_id=worker_id)
+        if metrics is not None:
+            metrics.watch_budget(client.rate_limit, pacer)
+        yield Worker(store, executor, settings, clock=clock, worker_id=worker_id, metrics=metrics)

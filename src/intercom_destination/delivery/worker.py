@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from intercom_destination.delivery.executor import Executor
+from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.mapping import Skip, plan
 from intercom_destination.settings import Settings
@@ -32,6 +33,15 @@ MAX_IDLE_POLL = 1.0
 UPKEEP_EVERY = 30.0
 
 
+OUTCOME_NAMES: dict[type, str] = {
+    Delivered: "delivered",
+    Skipped: "skipped",
+    Retry: "retry",
+    Park: "parked",
+    Dead: "dead",
+}
+
+
 class Worker:
     def __init__(
         self,
@@ -42,8 +52,10 @@ class Worker:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         worker_id: str | None = None,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._executor = executor
         self._settings = settings
         self._clock = clock
@@ -193,6 +205,8 @@ class Worker:
             case Dead():
                 log.warning("event %s is dead: %s", lease.event.message_id, outcome.reason)
                 await self._store.dead(lease, outcome.reason, now=now, calls=outcome.calls)
+        if self._metrics is not None:
+            self._metrics.outcomes.labels(OUTCOME_NAMES[type(outcome)]).inc()
 
     async def _keep(self, lease: Lease) -> None:
         """Extend the lease while the event is worked on (pacing can make that slow)."""

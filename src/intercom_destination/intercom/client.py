@@ -9,7 +9,7 @@ any URL.
 from __future__ import annotations
 
 import string
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from importlib.metadata import version
 from itertools import pairwise
 from typing import Any, TypeVar
@@ -94,7 +94,8 @@ class IntercomClient:
 
     `settings` gives the token, the region or `api_url`, and the pinned `Intercom-Version`.
     `transport` replaces the network (tests use `httpx.MockTransport`); `rate_limit` lets
-    several clients of one app share what the headers say.
+    several clients of one app share what the headers say; `observe` hears of every call
+    (method, path, and the status, or None when no answer came), for metrics.
     """
 
     def __init__(
@@ -104,12 +105,14 @@ class IntercomClient:
         transport: httpx.AsyncBaseTransport | None = None,
         rate_limit: RateLimitState | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        observe: Callable[[str, str, int | None], None] | None = None,
     ) -> None:
         if settings.access_token is None:
             raise SettingsError("access_token: required to call Intercom")
         self._token = settings.access_token
         self.api_version = settings.api_version
         self.rate_limit = rate_limit if rate_limit is not None else RateLimitState()
+        self._observe = observe or _unobserved
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             auth=_BearerAuth(settings.access_token),
@@ -292,7 +295,9 @@ class IntercomClient:
             # Raised below, outside this block, so that the error keeps no link to httpx's
             # exception: that holds the request, and so the Authorization header.
             failure = _transport_failure(f"{method} {path}", error)
+            self._observe(method, path, None)
         else:
+            self._observe(method, path, response.status_code)
             self.rate_limit.record(response.headers)
             if response.is_success:
                 return response
@@ -322,6 +327,10 @@ def _redact(content: bytes, token: bytes) -> bytes:
         inside = before[-1:] in _WORD_BYTES or after[:1] in _WORD_BYTES
         redacted += [token if inside else b"********", after]
     return b"".join(redacted)
+
+
+def _unobserved(method: str, path: str, status: int | None) -> None:
+    pass
 
 
 def _transport_failure(request: str, error: httpx.TransportError) -> IntercomError:

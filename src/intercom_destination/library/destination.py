@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from intercom_destination.commands.connection import NoIntercom, delivery_settings
+from intercom_destination.delivery.connection import NoIntercom, delivery_settings
 from intercom_destination.library.failures import Failure, OnError, report
 from intercom_destination.library.intake import Intake
 from intercom_destination.library.loop import LoopThread

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
 import uvicorn
@@ -10,6 +9,7 @@ import uvicorn
 from intercom_destination.sandbox.app import create_app
 from intercom_destination.sandbox.control import PREFIX
 from intercom_destination.sandbox.runtime import SandboxConfig
+from intercom_destination.serving import bind
 
 
 def serve(
@@ -23,10 +23,7 @@ def serve(
     """Binds `host:port` (port 0 picks a free one), says where it listens and how to use it,
     then serves until interrupted."""
     app = create_app(config)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family)
-    bound = sock.getsockname()[1]
-    url = f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
+    sock, url = bind(host, port)
     token = "only the token given with --token" if config.token else "any non-empty token"
     echo(f"Intercom sandbox listening on {url}")
     echo(f"Point the destination at it: INTERCOM_API_URL={url}")

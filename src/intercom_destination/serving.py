@@ -1,5 +1,5 @@
-"""Serving an ASGI app with uvicorn inside a running event loop, so that whoever started it
-(and opened the store) closes what it opened once the server has stopped."""
+"""Serving ASGI apps with uvicorn inside a running event loop, so that whoever started them
+(and opened the store) closes what it opened once the servers have stopped."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import uvicorn
@@ -26,6 +26,8 @@ def bind(host: str, port: int) -> tuple[socket.socket, str]:
 
 
 class _Server(uvicorn.Server):
+    """Stops on SIGINT or SIGTERM, and returns instead of ending the process."""
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # uvicorn re-raises SIGTERM once it has stopped, which would end the process before
@@ -41,14 +43,38 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(number)
 
 
-async def serve(app: ASGIApp, sock: socket.socket) -> None:
-    """Serves `app` on `sock` until SIGINT or SIGTERM, then returns once requests in flight
-    are answered. uvicorn logs through the root logger; no access log, since a settings path
-    holds a write key."""
-    config = uvicorn.Config(
+class _Companion(uvicorn.Server):
+    """Leaves signals to another server; stops when its `should_exit` is set."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _config(app: ASGIApp) -> uvicorn.Config:
+    # uvicorn logs through the root logger; no access log, since a settings path holds a
+    # write key.
+    return uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=30
     )
-    await _Server(config).serve(sockets=[sock])
+
+
+async def serve(app: ASGIApp, sock: socket.socket) -> None:
+    """Serves `app` on `sock` until SIGINT or SIGTERM, then returns once requests in flight
+    are answered."""
+    await _Server(_config(app)).serve(sockets=[sock])
+
+
+@contextlib.asynccontextmanager
+async def serving_alongside(app: ASGIApp, sock: socket.socket) -> AsyncIterator[None]:
+    """Serves `app` on `sock` while the block runs (next to a server that handles signals)."""
+    server = _Companion(_config(app))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

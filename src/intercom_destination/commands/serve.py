@@ -1,0 +1,74 @@
+"""`serve`: ingest and delivery in one process, and a local Intercom when no token is set.
+
+With no INTERCOM_ACCESS_TOKEN and no INTERCOM_API_URL, the sandbox runs in the same process
+and receives the deliveries, so the service works end to end with nothing configured. On
+SIGTERM or SIGINT the ingest stops accepting and answers what it has, then the worker
+finishes the events in flight, then the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import msgspec
+
+from intercom_destination.delivery.connection import SANDBOX_TOKEN
+from intercom_destination.delivery.engine import open_worker
+from intercom_destination.delivery.metrics import DeliveryMetrics
+from intercom_destination.ingest import create_app
+from intercom_destination.ingest.metrics import new_registry
+from intercom_destination.sandbox import SandboxConfig
+from intercom_destination.sandbox import create_app as create_sandbox
+from intercom_destination.serving import bind, serve, serving_alongside
+from intercom_destination.settings import Secret, Settings
+from intercom_destination.store import open_store
+
+log = logging.getLogger("intercom_destination.serve")
+
+
+async def run_serve(
+    settings: Settings, host: str, port: int, *, echo: Callable[[str], None]
+) -> None:
+    sock, url = bind(host, port)
+    async with _intercom(settings, echo) as settings:
+        store = await open_store(settings.database_url)
+        try:
+            registry = new_registry()
+            metrics = DeliveryMetrics(registry)
+            app = create_app(settings, store, registry=registry)
+            async with open_worker(settings, store, metrics=metrics) as worker:
+                stop = asyncio.Event()
+                delivering = asyncio.create_task(worker.run(stop))
+                echo(f"Segment ingest listening on {url}; delivering to {settings.base_url}")
+                echo(f"Point clients at it: host {url} (analytics-python, analytics-node)")
+                if not settings.write_keys:
+                    echo("No SEGMENT_WRITE_KEYS: any write key is accepted (loopback only).")
+                try:
+                    await serve(app, sock)
+                finally:
+                    stop.set()
+                    await delivering
+        finally:
+            await store.close()
+    log.info("stopped: requests answered, events in flight delivered, store closed")
+
+
+@contextlib.asynccontextmanager
+async def _intercom(settings: Settings, echo: Callable[[str], None]) -> AsyncIterator[Settings]:
+    """The settings to deliver with: the configured Intercom, or a sandbox run here."""
+    if settings.access_token is not None or settings.api_url is not None:
+        token = settings.access_token or Secret(SANDBOX_TOKEN)
+        yield msgspec.structs.replace(settings, access_token=token)
+        return
+    sock, url = bind("127.0.0.1", 0)
+    async with serving_alongside(create_sandbox(SandboxConfig()), sock):
+        echo(f"No INTERCOM_ACCESS_TOKEN: delivering to a local Intercom sandbox at {url}")
+        echo(f"  see what arrived: {url}/_sandbox/state")
+        echo(
+            "  to deliver to your workspace, set INTERCOM_ACCESS_TOKEN (and INTERCOM_REGION "
+            "if it is in the EU or Australia) and restart"
+        )
+        yield msgspec.structs.replace(settings, api_url=url, access_token=Secret(SANDBOX_TOKEN))
