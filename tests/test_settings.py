@@ -99,16 +99,3 @@ def test_a_broken_file_is_reported_with_its_path(tmp_path: Path) -> None:
     path.write_text("region = ")
     with pytest.raises(SettingsError, match=str(path)):
         load_settings(path)
-
-
-def test_the_package_exports_load_the_network_stack_only_when_used() -> None:
-    import subprocess
-    import sys
-
-    script = (
-        "import sys, intercom_destination as package\n"
-        "assert 'httpx' not in sys.modules\n"
-        "assert package.Analytics.__name__ == 'Analytics'\n"
-        "assert 'httpx' in sys.modules\n"
-    )
-    subprocess.run([sys.executable, "-c", script], check=True)
