@@ -11,6 +11,7 @@ from importlib.metadata import version
 from typing import Any
 
 from intercom_destination.library.timeline import Event
+from intercom_destination.spec.decode import coerce_id
 
 #: `context.library` of every event.
 LIBRARY = {"name": "intercom-destination", "version": version("intercom-destination")}
@@ -90,9 +91,9 @@ class Events:
         message_id: str | None,
     ) -> Event:
         user, anonymous, every_trait = self._identity.identify(
-            _id("user_id", user_id), _object("traits", traits)
+            coerce_id("user_id", user_id), _object("traits", traits)
         )
-        ids = (user, _id("anonymous_id", anonymous_id) or anonymous)
+        ids = (user, coerce_id("anonymous_id", anonymous_id) or anonymous)
         fields = {"traits": every_trait}
         return _event("identify", ids, context, timestamp, integrations, message_id, fields)
 
@@ -124,7 +125,7 @@ class Events:
         integrations: Mapping[str, Any] | None,
         message_id: str | None,
     ) -> Event:
-        group = _id("group_id", group_id)
+        group = coerce_id("group_id", group_id)
         if group is None:
             raise TypeError("group needs a group_id")
         fields: dict[str, Any] = {"groupId": group, "traits": _object("traits", traits)}
@@ -163,16 +164,18 @@ class Events:
         integrations: Mapping[str, Any] | None,
         message_id: str | None,
     ) -> Event:
-        user = _id("user_id", user_id)
+        user = coerce_id("user_id", user_id)
         if user is None:
             raise TypeError("alias needs the user_id the user is known by from now on")
-        previous, anonymous = self._identity.alias(_id("previous_id", previous_id), user)
+        previous, anonymous = self._identity.alias(coerce_id("previous_id", previous_id), user)
         fields: dict[str, Any] = {"previousId": previous}
         ids = (user, anonymous)
         return _event("alias", ids, context, timestamp, integrations, message_id, fields)
 
     def _ids(self, user_id: Id | None, anonymous_id: Id | None) -> tuple[str | None, str]:
-        return self._identity.ids(_id("user_id", user_id), _id("anonymous_id", anonymous_id))
+        return self._identity.ids(
+            coerce_id("user_id", user_id), coerce_id("anonymous_id", anonymous_id)
+        )
 
 
 def _event(
@@ -197,16 +200,6 @@ def _event(
         event["userId"] = user_id
     event.update(fields)
     return event
-
-
-def _id(name: str, value: Id | None) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise TypeError(f"{name} must be a string or a number, not {value!r}")
 
 
 def _object(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:

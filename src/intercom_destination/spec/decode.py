@@ -1,6 +1,6 @@
 """From JSON objects as clients send them to typed events, or to an error naming the field.
 
-Nothing here raises on bad input: every problem becomes an `InvalidEvent`.
+Decoding never raises on bad input: every problem becomes an `InvalidEvent`.
 """
 
 from __future__ import annotations
@@ -199,16 +199,23 @@ def _decode(
             return Alias(previous_id=previous_id, **common)
 
 
-def _identifier(obj: Mapping[str, Any], key: str, kind: str | None = None) -> str | None:
-    """An id as a string: numbers are accepted (some clients send them); null and "" are absent."""
-    value = obj.get(key)
+def coerce_id(name: str, value: object) -> str | None:
+    """An id as a string: numbers are accepted (some clients send them); null and "" are
+    absent. TypeError, naming the id, for anything else."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise _Invalid(f"{kind}.{key}" if kind else key, "must be a string")
+    raise TypeError(f"{name} must be a string or a number, not {value!r}")
+
+
+def _identifier(obj: Mapping[str, Any], key: str, kind: str | None = None) -> str | None:
+    try:
+        return coerce_id(key, obj.get(key))
+    except TypeError:
+        raise _Invalid(f"{kind}.{key}" if kind else key, "must be a string") from None
 
 
 def _text(obj: Mapping[str, Any], key: str, kind: str) -> str | None:
