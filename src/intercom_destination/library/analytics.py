@@ -18,12 +18,11 @@ import asyncio
 import atexit
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from intercom_destination.library.events import Events, Id, Identity
+from intercom_destination.library.events import Calls, Identity
 from intercom_destination.library.timeline import (
     DestinationPlugin,
     Event,
@@ -36,17 +35,18 @@ from intercom_destination.library.timeline import (
 log = logging.getLogger("intercom_destination.library")
 
 P = TypeVar("P", bound=Plugin)
+R = TypeVar("R")
 #: How long delivery may go on when the interpreter exits without `close()`, seconds.
 EXIT_TIMEOUT = 5.0
 
 
-class _Client:
-    """What both clients share: the user, the timeline, and the events' construction."""
+class _Client(Calls[R]):
+    """What both clients share: the user, the timeline, and the calls (`Calls`), which hand
+    their events to each client's `_dispatch`."""
 
     def __init__(self, *, anonymous_id: str | None = None) -> None:
-        self.identity = Identity(anonymous_id)
+        super().__init__(Identity(anonymous_id))
         self.timeline = Timeline()
-        self._events = Events(self.identity)
         self._closed = False
 
     @property
@@ -94,7 +94,7 @@ class _Client:
         self.timeline.apply(PluginType.AFTER, event)
 
 
-class Analytics(_Client):
+class Analytics(_Client[None]):
     """The timeline for threaded applications (web apps, workers, scripts).
 
     Calls cost microseconds and never wait for the network; `flush()` waits until what was
@@ -118,137 +118,6 @@ class Analytics(_Client):
         self.timeline.remove(plugin)
         if isinstance(plugin, DestinationPlugin):
             _shut_down([plugin], timeout)
-
-    def identify(
-        self,
-        user_id: Id | None = None,
-        traits: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        self._send(
-            self._events.identify(
-                user_id, traits, context, timestamp, anonymous_id, integrations, message_id
-            )
-        )
-
-    def track(
-        self,
-        user_id: Id | None = None,
-        event: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        self._send(
-            self._events.track(
-                user_id,
-                event,
-                properties,
-                context,
-                timestamp,
-                anonymous_id,
-                integrations,
-                message_id,
-            )
-        )
-
-    def group(
-        self,
-        user_id: Id | None = None,
-        group_id: Id | None = None,
-        traits: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        self._send(
-            self._events.group(
-                user_id,
-                group_id,
-                traits,
-                context,
-                timestamp,
-                anonymous_id,
-                integrations,
-                message_id,
-            )
-        )
-
-    def page(
-        self,
-        user_id: Id | None = None,
-        category: str | None = None,
-        name: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        self._send(
-            self._events.view(
-                "page",
-                user_id,
-                category,
-                name,
-                properties,
-                context,
-                timestamp,
-                anonymous_id,
-                integrations,
-                message_id,
-            )
-        )
-
-    def screen(
-        self,
-        user_id: Id | None = None,
-        category: str | None = None,
-        name: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        self._send(
-            self._events.view(
-                "screen",
-                user_id,
-                category,
-                name,
-                properties,
-                context,
-                timestamp,
-                anonymous_id,
-                integrations,
-                message_id,
-            )
-        )
-
-    def alias(
-        self,
-        previous_id: Id | None = None,
-        user_id: Id | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        self._send(
-            self._events.alias(previous_id, user_id, context, timestamp, integrations, message_id)
-        )
 
     def flush(self, timeout: float | None = None) -> Flushed:
         """Wait until every event sent so far is delivered (or dead, or waiting for its
@@ -279,7 +148,7 @@ class Analytics(_Client):
     ) -> None:
         self.close()
 
-    def _send(self, event: Event) -> None:
+    def _dispatch(self, event: Event) -> None:
         source = self._source(event)
         if source is None:
             return
@@ -291,9 +160,10 @@ class Analytics(_Client):
         self.close(EXIT_TIMEOUT)
 
 
-class AsyncAnalytics(_Client):
-    """The timeline for asyncio applications: the same calls, awaited; delivery runs as tasks
-    in the application's loop. Use `async with AsyncAnalytics() as analytics:` or call
+class AsyncAnalytics(_Client[Coroutine[Any, Any, None]]):
+    """The timeline for asyncio applications: the same calls, awaited (each makes its event
+    when called and sends it when awaited); delivery runs as tasks in the application's
+    loop. Use `async with AsyncAnalytics() as analytics:` or call
     `await analytics.close()` before the loop ends (in a lifespan handler, say)."""
 
     async def add(self, plugin: P) -> P:
@@ -307,137 +177,6 @@ class AsyncAnalytics(_Client):
         self.timeline.remove(plugin)
         if isinstance(plugin, DestinationPlugin):
             await _ashut_down([plugin], timeout)
-
-    async def identify(
-        self,
-        user_id: Id | None = None,
-        traits: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        await self._send(
-            self._events.identify(
-                user_id, traits, context, timestamp, anonymous_id, integrations, message_id
-            )
-        )
-
-    async def track(
-        self,
-        user_id: Id | None = None,
-        event: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        await self._send(
-            self._events.track(
-                user_id,
-                event,
-                properties,
-                context,
-                timestamp,
-                anonymous_id,
-                integrations,
-                message_id,
-            )
-        )
-
-    async def group(
-        self,
-        user_id: Id | None = None,
-        group_id: Id | None = None,
-        traits: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        await self._send(
-            self._events.group(
-                user_id,
-                group_id,
-                traits,
-                context,
-                timestamp,
-                anonymous_id,
-                integrations,
-                message_id,
-            )
-        )
-
-    async def page(
-        self,
-        user_id: Id | None = None,
-        category: str | None = None,
-        name: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        await self._send(
-            self._events.view(
-                "page",
-                user_id,
-                category,
-                name,
-                properties,
-                context,
-                timestamp,
-                anonymous_id,
-                integrations,
-                message_id,
-            )
-        )
-
-    async def screen(
-        self,
-        user_id: Id | None = None,
-        category: str | None = None,
-        name: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        anonymous_id: Id | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        await self._send(
-            self._events.view(
-                "screen",
-                user_id,
-                category,
-                name,
-                properties,
-                context,
-                timestamp,
-                anonymous_id,
-                integrations,
-                message_id,
-            )
-        )
-
-    async def alias(
-        self,
-        previous_id: Id | None = None,
-        user_id: Id | None = None,
-        context: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-        integrations: Mapping[str, Any] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        await self._send(
-            self._events.alias(previous_id, user_id, context, timestamp, integrations, message_id)
-        )
 
     async def flush(self) -> Flushed:
         """Wait until every event sent so far is delivered (or dead, or waiting for its
@@ -463,6 +202,9 @@ class AsyncAnalytics(_Client):
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+    def _dispatch(self, event: Event) -> Coroutine[Any, Any, None]:
+        return self._send(event)
 
     async def _send(self, event: Event) -> None:
         source = self._source(event)

@@ -1,14 +1,15 @@
-"""Complete Segment Spec events from analytics-python's arguments, about the user that the
+"""analytics-python's calls, each making a complete Segment Spec event about the user that the
 mobile SDKs remember between calls."""
 
 from __future__ import annotations
 
+import abc
 import threading
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.metadata import version
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from intercom_destination.library.timeline import Event
 from intercom_destination.spec.decode import coerce_id
@@ -18,6 +19,8 @@ LIBRARY = {"name": "intercom-destination", "version": version("intercom-destinat
 
 #: An id as analytics-python takes it: numbers are sent as strings.
 Id = str | int
+
+R = TypeVar("R")
 
 
 class Identity:
@@ -74,132 +77,163 @@ class Identity:
             self._traits = {}
 
 
-class Events:
-    """Each call's event: type, messageId, timestamp, ids, `context.library`, `integrations`."""
+class Calls(abc.ABC, Generic[R]):
+    """analytics-python's calls, with its signatures, about `identity`.
+
+    Each call makes its event (type, messageId, timestamp, ids, `context.library`,
+    `integrations`) at once, raising TypeError for a wrong argument, and returns what
+    `_dispatch` makes of it: nothing for a threaded client, a coroutine for an asyncio one.
+    """
 
     def __init__(self, identity: Identity) -> None:
-        self._identity = identity
+        self.identity = identity
+
+    @abc.abstractmethod
+    def _dispatch(self, event: Event) -> R:
+        """Send an event a call made."""
 
     def identify(
         self,
-        user_id: Id | None,
-        traits: Mapping[str, Any] | None,
-        context: Mapping[str, Any] | None,
-        timestamp: datetime | None,
-        anonymous_id: Id | None,
-        integrations: Mapping[str, Any] | None,
-        message_id: str | None,
-    ) -> Event:
-        user, anonymous, every_trait = self._identity.identify(
+        user_id: Id | None = None,
+        traits: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        anonymous_id: Id | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> R:
+        user, anonymous, every_trait = self.identity.identify(
             coerce_id("user_id", user_id), _object("traits", traits)
         )
         ids = (user, coerce_id("anonymous_id", anonymous_id) or anonymous)
         fields = {"traits": every_trait}
-        return _event("identify", ids, context, timestamp, integrations, message_id, fields)
+        return self._call("identify", fields, ids, context, timestamp, integrations, message_id)
 
     def track(
         self,
-        user_id: Id | None,
-        event: str | None,
-        properties: Mapping[str, Any] | None,
-        context: Mapping[str, Any] | None,
-        timestamp: datetime | None,
-        anonymous_id: Id | None,
-        integrations: Mapping[str, Any] | None,
-        message_id: str | None,
-    ) -> Event:
+        user_id: Id | None = None,
+        event: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        anonymous_id: Id | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> R:
         if not isinstance(event, str) or not event:
             raise TypeError(f"track needs the event's name as a string, not {event!r}")
-        fields: dict[str, Any] = {"event": event, "properties": _object("properties", properties)}
+        fields = {"event": event, "properties": _object("properties", properties)}
         ids = self._ids(user_id, anonymous_id)
-        return _event("track", ids, context, timestamp, integrations, message_id, fields)
+        return self._call("track", fields, ids, context, timestamp, integrations, message_id)
 
     def group(
         self,
-        user_id: Id | None,
-        group_id: Id | None,
-        traits: Mapping[str, Any] | None,
-        context: Mapping[str, Any] | None,
-        timestamp: datetime | None,
-        anonymous_id: Id | None,
-        integrations: Mapping[str, Any] | None,
-        message_id: str | None,
-    ) -> Event:
+        user_id: Id | None = None,
+        group_id: Id | None = None,
+        traits: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        anonymous_id: Id | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> R:
         group = coerce_id("group_id", group_id)
         if group is None:
             raise TypeError("group needs a group_id")
-        fields: dict[str, Any] = {"groupId": group, "traits": _object("traits", traits)}
+        fields = {"groupId": group, "traits": _object("traits", traits)}
         ids = self._ids(user_id, anonymous_id)
-        return _event("group", ids, context, timestamp, integrations, message_id, fields)
+        return self._call("group", fields, ids, context, timestamp, integrations, message_id)
 
-    def view(
+    def page(
         self,
-        kind: str,
-        user_id: Id | None,
-        category: str | None,
-        name: str | None,
-        properties: Mapping[str, Any] | None,
-        context: Mapping[str, Any] | None,
-        timestamp: datetime | None,
-        anonymous_id: Id | None,
-        integrations: Mapping[str, Any] | None,
-        message_id: str | None,
-    ) -> Event:
-        """A page or screen call."""
-        fields: dict[str, Any] = {"properties": _object("properties", properties)}
-        for key, value in (("name", name), ("category", category)):
-            if value is not None:
-                if not isinstance(value, str):
-                    raise TypeError(f"{kind} {key} must be a string, not {value!r}")
-                fields[key] = value
+        user_id: Id | None = None,
+        category: str | None = None,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        anonymous_id: Id | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> R:
+        fields = _view_fields("page", category, name, properties)
         ids = self._ids(user_id, anonymous_id)
-        return _event(kind, ids, context, timestamp, integrations, message_id, fields)
+        return self._call("page", fields, ids, context, timestamp, integrations, message_id)
+
+    def screen(
+        self,
+        user_id: Id | None = None,
+        category: str | None = None,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        anonymous_id: Id | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> R:
+        fields = _view_fields("screen", category, name, properties)
+        ids = self._ids(user_id, anonymous_id)
+        return self._call("screen", fields, ids, context, timestamp, integrations, message_id)
 
     def alias(
         self,
-        previous_id: Id | None,
-        user_id: Id | None,
+        previous_id: Id | None = None,
+        user_id: Id | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> R:
+        user = coerce_id("user_id", user_id)
+        if user is None:
+            raise TypeError("alias needs the user_id the user is known by from now on")
+        previous, anonymous = self.identity.alias(coerce_id("previous_id", previous_id), user)
+        fields = {"previousId": previous}
+        ids = (user, anonymous)
+        return self._call("alias", fields, ids, context, timestamp, integrations, message_id)
+
+    def _call(
+        self,
+        kind: str,
+        fields: Mapping[str, Any],
+        ids: tuple[str | None, str],
         context: Mapping[str, Any] | None,
         timestamp: datetime | None,
         integrations: Mapping[str, Any] | None,
         message_id: str | None,
-    ) -> Event:
-        user = coerce_id("user_id", user_id)
-        if user is None:
-            raise TypeError("alias needs the user_id the user is known by from now on")
-        previous, anonymous = self._identity.alias(coerce_id("previous_id", previous_id), user)
-        fields: dict[str, Any] = {"previousId": previous}
-        ids = (user, anonymous)
-        return _event("alias", ids, context, timestamp, integrations, message_id, fields)
+    ) -> R:
+        user_id, anonymous_id = ids
+        event: Event = {
+            "type": kind,
+            "messageId": message_id or str(uuid.uuid4()),
+            "timestamp": _timestamp(timestamp),
+            "anonymousId": anonymous_id,
+            "context": {**_object("context", context), "library": dict(LIBRARY)},
+            "integrations": _object("integrations", integrations),
+        }
+        if user_id is not None:
+            event["userId"] = user_id
+        event.update(fields)
+        return self._dispatch(event)
 
     def _ids(self, user_id: Id | None, anonymous_id: Id | None) -> tuple[str | None, str]:
-        return self._identity.ids(
+        return self.identity.ids(
             coerce_id("user_id", user_id), coerce_id("anonymous_id", anonymous_id)
         )
 
 
-def _event(
-    kind: str,
-    ids: tuple[str | None, str],
-    context: Mapping[str, Any] | None,
-    timestamp: datetime | None,
-    integrations: Mapping[str, Any] | None,
-    message_id: str | None,
-    fields: dict[str, Any],
-) -> Event:
-    user_id, anonymous_id = ids
-    event: Event = {
-        "type": kind,
-        "messageId": message_id or str(uuid.uuid4()),
-        "timestamp": _timestamp(timestamp),
-        "anonymousId": anonymous_id,
-        "context": {**_object("context", context), "library": dict(LIBRARY)},
-        "integrations": _object("integrations", integrations),
-    }
-    if user_id is not None:
-        event["userId"] = user_id
-    event.update(fields)
-    return event
+def _view_fields(
+    kind: str, category: str | None, name: str | None, properties: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A page or screen event's own fields."""
+    fields: dict[str, Any] = {"properties": _object("properties", properties)}
+    for key, value in (("name", name), ("category", category)):
+        if value is not None:
+            if not isinstance(value, str):
+                raise TypeError(f"{kind} {key} must be a string, not {value!r}")
+            fields[key] = value
+    return fields
 
 
 def _object(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
