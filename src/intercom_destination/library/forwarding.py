@@ -23,6 +23,16 @@ INSTALL = (
     "pip install 'intercom-destination[segment]'"
 )
 
+#: Each call's positional arguments after user_id in segment-analytics-python, as the event's
+#: fields (alias, which has no anonymous_id, is called apart).
+_ARGUMENTS = {
+    "identify": ("traits",),
+    "track": ("event", "properties"),
+    "group": ("groupId", "traits"),
+    "page": ("category", "name", "properties"),
+    "screen": ("category", "name", "properties"),
+}
+
 
 class SegmentForwarder(DestinationPlugin):
     """Forwards every event with segment-analytics-python's client.
@@ -114,39 +124,14 @@ class SegmentForwarder(DestinationPlugin):
             "message_id": event.get("messageId"),
         }
         user_id = event.get("userId")
-        anonymous_id = event.get("anonymousId")
         match event.get("type"):
-            case "identify":
-                return client.identify(  # type: ignore[no-any-return]
-                    user_id, event.get("traits"), anonymous_id=anonymous_id, **common
-                )
-            case "track":
-                return client.track(  # type: ignore[no-any-return]
-                    user_id,
-                    event.get("event"),
-                    event.get("properties"),
-                    anonymous_id=anonymous_id,
-                    **common,
-                )
-            case "group":
-                return client.group(  # type: ignore[no-any-return]
-                    user_id,
-                    event.get("groupId"),
-                    event.get("traits"),
-                    anonymous_id=anonymous_id,
-                    **common,
-                )
-            case "page" | "screen" as kind:
-                return getattr(client, kind)(  # type: ignore[no-any-return]
-                    user_id,
-                    event.get("category"),
-                    event.get("name"),
-                    event.get("properties"),
-                    anonymous_id=anonymous_id,
-                    **common,
-                )
             case "alias":
                 return client.alias(event.get("previousId"), user_id, **common)  # type: ignore[no-any-return]
+            case str(kind) if kind in _ARGUMENTS:
+                arguments = [event.get(field) for field in _ARGUMENTS[kind]]
+                return getattr(client, kind)(  # type: ignore[no-any-return]
+                    user_id, *arguments, anonymous_id=event.get("anonymousId"), **common
+                )
             case other:
                 raise ValueError(f"no such event type: {other!r}")
 
