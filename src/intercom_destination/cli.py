@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,26 @@ config_option = click.option(
 )
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def listen_options(*, port: int) -> Callable[[F], F]:
+    """`--host` (loopback by default) and `--port` (`port` by default) for a command that
+    serves HTTP."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--port",
+            default=port,
+            show_default=True,
+            type=click.IntRange(0, 65535),
+            help="Port to listen on; 0 picks a free one, and the line printed names it.",
+        )(command)
+        return click.option(
+            "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+        )(command)
+
+    return decorate
 
 
 def _settings(config_path: Path | None) -> Settings:
@@ -51,6 +71,19 @@ def _settings(config_path: Path | None) -> Settings:
         return load_settings(config_path, os.environ)
     except SettingsError as error:
         raise click.UsageError(f"settings: {error}") from None
+
+
+def _ingest_settings(config_path: Path | None, host: str) -> Settings:
+    """The settings of a command taking events on `host`; a usage error where they would
+    let it accept any write key from other machines."""
+    # Imported here so the other commands do not load the web server.
+    from intercom_destination.ingest import WriteKeys, exposure_problem
+
+    settings = _settings(config_path)
+    problem = exposure_problem(WriteKeys(settings.write_keys), host)
+    if problem:
+        raise click.UsageError(problem)
+    return settings
 
 
 @click.group()
@@ -310,14 +343,7 @@ async def _inspect_workspace(settings: Settings) -> tuple[Admin, dict[Model, lis
 
 
 @main.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8089,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on; 0 picks a free one, and the line printed names it.",
-)
+@listen_options(port=8089)
 @click.option(
     "--rate-limit",
     default=1666,
@@ -373,28 +399,18 @@ def sandbox_command(
 
 @main.command("ingest")
 @config_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8088,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on; 0 picks a free one, and the line printed names it.",
-)
+@listen_options(port=8088)
 def ingest_command(config_path: Path | None, host: str, port: int) -> None:
     """Accept events from Segment clients and store them (HTTP only: `serve` delivers too).
 
     Without SEGMENT_WRITE_KEYS any write key is accepted, and only on a loopback address.
     """
     # Imported here so the other commands do not load the web server.
-    from intercom_destination.ingest import WriteKeys, create_app, exposure_problem
+    from intercom_destination.ingest import create_app
     from intercom_destination.serving import bind, run, serve
     from intercom_destination.store import open_store
 
-    settings = _settings(config_path)
-    problem = exposure_problem(WriteKeys(settings.write_keys), host)
-    if problem:
-        raise click.UsageError(problem)
+    settings = _ingest_settings(config_path, host)
     logs.configure()
     try:
         sock, url = bind(host, port)
@@ -418,14 +434,7 @@ def ingest_command(config_path: Path | None, host: str, port: int) -> None:
 
 @main.command("serve")
 @config_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8088,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on; 0 picks a free one, and the line printed names it.",
-)
+@listen_options(port=8088)
 def serve_command(config_path: Path | None, host: str, port: int) -> None:
     """Accept events from Segment clients and deliver them to Intercom, in one process.
 
@@ -433,13 +442,9 @@ def serve_command(config_path: Path | None, host: str, port: int) -> None:
     sandbox run in the same process. Stops on SIGTERM or SIGINT once what is in flight is done.
     """
     from intercom_destination.commands.serve import run_serve
-    from intercom_destination.ingest import WriteKeys, exposure_problem
     from intercom_destination.serving import run
 
-    settings = _settings(config_path)
-    problem = exposure_problem(WriteKeys(settings.write_keys), host)
-    if problem:
-        raise click.UsageError(problem)
+    settings = _ingest_settings(config_path, host)
     logs.configure()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
