@@ -13,7 +13,7 @@ from tests.cli.running import (
     status,
     write_jsonl,
 )
-from tests.cli.test_send_command import identify, track
+from tests.events import identify, track
 
 
 def test_dead_letters_are_listed_shown_purged_and_replayed_once_the_cause_is_fixed(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -17,25 +16,7 @@ from tests.cli.running import (
     status,
     write_jsonl,
 )
-
-
-def identify(user: str, email: str) -> dict[str, Any]:
-    return {
-        "type": "identify",
-        "userId": user,
-        "traits": {"email": email},
-        "timestamp": "2026-11-28T10:00:00Z",
-    }
-
-
-def track(user: str, name: str, second: int, **properties: object) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "userId": user,
-        "event": name,
-        "properties": properties,
-        "timestamp": f"2026-11-28T10:00:{second:02d}Z",
-    }
+from tests.events import identify, track
 
 
 def test_send_delivers_the_valid_events_and_reports_each_invalid_line(

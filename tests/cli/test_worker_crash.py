@@ -19,7 +19,7 @@ from tests.cli.running import (
     worker,
     write_jsonl,
 )
-from tests.cli.test_send_command import identify
+from tests.events import identify, track
 
 USERS = [f"u{n}" for n in range(10)]
 STEPS = 19
@@ -28,13 +28,7 @@ LEASE_FOR = "3"
 
 
 def step(user: str, n: int) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "userId": user,
-        "event": "Step",
-        "properties": {"n": n},
-        "timestamp": f"2026-11-28T10:00:{n:02d}Z",
-    }
+    return track(user, "Step", n, n=n)
 
 
 def test_a_killed_worker_loses_nothing_and_keeps_each_users_order(

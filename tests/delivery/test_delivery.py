@@ -5,25 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.delivery.harness import harness
+from tests.events import identify, track
 
 pytestmark = pytest.mark.anyio
 
-IDENTIFY = {
-    "type": "identify",
-    "userId": "u1",
-    "traits": {"email": "ada@example.com", "name": "Ada", "plan": "pro"},
-    "timestamp": "2026-11-28T10:00:00Z",
-}
-
-
-def track(user: str, name: str, second: int, **properties: object) -> dict[str, object]:
-    return {
-        "type": "track",
-        "userId": user,
-        "event": name,
-        "properties": properties,
-        "timestamp": f"2026-11-28T10:00:{second:02d}Z",
-    }
+IDENTIFY = identify("u1", "ada@example.com", name="Ada", plan="pro")
 
 
 async def test_identify_then_track_reach_the_contact(sandbox: str) -> None:
