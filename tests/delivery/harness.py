@@ -60,6 +60,11 @@ class Harness:
         await self.send(*objects)
         await self.worker.drain()
 
+    async def upkeep_after(self, seconds: float) -> None:
+        """The worker's upkeep (dead-lettering events that waited too long) `seconds` from now."""
+        self.clock.offset = seconds
+        await self.worker.upkeep(self.clock())
+
     def state(self) -> dict[str, Any]:
         return httpx.get(f"{self.sandbox}/_sandbox/state").json()  # type: ignore[no-any-return]
 

@@ -72,8 +72,7 @@ async def test_an_unlinked_visitor_ends_dead_after_the_timeout_with_its_reason(
 ) -> None:
     async with harness(sandbox) as h:
         await h.deliver(LOGGED_OUT[1])
-        h.clock.offset = 7 * 24 * 3600 + 1
-        await h.worker.upkeep(h.clock())
+        await h.upkeep_after(7 * 24 * 3600 + 1)
         [dead] = await h.store.dead_letters()
         assert dead.reason == (
             "waited until the wait_timeout for an identify (or alias) naming the userId of "

@@ -62,8 +62,7 @@ async def test_a_contact_that_never_comes_ends_dead_with_its_reason(sandbox: str
         await h.deliver(track("u9", "Logged In", 0))
         status = await h.store.status(h.clock())
         assert (status.parked, status.dead) == (1, 0)
-        h.clock.offset = 3601
-        await h.worker.upkeep(h.clock())
+        await h.upkeep_after(3601)
         [dead] = await h.store.dead_letters()
         assert dead.reason == (
             "waited until the wait_timeout for the identify of user 'u9', which never came: "
