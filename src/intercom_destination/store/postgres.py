@@ -123,14 +123,16 @@ class PostgresStore(Store):
         return await future
 
     async def _commit_waiting(self) -> None:
-        while self._waiting:
-            batch = [self._waiting.popleft()]
-            rows = 0
-            while self._waiting and rows + len(self._waiting[0][0]) <= MAX_ROWS:
-                batch.append(self._waiting.popleft())
-                rows += len(batch[-1][0])
-            await self._commit(batch)
-        self._committing = None
+        try:
+            while self._waiting:
+                batch = [self._waiting.popleft()]
+                rows = 0
+                while self._waiting and rows + len(self._waiting[0][0]) <= MAX_ROWS:
+                    batch.append(self._waiting.popleft())
+                    rows += len(batch[-1][0])
+                await self._commit(batch)
+        finally:
+            self._committing = None
 
     async def _commit(self, batch: list[_Waiting]) -> None:
         items = [event for events, _ in batch for event in events]
