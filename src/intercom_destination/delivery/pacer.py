@@ -51,7 +51,10 @@ class Pacer:
         return self._share * self.limit / WINDOW
 
     def _burst(self) -> float:
-        # Small enough that a burst at a window's edge never pushes a window past its limit.
+        # Small enough that a burst at a window's edge never pushes a window past its limit;
+        # one call at a time until Intercom's headers have said what the limit is.
+        if self._rate_limit.window is None:
+            return 1.0
         return max(1.0, min(20.0, self.limit * 0.05))
 
     async def acquire(self) -> None:

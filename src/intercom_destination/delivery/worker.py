@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 IDLE_POLL = 0.05
 MAX_IDLE_POLL = 1.0
 UPKEEP_EVERY = 30.0
+#: How long a worker waits after the store failed before it asks again.
+STORE_RETRY = 5.0
 
 
 OUTCOME_NAMES: dict[type, str] = {
@@ -53,8 +55,10 @@ class Worker:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         worker_id: str | None = None,
         metrics: DeliveryMetrics | None = None,
+        store_retry: float = STORE_RETRY,
     ) -> None:
         self._store = store
+        self._store_retry = store_retry
         self._metrics = metrics
         self._executor = executor
         self._settings = settings
@@ -76,7 +80,14 @@ class Worker:
         while not stop.is_set():
             if wake is not None:
                 wake.clear()
-            started = await self.step()
+            try:
+                started = await self.step()
+            except Exception:
+                # The store is down (a database restart, a full disk): nothing is lost,
+                # since nothing was taken from it; wait, then ask again.
+                log.exception("the store failed; trying again in %.0f s", self._store_retry)
+                await self._idle(events, timeout=self._store_retry)
+                continue
             if started:
                 idle = IDLE_POLL
                 continue

@@ -35,5 +35,7 @@ def take(
     after = Bucket(tokens, updated_at, paused_until)
     if granted:
         return after, None
-    refilled = now + max(0.0, n - tokens) / rate
+    # A microsecond more than exact: Unix times near 2e9 are floats only 2.4e-7 s apart, so
+    # the exact time could refill a hair too little and refuse the caller again, forever.
+    refilled = now + max(0.0, n - tokens) / rate + 1e-6
     return after, refilled if pause_ends is None else max(refilled, pause_ends)
