@@ -21,15 +21,6 @@ from intercom_destination import logs
 from intercom_destination.commands import deadletters, send, status, worker
 from intercom_destination.commands.events import read_events
 from intercom_destination.delivery import connection
-from intercom_destination.intercom import (
-    Admin,
-    DataAttribute,
-    IntercomClient,
-    IntercomError,
-    TransportError,
-    Unauthorized,
-)
-from intercom_destination.intercom.models import MAX_CUSTOM_ATTRIBUTES, Model
 from intercom_destination.mapping import Skip, describe, plan
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
 from intercom_destination.spec import InvalidEvent
@@ -289,57 +280,12 @@ def check_command(config_path: Path | None) -> None:
     custom attributes against Intercom's cap. Reads only; exits 1 when Intercom cannot be
     reached or refuses the token.
     """
-    settings = _settings(config_path)
-    if settings.access_token is None:
-        raise click.ClickException(
-            "no Intercom access token: set INTERCOM_ACCESS_TOKEN (or access_token in --config)"
-        )
-    source = "INTERCOM_API_URL" if settings.api_url else f"region {settings.region}"
-    click.echo(f"API: {settings.base_url} ({source}), Intercom-Version {settings.api_version}")
+    from intercom_destination.commands.check import CheckFailed, check
+
     try:
-        admin, custom = asyncio.run(_inspect_workspace(settings))
-    except Unauthorized as error:
-        raise click.ClickException(
-            f"Intercom refused the access token ({error}). Check INTERCOM_ACCESS_TOKEN, and "
-            "check INTERCOM_REGION too: a token works only on its own region's host (us, eu, "
-            "au), and another region's host refuses it with this same 401."
-        ) from None
-    except TransportError as error:
-        raise click.ClickException(
-            f"cannot reach Intercom at {settings.base_url} ({error}). Check INTERCOM_REGION "
-            "or INTERCOM_API_URL, and the network."
-        ) from None
-    except IntercomError as error:
-        raise click.ClickException(f"Intercom answered with an error: {error}") from None
-    click.echo(f"Token: accepted, admin {admin.name or admin.email or 'unnamed'}")
-    if admin.app is not None:
-        app = admin.app
-        click.echo(f"Workspace: {app.name} (id {app.id_code}, region {app.region})")
-    total = sum(len(attributes) for attributes in custom.values())
-    budget = (
-        f"the destination creates more while under {settings.max_custom_attributes} "
-        "(max_custom_attributes)"
-        if settings.auto_create_attributes
-        else "the destination creates none (auto_create_attributes is off)"
-    )
-    click.echo(
-        f"Custom attributes: {total} of Intercom's {MAX_CUSTOM_ATTRIBUTES} (both models, "
-        f"archived ones included); {budget}"
-    )
-    for model, attributes in custom.items():
-        names = [attribute.name for attribute in attributes]
-        click.echo(f"  {model}: {len(names)}" + (f" ({', '.join(names)})" if names else ""))
-
-
-async def _inspect_workspace(settings: Settings) -> tuple[Admin, dict[Model, list[DataAttribute]]]:
-    """Whose token this is, and the workspace's custom attributes per model."""
-    async with IntercomClient(settings) as client:
-        admin = await client.me()
-        custom: dict[Model, list[DataAttribute]] = {}
-        for model in ("contact", "company"):
-            listed = await client.list_data_attributes(model, include_archived=True)
-            custom[model] = [attribute for attribute in listed if attribute.custom]
-    return admin, custom
+        asyncio.run(check(_settings(config_path), click.echo))
+    except CheckFailed as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command("sandbox")
