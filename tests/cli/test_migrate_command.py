@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from intercom_destination.store import postgres_schema
+from intercom_destination.store import postgres_schema, sqlite_schema
 from tests.cli.running import environment, run
 
 
@@ -22,8 +22,10 @@ def test_migrate_creates_the_schema_then_has_nothing_to_do(env: dict[str, str | 
     created = run(env, "migrate")
     again = run(env, "migrate")
 
-    assert (created.exit_code, created.stdout) == (0, "created the schema, version 1\n")
-    assert again.stdout == "the schema is at version 1, the latest: nothing to do\n"
+    schema = postgres_schema if str(env["DATABASE_URL"]).startswith("postgres") else sqlite_schema
+    latest = len(schema.MIGRATIONS)
+    assert (created.exit_code, created.stdout) == (0, f"created the schema, version {latest}\n")
+    assert again.stdout == f"the schema is at version {latest}, the latest: nothing to do\n"
 
 
 def test_migrate_upgrades_a_schema_the_fleet_refuses(

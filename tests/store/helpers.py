@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import psycopg
 
-from intercom_destination.store import NewEvent, Store
+from intercom_destination.store import NewEvent, Store, postgres_schema, sqlite_schema
 
 NOW = 1_000_000.0
 
@@ -56,3 +56,9 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
 def execute(url: str, sql: str) -> None:
     """Run `sql` on the database `url` names, outside any store (to age its schema, say)."""
     query(url, sql)
+
+
+def latest_version(url: str) -> int:
+    """The schema version the store of `url`'s kind creates and migrates to."""
+    schema = sqlite_schema if url.startswith("sqlite:") else postgres_schema
+    return len(schema.MIGRATIONS)

@@ -2,6 +2,8 @@
 
 Writes go through one writer connection on its own thread, which group-commits them
 (`sqlite_thread.Writer`); reads of a file go through a second connection on another thread.
+Enqueued events are appended to an inbox and sorted into their lanes in bulk
+(`sqlite_inbox`).
 Several processes may share a file: SQLite's locks serialise their writers, and leases and
 the rate bucket live in the file.
 """
@@ -42,6 +44,7 @@ from intercom_destination.store.rows import (
     outcome_row,
     stored_event,
 )
+from intercom_destination.store.sqlite_inbox import Inbox
 from intercom_destination.store.sqlite_schema import migrate
 from intercom_destination.store.sqlite_thread import Reader, Writer
 
@@ -55,11 +58,13 @@ class SQLiteStore(Store):
         self,
         writer: Writer[NewEvent, Enqueued],
         reader: Reader | None,
+        inbox: Inbox,
         *,
         dedup_window: float,
         outcome_log_rows: int,
     ) -> None:
         self._writer = writer
+        self._inbox = inbox
         # An in-memory database exists on one connection only, so the writer reads it too.
         self._reader: Reader | Writer[NewEvent, Enqueued] = reader or writer
         self._dedup_window = dedup_window
@@ -73,14 +78,21 @@ class SQLiteStore(Store):
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
     ) -> SQLiteStore:
-        writer = Writer(await _connect(path), "store-writer", lanes.enqueue)
+        inbox = Inbox()
+        writer = Writer(await _connect(path), "store-writer", inbox)
         try:
             await writer.call(migrate)
             reader = None if path == MEMORY else Reader(await _connect(path), "store-reader")
         except BaseException:
             await writer.stop()
             raise
-        return cls(writer, reader, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows)
+        return cls(
+            writer,
+            reader,
+            inbox,
+            dedup_window=dedup_window,
+            outcome_log_rows=outcome_log_rows,
+        )
 
     async def close(self) -> None:
         await self._writer.stop()
@@ -96,7 +108,12 @@ class SQLiteStore(Store):
     ) -> list[Lease]:
         return await self._writer.call(
             partial(
-                lanes.lease, worker_id=worker_id, max_lanes=max_lanes, lease_for=lease_for, now=now
+                _lease,
+                inbox=self._inbox,
+                worker_id=worker_id,
+                max_lanes=max_lanes,
+                lease_for=lease_for,
+                now=now,
             )
         )
 
@@ -164,7 +181,7 @@ class SQLiteStore(Store):
 
     async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
         return await self._writer.call(
-            partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now)
+            partial(_link, inbox=self._inbox, anonymous_id=anonymous_id, user_id=user_id, now=now)
         )
 
     async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
@@ -294,7 +311,7 @@ class SQLiteStore(Store):
 
 async def migrate_database(path: str) -> tuple[int, int]:
     """Create or migrate the schema of the database at `path`; its versions before and after."""
-    writer = Writer(await _connect(path), "store-migrate", lanes.enqueue)
+    writer = Writer(await _connect(path), "store-migrate", Inbox())
     try:
         return await writer.call(migrate)
     finally:
@@ -331,6 +348,32 @@ _DEAD_LETTERS = (
 )
 
 
+def _lease(
+    connection: sqlite3.Connection,
+    inbox: Inbox,
+    worker_id: str,
+    max_lanes: int,
+    lease_for: float,
+    now: float,
+) -> list[Lease]:
+    leases = lanes.lease(connection, worker_id, max_lanes, lease_for, now)
+    # Short of ready lanes, the inbox may hold lanes that would be ready once sorted; while
+    # enough are ready, its events wait for the sort that gathers many of them.
+    if len(leases) < max_lanes and inbox.needs_sort_for_lease(connection):
+        inbox.sort(connection)
+        leases += lanes.lease(connection, worker_id, max_lanes - len(leases), lease_for, now)
+    return leases
+
+
+def _link(
+    connection: sqlite3.Connection, inbox: Inbox, anonymous_id: str, user_id: str, now: float
+) -> int:
+    # The visitor's events still in the inbox must move with the others.
+    if inbox.holds_lane(connection, anonymous_id):
+        inbox.sort(connection)
+    return lanes.link(connection, anonymous_id, user_id, now)
+
+
 def _take_tokens(
     connection: sqlite3.Connection, n: int, now: float, rate: float, burst: float
 ) -> float | None:
@@ -357,6 +400,15 @@ def _status(connection: sqlite3.Connection, now: float) -> Status:
         "SELECT count(*), min(received_at) FROM events INDEXED BY events_pending"
         f" WHERE state = {PENDING}"
     ).fetchone()
+    # Events not yet sorted into their lanes are pending too, and open the lanes they are
+    # the first of.
+    arrived, oldest_arrived, new_lanes = connection.execute(
+        "SELECT count(*), min(received_at),"
+        " count(DISTINCT lane) FILTER (WHERE lane NOT IN (SELECT lane FROM lanes)) FROM inbox"
+    ).fetchone()
+    lane_count += new_lanes
+    backlog += arrived
+    oldest = min((at for at in (oldest, oldest_arrived) if at is not None), default=None)
     # One count per state, so that each is read from that state's partial index.
     (parked,) = connection.execute(f"SELECT count(*) FROM events WHERE state = {PARKED}").fetchone()
     (dead,) = connection.execute(f"SELECT count(*) FROM events WHERE state = {DEAD}").fetchone()

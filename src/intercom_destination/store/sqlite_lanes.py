@@ -1,9 +1,10 @@
 """The lanes in SQLite: each function is one writer job, run inside the writer's transaction.
 
-Invariants the functions keep: a lane has a `lanes` row exactly while it has pending events;
-a lane's `head`, once a lease chose it, stays its head until it is finished or parked; events
-put back into a lane go below its lowest position, so behind a chosen head and ahead of
-everything else.
+Invariants the functions keep: a lane has a `lanes` row exactly while it has pending events
+in `events` (events still in the inbox open their lane when they are sorted, see
+`sqlite_inbox`); a lane's `head`, once a lease chose it, stays its head until it is finished
+or parked; events put back into a lane go below its lowest position, so behind a chosen head
+and ahead of everything else.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from typing import Any
 import msgspec
 
 from intercom_destination.store.base import (
-    Enqueued,
     Lease,
     LeaseLost,
-    NewEvent,
     OutcomeName,
     StoredEvent,
 )
@@ -35,53 +34,9 @@ from intercom_destination.store.rows import (
 _encoder = msgspec.json.Encoder()
 
 
-def _json(values: list[Any]) -> str:
+def json_text(values: list[Any]) -> str:
     # SQLite's JSON functions take text, not blobs.
     return _encoder.encode(values).decode()
-
-
-def enqueue(connection: sqlite3.Connection, events: list[NewEvent]) -> list[Enqueued]:
-    message_ids = _json([event.message_id for event in events])
-    seen = {
-        message_id
-        for (message_id,) in connection.execute(
-            "SELECT message_id FROM events WHERE message_id IN (SELECT value FROM json_each(?))",
-            (message_ids,),
-        )
-    }
-    anonymous = [event.anonymous_id for event in events if not event.user_id]
-    links: dict[str, str] = {}
-    if anonymous:
-        links = dict(
-            connection.execute(
-                "SELECT anonymous_id, user_id FROM links"
-                " WHERE anonymous_id IN (SELECT value FROM json_each(?))",
-                (_json(anonymous),),
-            ).fetchall()
-        )
-    (next_id,) = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()
-    results: list[Enqueued] = []
-    rows: list[tuple[Any, ...]] = []
-    lanes: dict[str, float] = {}
-    for event in events:
-        if event.message_id in seen:
-            results.append(Enqueued.DUPLICATE)
-            continue
-        seen.add(event.message_id)
-        lane = event.user_id or links.get(event.anonymous_id or "") or event.lane
-        rows.append(
-            (next_id, event.message_id, lane, event.type, event.received_at, event.body, next_id)
-        )
-        lanes.setdefault(lane, event.received_at)
-        next_id += 1
-        results.append(Enqueued.ACCEPTED)
-    connection.executemany(
-        "INSERT INTO events (id, message_id, lane, type, received_at, body, state, position)"
-        f" VALUES (?, ?, ?, ?, ?, ?, {PENDING}, ?)",
-        rows,
-    )
-    _open_lanes(connection, lanes.items())
-    return results
 
 
 def lease(
@@ -103,7 +58,7 @@ def lease(
         row[0]: stored_event(row)
         for row in connection.execute(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT value FROM json_each(?))",
-            (_json([head for _, _, head in rows]),),
+            (json_text([head for _, _, head in rows]),),
         )
     }
     return [
@@ -316,7 +271,7 @@ _AMONG = "(?1 IS NULL OR id IN (SELECT value FROM json_each(?1)))"
 
 
 def _among(event_ids: Sequence[int] | None) -> tuple[str | None]:
-    return (None if event_ids is None else _json(list(event_ids)),)
+    return (None if event_ids is None else json_text(list(event_ids)),)
 
 
 def _open_lanes(connection: sqlite3.Connection, lanes: Iterable[tuple[str, float]]) -> None:

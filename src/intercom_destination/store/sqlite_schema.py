@@ -4,9 +4,9 @@
 version in `schema_version`, and a store refuses a database newer than it knows.
 
 One `events` table holds every event the store knows, whatever its state, so the messageId
-index deduplicates across all of them and an event's bytes never move; partial indexes keep
-each state's lookups small. A finished event keeps only its identifiers, for dedup, until
-`prune` removes it.
+index deduplicates across all of them; partial indexes keep each state's lookups small. A
+finished event keeps only its identifiers, for dedup, until `prune` removes it. Events arrive
+in `inbox`, which has no index, and are sorted into `events` in bulk (see `sqlite_inbox`).
 """
 
 from __future__ import annotations
@@ -89,6 +89,19 @@ MIGRATIONS: list[list[str]] = [
             updated_at REAL NOT NULL,
             paused_until REAL
         )""",
+    ],
+    [
+        # Events as they arrive, before they are sorted into `events`; the id is the event's
+        # from its arrival on, so the sequence starts past every id `events` has used.
+        """CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id TEXT NOT NULL,
+            lane TEXT NOT NULL,
+            type TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            body BLOB NOT NULL
+        )""",
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'inbox', coalesce(max(id), 0) FROM events",
     ],
 ]
 

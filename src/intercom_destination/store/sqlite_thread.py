@@ -3,8 +3,10 @@
 A `Writer` group-commits: it takes every job that is queued (up to `MAX_ROWS` rows), runs
 each in a savepoint of one shared transaction, commits once, and only then settles the jobs'
 futures. A durable commit costs a disk flush, so sharing it is what makes many small writes
-cheap. Consecutive batch jobs (enqueues) are merged into one call of the batch function,
-which does its work in a few set-wise statements instead of a few per caller.
+cheap. Consecutive batch jobs (enqueues) are merged into one call of its batcher's `append`,
+which does its work in a few set-wise statements instead of a few per caller. Between
+transactions, when the batcher says so, the writer runs the batcher's `upkeep` in a
+transaction of its own (the store sorts its inbox into lanes there).
 
 A `Reader` runs each job in its own read transaction on a second connection; in WAL mode it
 sees every committed write and never waits for the writer.
@@ -15,13 +17,17 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from intercom_destination.store.base import StoreError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -31,6 +37,8 @@ Job = Callable[[sqlite3.Connection], Any]
 #: Rows a writer puts in one transaction at most: enough to amortise the flush, few enough
 #: that no caller waits long behind others.
 MAX_ROWS = 2000
+#: Seconds before upkeep that failed (the disk is full, say) is tried again.
+UPKEEP_RETRY = 1.0
 
 _Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
@@ -58,6 +66,22 @@ class _Stop:
 
 
 _Task = _Call | _Batch | _Stop
+
+
+class Batcher(Protocol[Item, Result]):
+    """What a `Writer` does with batch jobs, and the upkeep that goes with it."""
+
+    def append(self, connection: sqlite3.Connection, items: list[Item]) -> list[Result]:
+        """One result per item, the items written in the writer's transaction."""
+
+    def upkeep_in(self) -> float | None:
+        """Seconds until `upkeep` is due (0 or less: now); None when nothing needs it."""
+
+    def upkeep(self, connection: sqlite3.Connection) -> object:
+        """Work of its own transaction, run between the callers' ones when due."""
+
+    def rolled_back(self) -> None:
+        """A transaction of the writer was rolled back: forget what was read in it."""
 
 
 class _Thread(abc.ABC):
@@ -92,7 +116,11 @@ class _Thread(abc.ABC):
         stopping = False
         while not stopping:
             tasks: list[_Call | _Batch] = []
-            task = self._queue.get()
+            try:
+                task = self._queue.get(timeout=self._idle_for())
+            except queue.Empty:
+                self._between()
+                continue
             rows = 0
             while True:
                 if isinstance(task, _Stop):
@@ -108,12 +136,21 @@ class _Thread(abc.ABC):
                     break
             if tasks:
                 self._notify(_settle_all, self._run(tasks))
+            self._between()
         self._connection.close()
         self._notify(_resolve, self._stopped)
 
     @abc.abstractmethod
     def _run(self, tasks: list[_Call | _Batch]) -> list[_Settled]:
         """Each task's future with its result or error, once the tasks' work is committed."""
+
+    @abc.abstractmethod
+    def _idle_for(self) -> float | None:
+        """How long to wait for a job before `_between` is due; None: as long as it takes."""
+
+    @abc.abstractmethod
+    def _between(self) -> None:
+        """Run between transactions, and when `_idle_for` passed without a job."""
 
     def _notify(self, fn: Callable[[T], None], argument: T) -> None:
         # A closed loop has nobody waiting any more.
@@ -136,19 +173,25 @@ class Reader(_Thread):
                 settled.append((task.future, None, error))
         return settled
 
+    def _idle_for(self) -> None:
+        return None  # a reader has no upkeep
+
+    def _between(self) -> None:
+        pass
+
 
 class Writer(_Thread, Generic[Item, Result]):
     def __init__(
-        self,
-        connection: sqlite3.Connection,
-        name: str,
-        batch: Callable[[sqlite3.Connection, list[Item]], list[Result]],
+        self, connection: sqlite3.Connection, name: str, batcher: Batcher[Item, Result]
     ) -> None:
+        # Set before the thread starts, which asks them when upkeep is due.
+        self._batcher = batcher
+        #: No upkeep before this time (monotonic seconds), after upkeep failed.
+        self._upkeep_after = 0.0
         super().__init__(connection, name)
-        self._batch = batch
 
     async def batch(self, items: Sequence[Item]) -> list[Result]:
-        """One result per item from the batch function, sharing its call with other batches."""
+        """One result per item from the batcher, sharing its call with other batches."""
         future = self._loop.create_future()
         self._put(_Batch(items, future))
         return cast(list[Result], await future)
@@ -174,10 +217,35 @@ class Writer(_Thread, Generic[Item, Result]):
         except sqlite3.Error as error:
             # BEGIN or COMMIT failed (the disk is full, another process holds the lock past
             # the busy timeout): nothing of this transaction happened.
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+            self._roll_back()
             return [(task.future, None, error) for task in tasks]
         return settled
+
+    def _idle_for(self) -> float | None:
+        due = self._batcher.upkeep_in()
+        if due is None:
+            return None
+        return max(0.0, due, self._upkeep_after - time.monotonic())
+
+    def _between(self) -> None:
+        due = self._batcher.upkeep_in()
+        if due is None or due > 0 or time.monotonic() < self._upkeep_after:
+            return
+        connection = self._connection
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            self._batcher.upkeep(connection)
+            connection.execute("COMMIT")
+        except Exception:
+            # The callers' transactions go on meanwhile.
+            log.exception("the store's upkeep failed; it is tried again in %g s", UPKEEP_RETRY)
+            self._upkeep_after = time.monotonic() + UPKEEP_RETRY
+            self._roll_back()
+
+    def _roll_back(self) -> None:
+        if self._connection.in_transaction:
+            self._connection.execute("ROLLBACK")
+        self._batcher.rolled_back()
 
     def _attempt(self, future: asyncio.Future[Any], fn: Job) -> _Settled:
         result, error = self._in_savepoint(fn)
@@ -185,7 +253,9 @@ class Writer(_Thread, Generic[Item, Result]):
 
     def _attempt_batches(self, batches: list[_Batch]) -> list[_Settled]:
         items = [item for batch in batches for item in batch.items]
-        results, error = self._in_savepoint(lambda connection: self._batch(connection, items))
+        results, error = self._in_savepoint(
+            lambda connection: self._batcher.append(connection, items)
+        )
         if error is not None:
             if len(batches) == 1:
                 return [(batches[0].future, None, error)]

@@ -1,0 +1,152 @@
+"""The SQLite store's inbox: events appended in arrival order, sorted into lanes in bulk."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from intercom_destination.store import Enqueued, open_store, sqlite_inbox, sqlite_schema
+from intercom_destination.store.sqlite_inbox import Inbox
+from intercom_destination.store.sqlite_schema import migrate
+from tests.store.helpers import NOW, drain, event, query
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+async def test_the_writer_sorts_the_inbox_into_lanes_when_it_is_due(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_inbox, "SORT_AFTER", 0.0)
+    async with await open_store(url) as store:
+        await store.enqueue([event("m1"), event("m2", "u2")])
+        # A write queued behind the enqueue runs after the sort that followed it.
+        await store.put_identity("email", "a@example.com", "c1")
+
+        assert query(url, "SELECT count(*) FROM inbox") == [(0,)]
+        assert query(url, "SELECT message_id, lane FROM events ORDER BY id") == [
+            ("m1", "u1"),
+            ("m2", "u2"),
+        ]
+        assert sorted(lane for (lane,) in query(url, "SELECT lane FROM lanes")) == ["u1", "u2"]
+
+
+async def test_events_wait_in_the_inbox_while_enough_lanes_are_ready(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_inbox, "SORT_AFTER", 3600.0)
+    async with await open_store(url) as store:
+        await store.enqueue([event("m1"), event("m2", "u2")])
+        [first] = await store.lease("w", 1, 30, NOW)
+        await store.enqueue([event("m3", "u3")])
+
+        [second] = await store.lease("w", 1, 30, NOW)
+
+        assert {first.lane, second.lane} == {"u1", "u2"}
+        assert query(url, "SELECT message_id FROM inbox") == [("m3",)]
+        status = await store.status(NOW)
+        assert (status.lanes, status.backlog) == (3, 3)
+        [third] = await store.lease("w", 1, 30, NOW)
+        assert third.event.message_id == "m3"
+
+
+async def test_a_version_1_database_is_migrated_and_its_lanes_keep_their_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as connection, connection:
+        for statement in sqlite_schema.MIGRATIONS[0]:
+            connection.execute(statement)
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version VALUES (1)")
+        for id_, message_id in ((1, "old1"), (2, "old2")):
+            old = event(message_id)
+            connection.execute(
+                "INSERT INTO events (id, message_id, lane, type, received_at, body, state,"
+                " position) VALUES (?, ?, 'u1', 'track', ?, ?, 0, ?)",
+                (id_, message_id, old.received_at, old.body, id_),
+            )
+        connection.execute("INSERT INTO lanes (lane, available_at) VALUES ('u1', ?)", (NOW,))
+    monkeypatch.setattr(sqlite_inbox, "SORT_AFTER", 0.0)
+
+    async with await open_store(f"sqlite:///{path}") as store:
+        assert await store.enqueue([event("new"), event("old1")]) == [
+            Enqueued.ACCEPTED,
+            Enqueued.DUPLICATE,
+        ]
+        await store.put_identity("email", "a@example.com", "c1")  # behind the sort
+
+        assert await drain(store) == ["old1", "old2", "new"]
+
+
+def _connection() -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(connection)
+    return connection
+
+
+def test_a_rolled_back_transaction_is_forgotten() -> None:
+    inbox = Inbox()
+    with closing(_connection()) as connection:
+        inbox.append(connection, [event("m0")])
+        connection.execute("BEGIN")
+        assert inbox.append(connection, [event("m1")]) == [Enqueued.ACCEPTED]
+        connection.execute("ROLLBACK")
+        inbox.rolled_back()
+
+        connection.execute("BEGIN")
+        assert inbox.append(connection, [event("m1")]) == [Enqueued.ACCEPTED]
+        assert inbox.append(connection, [event("m1")]) == [Enqueued.DUPLICATE]
+        connection.execute("COMMIT")
+
+
+def test_an_inbox_sees_what_another_connection_appended_and_sorted(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as one:
+        migrate(one)
+        with closing(sqlite3.connect(path, isolation_level=None)) as two:
+            mine, theirs = Inbox(), Inbox()
+            assert (
+                mine.append(one, [event("m1"), event("a1", None, anonymous_id="a")])
+                == [Enqueued.ACCEPTED] * 2
+            )
+
+            assert theirs.append(two, [event("m1"), event("m2")]) == [
+                Enqueued.DUPLICATE,
+                Enqueued.ACCEPTED,
+            ]
+            assert mine.holds_lane(one, "a")
+            assert theirs.sort(two) == 3
+            assert not mine.holds_lane(one, "a")
+            assert mine.append(one, [event("m2"), event("m3")]) == [
+                Enqueued.DUPLICATE,
+                Enqueued.ACCEPTED,
+            ]
+
+
+async def test_a_failing_sort_does_not_fail_enqueues(
+    url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Inbox, connection: sqlite3.Connection) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sqlite_inbox, "SORT_AFTER", 0.0)
+    monkeypatch.setattr(Inbox, "sort", broken)
+    with caplog.at_level(logging.ERROR):
+        async with await open_store(url) as store:
+            assert await store.enqueue([event("m1")]) == [Enqueued.ACCEPTED]
+            assert await store.enqueue([event("m2"), event("m1")]) == [
+                Enqueued.ACCEPTED,
+                Enqueued.DUPLICATE,
+            ]
+            assert (await store.status(NOW)).backlog == 2
+
+    assert "the store's upkeep failed" in caplog.text
