@@ -45,7 +45,7 @@ from intercom_destination.store.rows import (
     stored_event,
 )
 from intercom_destination.store.sqlite_inbox import Inbox
-from intercom_destination.store.sqlite_schema import migrate
+from intercom_destination.store.sqlite_schema import is_current, migrate
 from intercom_destination.store.sqlite_thread import Reader, Writer
 
 MEMORY = ":memory:"
@@ -80,11 +80,16 @@ class SQLiteStore(Store):
     ) -> SQLiteStore:
         inbox = Inbox()
         writer = Writer(await _connect(path), "store-writer", inbox)
+        reader = None
         try:
-            await writer.call(migrate)
-            reader = None if path == MEMORY else Reader(await _connect(path), "store-reader")
+            if path != MEMORY:
+                reader = Reader(await _connect(path), "store-reader")
+            if reader is None or not await reader.call(is_current):
+                await writer.call(migrate)
         except BaseException:
             await writer.stop()
+            if reader is not None:
+                await reader.stop()
             raise
         return cls(
             writer,

@@ -106,6 +106,17 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 
+def is_current(connection: sqlite3.Connection) -> bool:
+    """Whether the database has the latest schema; reads only, so a process that only looks
+    (`status`) needs no write lock while another holds it."""
+    if not connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone():
+        return False
+    row = connection.execute("SELECT version FROM schema_version").fetchone()
+    return row is not None and int(row[0]) == len(MIGRATIONS)
+
+
 def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
     """Bring the database to the latest schema, inside the caller's transaction; its
     versions before and after."""
