@@ -1,7 +1,7 @@
 """Store throughput: ingest (enqueue) and delivery (lease + complete), on a SQLite file or
 on PostgreSQL.
 
-    python -m bench.store [--events N] [--runs R] [--dir DIR]
+    python -m bench.store [--events N] [--runs R] [--dir DIR] [--ids random|time-ordered]
     python -m bench.store --postgres postgresql://127.0.0.1:5432/test [--events N] [--runs R]
 
 Each figure is the median of R runs, each on a fresh database with the store's real
@@ -12,6 +12,7 @@ dropped after it):
 - enqueue, 500 events per call, one call after another;
 - enqueue, 10-event batches from 200 concurrent tasks (HTTP requests), which the writer
   group-commits;
+  (both until every event is in its lane, see `in_lanes`);
 - lease + delivered with 1 and 4 concurrent workers (asyncio tasks leasing up to 100 lanes
   each) over 5,000 users, and the same with 50 hot users sending half of all events.
 """
@@ -42,16 +43,19 @@ HOT_USERS = 50
 NOW = 1_800_000_000.0
 
 
-def workload(count: int, hot_share: float, seed: int = 7) -> list[NewEvent]:
+def workload(count: int, hot_share: float, ids: str, seed: int = 7) -> list[NewEvent]:
     """`count` track events of about 400 bytes; `hot_share` of them from the 50 hot users."""
     rng = random.Random(seed)
+    started = int(NOW * 1000)
     events = []
     for index in range(count):
         if rng.random() < hot_share:
             user = f"hot-{rng.randrange(HOT_USERS):03d}"
         else:
             user = f"user-{rng.randrange(USERS):05d}"
-        message_id = f"bench-{index:09d}"
+        message_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if ids == "time-ordered":
+            message_id = f"node-next-{started + index // 100}-{message_id}"
         body = {
             "type": "track",
             "event": "Order Completed",
@@ -116,6 +120,12 @@ def deliver(workers: int) -> Callable[[Store, list[NewEvent]], Awaitable[None]]:
     return run
 
 
+async def in_lanes(store: Store) -> None:
+    """Returns once every event is in its lane (the SQLite store sorts its inbox for a lease
+    that finds too few lanes), leasing every lane for no time at all."""
+    await store.lease("bench", USERS + HOT_USERS, 0, NOW)
+
+
 @contextmanager
 def fresh_database(directory: Path | None, postgres: str | None) -> Iterator[str]:
     """The URL of a new, empty database, removed afterwards."""
@@ -143,8 +153,11 @@ async def measure(
         async with await open_store(url) as store:
             if prefill:
                 await enqueue_sequential(store, events)
+                await in_lanes(store)
             started = time.perf_counter()
             await work(store, events)
+            if not prefill:
+                await in_lanes(store)
             elapsed = time.perf_counter() - started
             status = await store.status(NOW)
             assert status.backlog == (len(events) if not prefill else 0), status
@@ -159,11 +172,12 @@ async def main() -> None:
     parser.add_argument(
         "--postgres", metavar="URL", help="measure PostgreSQL, on the server this URL names"
     )
+    parser.add_argument("--ids", choices=["random", "time-ordered"], default="random")
     args = parser.parse_args()
     database = partial(fresh_database, args.dir, args.postgres)
 
-    uniform = workload(args.events, hot_share=0.0)
-    hot = workload(args.events, hot_share=0.5)
+    uniform = workload(args.events, hot_share=0.0, ids=args.ids)
+    hot = workload(args.events, hot_share=0.5, ids=args.ids)
     scenarios = [
         ("enqueue, 500 per transaction", uniform, enqueue_sequential, False),
         ("enqueue, 10-event batches x200 tasks", uniform, enqueue_concurrent, False),
@@ -172,7 +186,10 @@ async def main() -> None:
         ("lease+delivered, 4 workers, 50 hot", hot, deliver(4), True),
     ]
     print(f"command: python -m bench.store {' '.join(sys.argv[1:])}")
-    print(f"workload: {args.events} events of ~{len(uniform[0].body)} bytes, {USERS} users")
+    print(
+        f"workload: {args.events} events of ~{len(uniform[0].body)} bytes, {USERS} users, "
+        f"{args.ids} messageIds"
+    )
     for name, events, work, prefill in scenarios:
         rates = [await measure(database, events, work, prefill) for _ in range(args.runs)]
         print(
