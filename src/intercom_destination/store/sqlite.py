@@ -330,6 +330,12 @@ async def _connect(path: str) -> sqlite3.Connection:
                 path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
             if path != MEMORY:
+                # For a new file (an existing one keeps its pages). An inbox sort rewrites
+                # most index pages at once, in fewer, larger writes with bigger pages; a
+                # delivery rewrites a few rows' pages, which costs more with them. 8 KiB
+                # against 4 KiB: sorts a third shorter, bench/ingest.py 29k -> 30k events/s,
+                # p99 latency 0.33-0.40 -> 0.25 s; lease+delivered 20k -> 16k events/s.
+                connection.execute("PRAGMA page_size = 8192")
                 connection.execute("PRAGMA journal_mode = WAL")
             # In WAL mode FULL flushes the log at every commit: a committed event survives
             # a power cut, not only a crash of the process.

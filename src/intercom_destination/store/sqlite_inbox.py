@@ -29,7 +29,6 @@ import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from intercom_destination.store.base import Enqueued, NewEvent
 from intercom_destination.store.rows import PENDING
@@ -83,7 +82,7 @@ class Inbox:
                 ).fetchall()
             )
         results: list[Enqueued] = []
-        rows: list[tuple[Any, ...]] = []
+        rows: list[tuple[str, str, str, float, bytes]] = []
         taken: set[str] = set()
         for event in events:
             message_id = event.message_id
