@@ -6,10 +6,11 @@ index anywhere in the file; every commit then writes each page it touched to the
 the checkpoint copies it back. `enqueue` instead appends each event to `inbox`, a table with
 no key but its rowid, whose pages fill one after the other, and commits: the event is durable
 for the cost of its own bytes. Now and then (`SORT_AFTER` seconds after the first arrival,
-or once `SORT_ROWS` wait) the writer moves the whole inbox into `events` and `lanes` in one
-transaction, where thousands of events share each index page they touch. The price is that
-a sort holds the writer while it rewrites those pages, and enqueues arriving meanwhile wait
-for it: a few hundred milliseconds once the store holds a few hundred thousand events.
+longer after a long sort, or once `SORT_ROWS` wait) the writer moves the whole inbox into
+`events` and `lanes` in one transaction, where thousands of events share each index page
+they touch. The price is that a sort holds the writer while it rewrites those pages, and
+enqueues arriving meanwhile wait for it: a few hundred milliseconds once the store holds a
+few hundred thousand events.
 
 The inbox's rowid is the event's id from its arrival on (AUTOINCREMENT, so that it is never
 reused), and so its position in its lane: events keep their arrival order whether they are
@@ -38,6 +39,10 @@ from intercom_destination.store.sqlite_lanes import json_text
 #: lane, unless a lease or a link sorts it sooner: long enough for a busy ingest to gather
 #: tens of thousands of events per sort, short enough that lanes stay fresh.
 SORT_AFTER = 1.0
+#: A sort rewrites about every index page, so it takes longer as the store grows whatever
+#: the events it sorts: the next one waits this many times as long as the last took, which
+#: keeps sorting to a fraction of the writer's time.
+SORT_PACE = 3.0
 #: The inbox is sorted once this many events wait in it, whatever their age: it bounds the
 #: memory the inbox's mirror takes and how long one sort holds the writer.
 SORT_ROWS = 100_000
@@ -59,6 +64,8 @@ class Inbox:
         self._stale = True
         #: When this connection first knew the inbox was not empty (monotonic seconds).
         self._since: float | None = None
+        #: How long the latest sort took (seconds).
+        self._sort_took = 0.0
 
     def append(self, connection: sqlite3.Connection, events: list[NewEvent]) -> list[Enqueued]:
         """Append the events that are not duplicates to the inbox; one result per event."""
@@ -111,6 +118,7 @@ class Inbox:
         self._since = None
         if first is None:
             return 0
+        started = self._clock()
         # Arrival order, so that each lane's events take ascending positions. Dedup was done
         # at enqueue; DO NOTHING is only the last guard that an id is never stored twice.
         connection.execute(
@@ -128,6 +136,7 @@ class Inbox:
         )
         # The writer holds the database's write lock: nothing was appended meanwhile.
         connection.execute("DELETE FROM inbox")
+        self._sort_took = self._clock() - started
         return int(count)
 
     def holds_lane(self, connection: sqlite3.Connection, lane: str) -> bool:
@@ -156,7 +165,7 @@ class Inbox:
             return None
         if len(self._rows) >= SORT_ROWS:
             return 0.0
-        return self._since + SORT_AFTER - self._clock()
+        return self._since + max(SORT_AFTER, SORT_PACE * self._sort_took) - self._clock()
 
     def upkeep(self, connection: sqlite3.Connection) -> int:
         """The writer's upkeep between transactions: the sort, when `upkeep_in` says."""
