@@ -1,13 +1,17 @@
 """Ingest throughput: Segment batches over HTTP into the store, with delivery paused.
 
     python -m bench.ingest [--events N] [--seconds S] [--connections C] [--batch B]
-                           [--ids random|time-ordered]
+                           [--ids random|time-ordered] [--no-baseline]
 
 Starts `intercom-destination ingest` on a temporary SQLite file (no worker runs, so every
 accepted event stays in the backlog), then sends the generated workload (bench/workload.py)
 as B-event batches from C keep-alive connections on loopback until N events were sent or S
 seconds passed. Prints the accepted events/s, the latency of a request (p50, p99), and checks
 that the store holds every event that was answered 200.
+
+Then the same requests go to `bench/ingest_baseline.py`, a bare Starlette + SQLite ingest (no
+validation, dedup, lanes or metrics), and the ratio of the two is printed: a figure from the
+same machine in the same sitting, which a shared machine's noise moves much less than either.
 
 `--ids` chooses the messageIds: random UUIDs as analytics-python sends them (the default), or
 time-ordered ones (`node-next-<ms>-<uuid>`) as analytics-node and analytics.js send them. The
@@ -18,17 +22,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shlex
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import msgspec
@@ -97,21 +104,13 @@ async def _response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-def start_ingest(directory: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    database = directory / "bench.db"
-    env = {
-        **os.environ,
-        "SEGMENT_WRITE_KEYS": WRITE_KEY,
-        "DATABASE_URL": f"sqlite:///{database}",
-    }
-    stdout = directory / "stdout.txt"
-    with stdout.open("wb") as out, (directory / "stderr.txt").open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "intercom_destination", "ingest", "--port", "0"],
-            stdout=out,
-            stderr=err,
-            env=env,
-        )
+def start(
+    command: list[str], directory: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`command` started with its output in `directory`, once it answers on the URL it prints."""
+    stdout, stderr = directory / "stdout.txt", directory / "stderr.txt"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, **env})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         found = _LISTENING.search(stdout.read_text())
@@ -119,14 +118,14 @@ def start_ingest(directory: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
             break
         if found:
             try:
-                httpx.get(f"{found.group(1)}/health", timeout=5).raise_for_status()
+                httpx.get(f"{found.group(1)}/health", timeout=5)
             except httpx.TransportError:
                 pass
             else:
-                return process, found.group(1), database
+                return process, found.group(1)
         time.sleep(0.05)
     process.kill()
-    sys.exit(f"ingest did not start: {(directory / 'stderr.txt').read_text()}")
+    sys.exit(f"{shlex.join(command)} did not start: {stderr.read_text()}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -143,26 +142,57 @@ async def backlog(database: Path) -> int:
         return (await store.status(time.time())).backlog
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=600_000, help="at most this many events")
-    parser.add_argument("--seconds", type=float, default=20.0, help="at most this long")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=10, help="events per request")
-    parser.add_argument("--ids", choices=["random", "time-ordered"], default="random")
-    args = parser.parse_args()
+def rows(database: Path) -> int:
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        return int(connection.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
-    print(f"command: python -m bench.ingest {shlex.join(sys.argv[1:])}")
-    with tempfile.TemporaryDirectory() as directory:
-        process, url, database = start_ingest(Path(directory))
+
+class Run(NamedTuple):
+    name: str
+    load: Load
+    elapsed: float
+    stored: int
+
+    def report(self, batch: int) -> float:
+        """Prints the run's figures; its accepted events/s."""
+        accepted = self.load.statuses.get(200, 0) * batch
+        latencies = sorted(self.load.latencies)
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[int(len(latencies) * 0.99)] * 1000
+        rate = accepted / self.elapsed
+        print(
+            f"{self.name}: accepted {accepted:,} events in {self.elapsed:.1f} s: "
+            f"{rate:,.0f} events/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
+            f"statuses {dict(sorted(self.load.statuses.items()))}"
+        )
+        verdict = "all" if self.stored == accepted else "NOT all"
+        print(
+            f"{self.name}: durable: {self.stored:,} events stored ({verdict} of those answered 200)"
+        )
+        if self.stored != accepted:
+            sys.exit(1)
+        return rate
+
+
+def measure(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    count_stored: Callable[[Path], int],
+    prepared: list[bytes],
+    args: argparse.Namespace,
+) -> Run:
+    """The prepared requests sent to the server `command` starts on a fresh database."""
+    with tempfile.TemporaryDirectory() as name_of_directory:
+        directory = Path(name_of_directory)
+        database = directory / "bench.db"
+        process, url = start(
+            [part.replace("{database}", str(database)) for part in command],
+            directory,
+            {key: value.replace("{database}", str(database)) for key, value in env.items()},
+        )
         try:
-            host_port = url.removeprefix("http://")
-            host, port = host_port.rsplit(":", 1)
-            prepared = list(requests(args.events, args.batch, host_port, args.ids))
-            print(
-                f"workload: {len(prepared):,} requests of {args.batch} events ({args.ids} "
-                f"messageIds), {args.connections} connections, at most {args.seconds:g} s"
-            )
+            host, port = url.removeprefix("http://").rsplit(":", 1)
             queue = iter(prepared)
             started = time.perf_counter()
             load = Load(started + args.seconds)
@@ -176,22 +206,49 @@ def main() -> None:
             elapsed = time.perf_counter() - started
         finally:
             stop(process)
-        stored = asyncio.run(backlog(database))
+        return Run(name, load, elapsed, count_stored(database))
 
-    accepted = load.statuses.get(200, 0) * args.batch
-    latencies = sorted(load.latencies)
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    print(f"statuses: {dict(sorted(load.statuses.items()))}")
-    print(
-        f"accepted {accepted:,} events in {elapsed:.1f} s: {accepted / elapsed:,.0f} events/s "
-        f"({load.statuses.get(200, 0) / elapsed:,.0f} requests/s); "
-        f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=600_000, help="at most this many events")
+    parser.add_argument("--seconds", type=float, default=20.0, help="at most this long")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=10, help="events per request")
+    parser.add_argument("--ids", choices=["random", "time-ordered"], default="random")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the bare Starlette + SQLite run"
     )
-    verdict = "all" if stored == accepted else "NOT all"
-    print(f"durable: the store holds {stored:,} events ({verdict} of those answered 200)")
-    if stored != accepted:
-        sys.exit(1)
+    args = parser.parse_args()
+
+    print(f"command: python -m bench.ingest {shlex.join(sys.argv[1:])}")
+    prepared = list(requests(args.events, args.batch, "127.0.0.1", args.ids))
+    print(
+        f"workload: {len(prepared):,} requests of {args.batch} events ({args.ids} "
+        f"messageIds), {args.connections} connections, at most {args.seconds:g} s each run"
+    )
+    python = [sys.executable, "-m"]
+    ingest = measure(
+        "ingest",
+        [*python, "intercom_destination", "ingest", "--port", "0"],
+        {"SEGMENT_WRITE_KEYS": WRITE_KEY, "DATABASE_URL": "sqlite:///{database}"},
+        lambda database: asyncio.run(backlog(database)),
+        prepared,
+        args,
+    )
+    rate = ingest.report(args.batch)
+    if args.no_baseline:
+        return
+    baseline = measure(
+        "baseline",
+        [*python, "bench.ingest_baseline", "--database", "{database}"],
+        {},
+        rows,
+        prepared,
+        args,
+    )
+    floor = baseline.report(args.batch)
+    print(f"ingest / baseline: {rate / floor:.2f}")
 
 
 if __name__ == "__main__":
