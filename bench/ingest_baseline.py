@@ -35,7 +35,7 @@ class Envelope(msgspec.Struct):
 
 
 _envelope = msgspec.json.Decoder(Envelope)
-Done = Callable[[], None]
+Done = Callable[[], object]
 
 
 class Writer:
