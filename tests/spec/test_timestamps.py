@@ -1,8 +1,13 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from intercom_destination.spec.timestamps import corrected_timestamp, parse_timestamp, unix_seconds
+from intercom_destination.spec.timestamps import (
+    corrected_timestamp,
+    isoformat,
+    parse_timestamp,
+    unix_seconds,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +69,21 @@ def test_without_any_timestamp_the_event_happened_on_arrival() -> None:
 def test_unix_seconds_are_whole_and_floor() -> None:
     assert unix_seconds(datetime(2023, 11, 14, 22, 13, 20, 999999, UTC)) == 1700000000
     assert unix_seconds(datetime(1969, 12, 31, 23, 59, 59, 500000, UTC)) == -1
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 28, 22, 50, 51, 322000, UTC),
+        datetime(2026, 11, 28, 22, 50, 51, 1, UTC),
+        # no fraction at all when there are no microseconds
+        datetime(2026, 11, 28, 22, 50, 51, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, UTC),
+        datetime(2026, 11, 28, 23, 50, 51, 5, timezone(timedelta(hours=1))),
+        datetime(2026, 11, 28, 22, 50, 51),
+    ],
+)
+def test_isoformat_writes_what_datetime_isoformat_writes(moment: datetime) -> None:
+    assert isoformat(moment) == moment.isoformat()

@@ -22,7 +22,11 @@ from intercom_destination.spec.events import (
     Screen,
     Track,
 )
-from intercom_destination.spec.timestamps import corrected_timestamp, parse_timestamp
+from intercom_destination.spec.timestamps import (
+    corrected_timestamp,
+    isoformat,
+    parse_timestamp,
+)
 
 MAX_MESSAGE_ID_LENGTH = 100
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
@@ -85,8 +89,8 @@ def stored_form(event: Event) -> dict[str, Any]:
         **event.raw,
         "type": event.type,
         "messageId": event.message_id,
-        "timestamp": event.timestamp.isoformat(),
-        "receivedAt": event.received_at.isoformat(),
+        "timestamp": isoformat(event.timestamp),
+        "receivedAt": isoformat(event.received_at),
     }
     if original is not None:
         form["originalTimestamp"] = original
