@@ -18,6 +18,7 @@ from intercom_destination.spec import (
     decode_event,
     stored_form,
 )
+from intercom_destination.spec.decode import StoredForm, decode_for_storage
 from tests.captures import event_captures
 
 RECEIVED = datetime(2026, 11, 28, 22, 50, 52, tzinfo=UTC)
@@ -59,36 +60,36 @@ def test_unknown_fields_are_kept_in_raw_and_transport_fields_are_not() -> None:
     assert "_metadata" not in event.raw
 
 
-@pytest.mark.parametrize(
-    ("obj", "message"),
-    [
-        ({"type": "track", "userId": "u"}, "track.event: missing"),
-        ({"type": "track", "userId": "u", "event": 5}, "track.event: must be a string"),
-        ({"type": "identify", "traits": {}}, "identify: needs userId or anonymousId"),
-        (
-            {"type": "identify", "userId": None, "anonymousId": ""},
-            "identify: needs userId or anonymousId",
-        ),
-        ({"type": "group", "userId": "u"}, "group.groupId: missing"),
-        ({"type": "alias", "userId": "u"}, "alias.previousId: missing"),
-        ({"type": "alias", "anonymousId": "a", "previousId": "p"}, "alias.userId: missing"),
-        ({"userId": "u"}, "type: missing"),
-        (
-            {"type": "purchase", "userId": "u"},
-            "type: must be one of identify, track, page, screen, group, alias",
-        ),
-        (
-            {"type": "identify", "userId": "u", "messageId": "x" * 100},
-            "messageId: longer than 99 characters",
-        ),
-        ({"type": "identify", "userId": {"id": 1}}, "userId: must be a string"),
-        ({"type": "identify", "userId": "u", "traits": []}, "traits: must be an object"),
-        (
-            {"type": "identify", "userId": "u", "timestamp": "yesterday"},
-            "timestamp: not a timestamp (ISO-8601 or Unix seconds)",
-        ),
-    ],
-)
+INVALID = [
+    ({"type": "track", "userId": "u"}, "track.event: missing"),
+    ({"type": "track", "userId": "u", "event": 5}, "track.event: must be a string"),
+    ({"type": "identify", "traits": {}}, "identify: needs userId or anonymousId"),
+    (
+        {"type": "identify", "userId": None, "anonymousId": ""},
+        "identify: needs userId or anonymousId",
+    ),
+    ({"type": "group", "userId": "u"}, "group.groupId: missing"),
+    ({"type": "alias", "userId": "u"}, "alias.previousId: missing"),
+    ({"type": "alias", "anonymousId": "a", "previousId": "p"}, "alias.userId: missing"),
+    ({"userId": "u"}, "type: missing"),
+    (
+        {"type": "purchase", "userId": "u"},
+        "type: must be one of identify, track, page, screen, group, alias",
+    ),
+    (
+        {"type": "identify", "userId": "u", "messageId": "x" * 100},
+        "messageId: longer than 99 characters",
+    ),
+    ({"type": "identify", "userId": {"id": 1}}, "userId: must be a string"),
+    ({"type": "identify", "userId": "u", "traits": []}, "traits: must be an object"),
+    (
+        {"type": "identify", "userId": "u", "timestamp": "yesterday"},
+        "timestamp: not a timestamp (ISO-8601 or Unix seconds)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "message"), INVALID)
 def test_invalid_events_name_the_field_and_the_reason(obj: dict[str, Any], message: str) -> None:
     error = decode(obj)
     assert isinstance(error, InvalidEvent)
@@ -225,3 +226,62 @@ def test_the_stored_form_decodes_to_the_same_event_later() -> None:
     # the same event in every field but the raw form it was read from
     assert msgspec.structs.replace(later, raw=event.raw) == event
     assert later.timestamp == datetime(2026, 11, 28, 22, 50, 51, tzinfo=UTC)
+
+
+def for_storage(obj: dict[str, Any], **kwargs: Any) -> Any:
+    return decode_for_storage(
+        obj, received_at=RECEIVED, make_message_id=lambda: "generated", **kwargs
+    )
+
+
+STORABLE = [
+    *(
+        item
+        for _, capture in event_captures()
+        for item in capture["body"].get("batch", [capture["body"]])
+    ),
+    {"type": "Track", "event": "E", "userId": 7, "timestamp": None, "writeKey": "k"},
+    {"type": "identify", "anonymousId": "a", "originalTimestamp": "2026-11-28T23:50:50+01:00"},
+    {
+        "type": "page",
+        "userId": "u",
+        "timestamp": "2020-01-01T00:00:00Z",
+        "receivedAt": "2020-01-01T00:00:01Z",
+        "_metadata": {"bundled": []},
+    },
+    {"type": "group", "userId": "u", "groupId": 5, "traits": {"name": "G"}},
+    {"type": "alias", "userId": "u", "previousId": "p", "messageId": "m"},
+]
+
+
+@pytest.mark.parametrize("obj", STORABLE)
+def test_decoding_for_storage_gives_the_stored_form_of_the_decoded_event(
+    obj: dict[str, Any],
+) -> None:
+    # a batch's sentAt, which an event's own overrides
+    sent_at = "2026-11-28T22:50:51.5Z"
+    event = decode_event(
+        obj, received_at=RECEIVED, make_message_id=lambda: "generated", sent_at=sent_at
+    )
+    assert not isinstance(event, InvalidEvent)
+
+    stored = for_storage(dict(obj), sent_at=sent_at)
+
+    assert stored == StoredForm(
+        event.type, event.message_id, event.user_id, event.anonymous_id, stored_form(event)
+    )
+    # the same text, keys in the same order
+    assert msgspec.json.encode(stored.document) == msgspec.json.encode(stored_form(event))
+
+
+@pytest.mark.parametrize(("obj", "message"), INVALID)
+def test_decoding_for_storage_refuses_what_decoding_refuses(
+    obj: dict[str, Any], message: str
+) -> None:
+    sent = dict(obj)
+
+    error = for_storage(sent)
+
+    assert error == decode(obj)
+    assert str(error) == message
+    assert sent == obj

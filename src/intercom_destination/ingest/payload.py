@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 
 from intercom_destination.ingest.responses import RejectedItem, bad_request
-from intercom_destination.spec import InvalidEvent, decode_event
-from intercom_destination.spec.decode import merge_envelope
+from intercom_destination.spec import InvalidEvent
+from intercom_destination.spec.decode import decode_for_storage, merge_envelope
 from intercom_destination.store import NewEvent, new_event
 
 #: Segment's limits ("32 KB", "500 KB"), read generously: clients cap themselves below them.
@@ -108,7 +108,7 @@ class Decoder:
             except msgspec.DecodeError:
                 rejected.append(RejectedItem.of(index, InvalidEvent("event", "must be an object")))
                 continue
-            result = decode_event(
+            result = decode_for_storage(
                 merge_envelope(item, outer) if merges else item,
                 received_at=received,
                 sent_at=envelope.sentAt,
@@ -122,7 +122,7 @@ class Decoder:
 
     def single(self, obj: dict[str, Any], kind: str, received_at: float) -> NewEvent:
         """The event of a single-event path (`kind` from the path); a 400 Refusal if invalid."""
-        result = decode_event(
+        result = decode_for_storage(
             obj,
             received_at=datetime.fromtimestamp(received_at, UTC),
             make_message_id=self._make_message_id,

@@ -84,17 +84,23 @@ def stored_form(event: Event) -> dict[str, Any]:
     """The event as Segment keeps it once received: every field the client sent, plus its
     `messageId`, the corrected `timestamp`, the client's own `originalTimestamp` and
     `receivedAt`. Decoding it again gives the same event, whenever that happens."""
-    original = event.raw.get("originalTimestamp", event.raw.get("timestamp"))
-    form = {
-        **event.raw,
-        "type": event.type,
-        "messageId": event.message_id,
-        "timestamp": isoformat(event.timestamp),
-        "receivedAt": isoformat(event.received_at),
-    }
+    return _into_stored_form(
+        dict(event.raw), event.type, event.message_id, event.timestamp, event.received_at
+    )
+
+
+def _into_stored_form(
+    raw: dict[str, Any], kind: str, message_id: str, timestamp: datetime, received_at: datetime
+) -> dict[str, Any]:
+    """`raw` (an event without its transport fields) made its stored form, in place."""
+    original = raw.get("originalTimestamp", raw.get("timestamp"))
+    raw["type"] = kind
+    raw["messageId"] = message_id
+    raw["timestamp"] = isoformat(timestamp)
+    raw["receivedAt"] = isoformat(received_at)
     if original is not None:
-        form["originalTimestamp"] = original
-    return form
+        raw["originalTimestamp"] = original
+    return raw
 
 
 def merge_envelope(item: Mapping[str, Any], envelope: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,9 +132,57 @@ def decode_event(
     must agree with it. `sent_at` is the batch envelope's, used when the event has none.
     """
     try:
-        return _decode(obj, received_at, make_message_id, sent_at, type_hint)
+        checked = _check(obj, received_at, make_message_id, sent_at, type_hint)
     except _Invalid as invalid:
         return invalid.error
+    return _CLASSES[checked.type](
+        message_id=checked.message_id,
+        user_id=checked.user_id,
+        anonymous_id=checked.anonymous_id,
+        timestamp=checked.timestamp,
+        received_at=received_at,
+        context=checked.context,
+        integrations=checked.integrations,
+        raw=_without_transport_fields(dict(obj)),
+        **checked.fields,
+    )
+
+
+class StoredForm(msgspec.Struct, frozen=True):
+    """An event that `decode_event` would accept, as `stored_form` writes it."""
+
+    type: str
+    message_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    document: dict[str, Any]
+
+
+def decode_for_storage(
+    obj: dict[str, Any],
+    *,
+    received_at: datetime,
+    make_message_id: Callable[[], str],
+    sent_at: object = None,
+    type_hint: str | None = None,
+) -> StoredForm | InvalidEvent:
+    """`decode_event`'s checks, giving the event's stored form instead of the typed event:
+    ingest stores events without reading them. `obj` itself becomes the stored form (pass one
+    nothing else holds); it is left as it was when the event is invalid."""
+    try:
+        checked = _check(obj, received_at, make_message_id, sent_at, type_hint)
+    except _Invalid as invalid:
+        return invalid.error
+    document = _into_stored_form(
+        _without_transport_fields(obj),
+        checked.type,
+        checked.message_id,
+        checked.timestamp,
+        received_at,
+    )
+    return StoredForm(
+        checked.type, checked.message_id, checked.user_id, checked.anonymous_id, document
+    )
 
 
 class _Invalid(Exception):
@@ -136,13 +190,38 @@ class _Invalid(Exception):
         self.error = InvalidEvent(field, reason)
 
 
-def _decode(
+class _Checked(msgspec.Struct, frozen=True):
+    """What an event's checks found: its common fields, and its type's own (`fields`) as the
+    keyword arguments of its class."""
+
+    type: str
+    message_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    timestamp: datetime
+    context: dict[str, Any]
+    integrations: dict[str, Any]
+    fields: dict[str, Any]
+
+
+_CLASSES: dict[str, type[Event]] = {
+    "identify": Identify,
+    "track": Track,
+    "page": Page,
+    "screen": Screen,
+    "group": Group,
+    "alias": Alias,
+}
+
+
+def _check(
     obj: Mapping[str, Any],
     received_at: datetime,
     make_message_id: Callable[[], str],
     envelope_sent_at: object,
     type_hint: str | None,
-) -> Event:
+) -> _Checked:
+    """Every check of an event, in the order its problems are reported; raises `_Invalid`."""
     kind = obj.get("type", type_hint)
     if kind is None:
         raise _Invalid("type", "missing")
@@ -152,9 +231,6 @@ def _decode(
     if type_hint is not None and kind != type_hint:
         raise _Invalid("type", f"is {kind!r} but the path is for {type_hint!r} events")
 
-    raw = dict(obj)
-    for key in _TRANSPORT_FIELDS:
-        raw.pop(key, None)
     message_id = _identifier(obj, "messageId")
     if message_id is None:
         message_id = make_message_id()
@@ -166,44 +242,51 @@ def _decode(
     if user_id is None and anonymous_id is None:
         raise _Invalid(kind, "needs userId or anonymousId")
 
-    common: dict[str, Any] = {
-        "message_id": message_id,
-        "user_id": user_id,
-        "anonymous_id": anonymous_id,
-        "timestamp": _timestamp(obj, received_at, envelope_sent_at),
-        "received_at": received_at,
-        "context": _object(obj, "context"),
-        "integrations": _object(obj, "integrations"),
-        "raw": raw,
-    }
+    return _Checked(
+        kind,
+        message_id,
+        user_id,
+        anonymous_id,
+        _timestamp(obj, received_at, envelope_sent_at),
+        _object(obj, "context"),
+        _object(obj, "integrations"),
+        _type_fields(obj, kind, user_id),
+    )
+
+
+def _type_fields(obj: Mapping[str, Any], kind: str, user_id: str | None) -> dict[str, Any]:
     match kind:
         case "identify":
-            return Identify(traits=_traits(obj), **common)
+            return {"traits": _traits(obj)}
         case "track":
             event = _text(obj, "event", kind)
             if event is None:
                 raise _Invalid("track.event", "missing")
-            return Track(event=event, properties=_object(obj, "properties"), **common)
+            return {"event": event, "properties": _object(obj, "properties")}
         case "page" | "screen":
-            cls = Page if kind == "page" else Screen
-            return cls(
-                name=_text(obj, "name", kind),
-                category=_text(obj, "category", kind),
-                properties=_object(obj, "properties"),
-                **common,
-            )
+            return {
+                "name": _text(obj, "name", kind),
+                "category": _text(obj, "category", kind),
+                "properties": _object(obj, "properties"),
+            }
         case "group":
             group_id = _identifier(obj, "groupId", kind)
             if group_id is None:
                 raise _Invalid("group.groupId", "missing")
-            return Group(group_id=group_id, traits=_traits(obj), **common)
+            return {"group_id": group_id, "traits": _traits(obj)}
         case _:
             previous_id = _identifier(obj, "previousId", kind)
             if previous_id is None:
                 raise _Invalid("alias.previousId", "missing")
             if user_id is None:
                 raise _Invalid("alias.userId", "missing")
-            return Alias(previous_id=previous_id, **common)
+            return {"previous_id": previous_id}
+
+
+def _without_transport_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    for key in _TRANSPORT_FIELDS:
+        obj.pop(key, None)
+    return obj
 
 
 def coerce_id(name: str, value: object) -> str | None:
