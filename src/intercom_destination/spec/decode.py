@@ -341,25 +341,30 @@ def _timestamp(obj: Mapping[str, Any], received_at: datetime, envelope_sent_at: 
     An event that already carries `receivedAt` was processed by Segment (an archive export):
     its `timestamp` is already corrected and is kept.
     """
-    # Each is read once: ingest decodes tens of thousands of events a second.
-    moments: dict[str, datetime] = {}
-    for key in _TIMESTAMP_FIELDS:
-        value = obj.get(key)
-        if value is not None:
-            moment = parse_timestamp(value)
-            if moment is None:
-                raise _Invalid(key, "not a timestamp (ISO-8601 or Unix seconds)")
-            moments[key] = moment
-    timestamp = moments.get("timestamp")
-    if timestamp is not None and "receivedAt" in moments:
+    # Each is read once, and all are checked: ingest decodes tens of thousands of events a
+    # second.
+    timestamp = _moment(obj, "timestamp")
+    original = _moment(obj, "originalTimestamp")
+    sent_at = _moment(obj, "sentAt")
+    archived = _moment(obj, "receivedAt") is not None
+    if timestamp is not None and archived:
         return timestamp
     # A field that is present but null counts as given, as `dict.get` with a default reads it.
-    original = timestamp if "timestamp" in obj else moments.get("originalTimestamp")
-    sent_at = moments.get("sentAt") if "sentAt" in obj else _envelope_time(envelope_sent_at)
+    if "timestamp" in obj:
+        original = timestamp
+    if "sentAt" not in obj:
+        sent_at = _envelope_time(envelope_sent_at)
     return corrected_timestamp(original, sent_at, received_at)
 
 
-_TIMESTAMP_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+def _moment(obj: Mapping[str, Any], key: str) -> datetime | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise _Invalid(key, "not a timestamp (ISO-8601 or Unix seconds)")
+    return moment
 
 
 def _envelope_time(value: object) -> datetime | None:

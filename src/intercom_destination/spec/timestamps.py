@@ -23,11 +23,10 @@ def parse_timestamp(value: object) -> datetime | None:
 
     A value without an offset is taken as UTC, as Segment's spec says all timestamps are.
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return _from_unix(value)
+    # Strings first: nearly every timestamp is one.
     if not isinstance(value, str):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _from_unix(value)
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
