@@ -52,6 +52,25 @@ async def test_answers_to_a_browser_carry_its_origin(path: str, client: httpx.As
         assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
 
 
+@pytest.mark.parametrize(("method", "path"), [("POST", "/v1/batch"), ("GET", "/health")])
+async def test_answers_to_server_libraries_carry_no_cors_headers(
+    method: str, path: str, client: httpx.AsyncClient
+) -> None:
+    response = await client.request(method, path, json=batch(track("m1")))
+
+    assert response.status_code == 200
+    assert not [name for name in response.headers if name.startswith("access-control-")]
+    # a cache must not give this answer to a browser, which needs the CORS headers
+    assert response.headers["Vary"] == "Origin"
+
+
+async def test_a_preflight_needs_an_origin(client: httpx.AsyncClient) -> None:
+    response = await client.options("/v1/batch", headers={"Access-Control-Request-Method": "POST"})
+
+    assert response.status_code == 405
+    assert response.headers["Vary"] == "Origin"
+
+
 async def test_analytics_js_telemetry_is_answered_and_dropped(
     client: httpx.AsyncClient, store: Store
 ) -> None:

@@ -20,13 +20,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from intercom_destination.ingest.auth import WriteKeys
 from intercom_destination.ingest.body import read_body
+from intercom_destination.ingest.cors import BrowserCORSMiddleware
 from intercom_destination.ingest.intake import Intake
 from intercom_destination.ingest.metrics import IngestMetrics, new_registry
 from intercom_destination.ingest.payload import (
@@ -159,7 +159,7 @@ def create_app(
             # preflights are answered for any header a site adds, and clients can read
             # Retry-After across origins.
             Middleware(
-                CORSMiddleware,
+                BrowserCORSMiddleware,
                 allow_origin_regex=".*",
                 allow_credentials=True,
                 allow_methods=["GET", "POST", "OPTIONS"],
