@@ -7,6 +7,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from intercom_destination.store import Enqueued, open_store, sqlite_inbox, sqlite_schema
@@ -91,6 +92,89 @@ def _connection() -> sqlite3.Connection:
     connection = sqlite3.connect(":memory:", isolation_level=None)
     migrate(connection)
     return connection
+
+
+def test_appended_events_take_ids_in_arrival_order_and_their_lanes() -> None:
+    with closing(_connection()) as connection:
+        connection.execute("INSERT INTO links VALUES ('a1', 'u9', 0)")
+        events = [
+            event("m1"),
+            event("m2", None, anonymous_id="a1"),  # a linked visitor: the user's lane
+            event("m3", None, anonymous_id="a2"),
+            event("m4", "u2", anonymous_id="a1"),
+            event("m5", None),
+        ]
+
+        assert Inbox().append(connection, events) == [Enqueued.ACCEPTED] * 5
+
+        assert connection.execute("SELECT id, message_id, lane FROM inbox").fetchall() == [
+            (1, "m1", "u1"),
+            (2, "m2", "u9"),
+            (3, "m3", "a2"),
+            (4, "m4", "u2"),
+            (5, "m5", ""),
+        ]
+
+
+def test_bodies_and_fields_are_stored_as_they_came() -> None:
+    bodies = ['{"name":"Zoë ✓"}'.encode(), b"", b"\xff\x00 not JSON"]
+    events = [
+        msgspec.structs.replace(event(f"m{i}", received_at=1_781_234_567.123456 + i), body=body)
+        for i, body in enumerate(bodies)
+    ]
+    with closing(_connection()) as connection:
+        Inbox().append(connection, events)
+
+        assert connection.execute(
+            "SELECT message_id, type, received_at, body FROM inbox ORDER BY id"
+        ).fetchall() == [(e.message_id, e.type, e.received_at, e.body) for e in events]
+
+
+def test_duplicates_are_found_in_the_batch_the_inbox_events_and_other_processes_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shared.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as one:
+        migrate(one)
+        with closing(sqlite3.connect(path, isolation_level=None)) as two:
+            mine, theirs = Inbox(), Inbox()
+            mine.append(one, [event("m1")])
+            theirs.append(two, [event("m2")])
+            theirs.sort(two)  # m1 and m2 into `events`
+            theirs.append(two, [event("m3")])  # after the last row `mine` saw
+
+            assert mine.append(
+                one, [event("m4"), event("m1"), event("m3"), event("m4"), event("m5")]
+            ) == [
+                Enqueued.ACCEPTED,
+                Enqueued.DUPLICATE,
+                Enqueued.DUPLICATE,
+                Enqueued.DUPLICATE,
+                Enqueued.ACCEPTED,
+            ]
+            assert (
+                mine.append(one, [event("m2"), event("m3"), event("m5")])
+                == [Enqueued.DUPLICATE] * 3
+            )
+            assert one.execute("SELECT id, message_id FROM inbox").fetchall() == [
+                (3, "m3"),
+                (4, "m4"),
+                (5, "m5"),
+            ]
+
+
+def test_a_sort_rolled_back_with_its_job_leaves_the_inbox_as_it_was() -> None:
+    inbox = Inbox()
+    with closing(_connection()) as connection:
+        inbox.append(connection, [event("m1", anonymous_id="a")])
+        connection.execute("SAVEPOINT job")
+        assert inbox.sort(connection) == 1
+        connection.execute("ROLLBACK TO job")
+        connection.execute("RELEASE job")
+
+        assert inbox.append(connection, [event("m1")]) == [Enqueued.DUPLICATE]
+        assert inbox.holds_lane(connection, "u1")
+        assert inbox.upkeep_in() is not None
 
 
 def test_a_rolled_back_transaction_is_forgotten() -> None:
