@@ -196,7 +196,6 @@ class _Ingest:
     def endpoint(self, route: str, handler: Handler) -> Handler:
         """`handler`, its refusals answered, counted and logged (by route: a path may hold a
         write key)."""
-        requests, duration = self._metrics.requests, self._metrics.duration
 
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
@@ -204,8 +203,7 @@ class _Ingest:
                 response = await handler(request)
             except Refusal as refusal:
                 response = self._refused(request, route, refusal)
-            requests.labels(response.status_code).inc()
-            duration.observe(time.perf_counter() - started)
+            self._metrics.answered(response.status_code, time.perf_counter() - started)
             return response
 
         return endpoint
@@ -266,8 +264,7 @@ class _Ingest:
             ) from None
         accepted = results.count(Enqueued.ACCEPTED)
         self._intake.accepted(accepted)
-        self._metrics.accepted.inc(accepted)
-        self._metrics.duplicates.inc(len(results) - accepted)
+        self._metrics.stored(accepted, len(results) - accepted)
 
     def _refused(self, request: Request, route: str, refusal: Refusal) -> Response:
         self._metrics.refused.labels(refusal.code).inc()

@@ -70,6 +70,23 @@ class IngestMetrics:
         self.lanes = gauge("store_lanes", "Users (lanes) with events waiting for delivery.")
         self.parked = gauge("store_parked_events", "Events set aside until their contact is known.")
         self.dead = gauge("store_dead_events", "Dead letters.")
+        #: `requests` by status, as `requests.labels` would find them (each time, under a lock).
+        self._requests_by_status: dict[int, Counter] = {}
+
+    def answered(self, status: int, seconds: float) -> None:
+        """A request to Segment's paths, answered with `status` `seconds` after it came."""
+        requests = self._requests_by_status.get(status)
+        if requests is None:
+            requests = self._requests_by_status[status] = self.requests.labels(status)
+        requests.inc()
+        self.duration.observe(seconds)
+
+    def stored(self, accepted: int, duplicates: int) -> None:
+        """Events the store took: `accepted` new ones, and `duplicates` it had already."""
+        self.accepted.inc(accepted)
+        # Each update takes a lock; duplicates are rare.
+        if duplicates:
+            self.duplicates.inc(duplicates)
 
     def observe_status(self, status: Status) -> None:
         self.backlog.set(status.backlog)
