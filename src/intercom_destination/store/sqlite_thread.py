@@ -1,10 +1,15 @@
 """SQLite connections that each live on a thread of their own, so the event loop never blocks.
 
 A `Writer` group-commits: it takes every job that is queued (up to `MAX_ROWS` rows), runs
-each in a savepoint of one shared transaction, commits once, and only then settles the jobs'
-futures. A durable commit costs a disk flush, so sharing it is what makes many small writes
-cheap. Consecutive batch jobs (enqueues) are merged into one call of its batcher's `append`,
-which does its work in a few set-wise statements instead of a few per caller. Between
+them in one transaction, commits once, and only then settles the jobs' futures. A durable
+commit costs a disk flush, so sharing it is what makes many small writes cheap. Consecutive
+batch jobs (enqueues) are merged into one call of its batcher's `append`, which writes them
+in one statement. Each call job runs in a savepoint, so that one that fails leaves no trace;
+the batcher's statement needs none, as SQLite undoes a statement that fails. When only batch
+jobs are queued, their statement is the whole transaction, with no BEGIN and COMMIT around
+it: the sqlite3 module lets go of the GIL around every statement and the event loop may keep
+it for up to the interpreter's switch interval (5 ms), so each statement can cost the writer
+that wait, which inside a transaction it spends holding the database's write lock. Between
 transactions, when the batcher says so, the writer runs the batcher's `upkeep` in a
 transaction of its own (the store sorts its inbox into lanes there).
 
@@ -23,6 +28,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from intercom_destination.store.base import StoreError
@@ -72,7 +78,12 @@ class Batcher(Protocol[Item, Result]):
     """What a `Writer` does with batch jobs, and the upkeep that goes with it."""
 
     def append(self, connection: sqlite3.Connection, items: list[Item]) -> list[Result]:
-        """One result per item, the items written in the writer's transaction."""
+        """One result per item, the items written in the writer's transaction, or with no
+        transaction open when no other job shares it.
+
+        Its writes must be one statement: the writer runs it in no savepoint, as SQLite undoes
+        a statement that fails, and outside a transaction SQLite commits the statement.
+        """
 
     def upkeep_in(self) -> float | None:
         """Seconds until `upkeep` is due (0 or less: now); None when nothing needs it."""
@@ -197,6 +208,10 @@ class Writer(_Thread, Generic[Item, Result]):
         return cast(list[Result], await future)
 
     def _run(self, tasks: list[_Call | _Batch]) -> list[_Settled]:
+        if all(isinstance(task, _Batch) for task in tasks):
+            # The batcher's one write is a transaction of its own (see `Batcher.append`):
+            # the writer holds the database's write lock only while SQLite runs it.
+            return self._attempt_batches(cast(list[_Batch], tasks))
         connection = self._connection
         settled: list[_Settled] = []
         try:
@@ -216,7 +231,8 @@ class Writer(_Thread, Generic[Item, Result]):
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             # BEGIN or COMMIT failed (the disk is full, another process holds the lock past
-            # the busy timeout): nothing of this transaction happened.
+            # the busy timeout), or SQLite rolled the transaction back: nothing of it
+            # happened.
             self._roll_back()
             return [(task.future, None, error) for task in tasks]
         return settled
@@ -252,11 +268,14 @@ class Writer(_Thread, Generic[Item, Result]):
         return (future, result, error)
 
     def _attempt_batches(self, batches: list[_Batch]) -> list[_Settled]:
-        items = [item for batch in batches for item in batch.items]
-        results, error = self._in_savepoint(
-            lambda connection: self._batcher.append(connection, items)
-        )
-        if error is not None:
+        items = list(chain.from_iterable(batch.items for batch in batches))
+        in_transaction = self._connection.in_transaction
+        try:
+            # No savepoint: an append that fails wrote nothing (see `Batcher.append`).
+            results = self._batcher.append(self._connection, items)
+        except Exception as error:
+            if in_transaction and not self._connection.in_transaction:
+                raise  # SQLite rolled the whole transaction back (the disk is full, say)
             if len(batches) == 1:
                 return [(batches[0].future, None, error)]
             # One caller's bad batch must not fail the others': run each on its own.
