@@ -161,6 +161,9 @@ def test_duplicates_are_found_in_the_batch_the_inbox_events_and_other_processes_
                 (4, "m4"),
                 (5, "m5"),
             ]
+            theirs.append(two, [event("m6")])
+            assert mine.append(one, [event("m7")]) == [Enqueued.ACCEPTED]
+            assert mine.append(one, [event("m6")]) == [Enqueued.DUPLICATE]
 
 
 def test_a_sort_rolled_back_with_its_job_leaves_the_inbox_as_it_was() -> None:

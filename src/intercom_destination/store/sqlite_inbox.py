@@ -25,7 +25,7 @@ an event `events` holds (its index is read, not written). Dedup stays exact: `In
 the inbox's messageIds in memory, and the statement also drops messageIds other processes
 appended since the mirror's last row. As the statement takes ids that follow one another,
 their count and the last one tell the usual case (every event appended, right after the
-mirror's last row) from the others, for which one query reads what the mirror missed. A sort
+mirror's last row) from the others, for which a query or two read what the mirror missed. A sort
 (of any process) empties the whole inbox: the mirror, which may meanwhile hold messageIds that
 are in `events` (duplicates all the same; this process's own sort, seconds later, comes long
 before `prune` could forget them), is emptied the next time it finds the inbox sorted. A
@@ -77,15 +77,18 @@ _APPEND = (
     " AND (value ->> 0 IN (SELECT message_id FROM inbox WHERE id > ?1)) IS NOT TRUE"
     " ORDER BY key"
 )
-# Where the inbox starts and ends; the messageIds of its rows after ?1 but for the rows ?2 to
-# ?3; and those of the rows ?2 to ?3, in the inbox or (sorted since) in `events`.
+# Where the inbox starts and ends, and the messageIds of its rows after ?1 but for the rows
+# ?2 to ?3 (this connection's).
 _CATCH_UP = (
     "SELECT (SELECT min(id) FROM inbox), (SELECT max(id) FROM inbox),"
     " (SELECT json_group_array(message_id) FROM inbox"
-    "  WHERE id > ?1 AND id NOT BETWEEN ?2 AND ?3),"
-    " (SELECT json_group_array(message_id) FROM (SELECT message_id FROM inbox"
-    "  WHERE id BETWEEN ?2 AND ?3 UNION ALL SELECT message_id FROM events"
-    "  WHERE id BETWEEN ?2 AND ?3))"
+    "  WHERE id > ?1 AND id NOT BETWEEN ?2 AND ?3)"
+)
+# The messageIds of the rows ?1 to ?2, in the inbox or (sorted since) in `events`.
+_APPENDED = (
+    "SELECT json_group_array(message_id) FROM (SELECT message_id FROM inbox"
+    " WHERE id BETWEEN ?1 AND ?2 UNION ALL SELECT message_id FROM events"
+    " WHERE id BETWEEN ?1 AND ?2)"
 )
 # Where the inbox starts and ends, and the lanes of its rows after ?1.
 _LANES_AFTER = (
@@ -235,38 +238,33 @@ class Inbox:
             return set()
         cursor = connection.execute(_APPEND, (self._seen, *_rows(events)))
         appended, last = cursor.rowcount, cursor.lastrowid
-        if appended == len(events) and last == self._seen + appended:
-            # As good as always: nothing was a duplicate, and no other process appended.
-            stored = message_ids
-            self._message_ids.update(stored)
-            self._seen = last
-        elif appended:
-            assert last is not None
-            # The ids of the rows a statement appends follow one another.
-            stored = self._catch_up(connection, last - appended + 1, last)
-        else:
-            stored = set()
-            # (`last` is not this statement's: the next append catches up.)
+        if not appended:
+            return set()  # (and `last` is not this statement's: the next append catches up)
+        assert last is not None
+        # The ids of the rows a statement appends follow one another.
+        first = last - appended + 1
+        if first != self._seen + 1:
+            self._catch_up(connection, first, last)  # other processes appended before
+        if appended < len(events):
+            (appended_ids,) = connection.execute(_APPENDED, (first, last)).fetchone()
+            message_ids = set(_strings.decode(appended_ids))
+        self._message_ids.update(message_ids)
+        self._seen = max(self._seen, last)
         self._note_rows()
-        return stored
+        return message_ids
 
-    def _catch_up(self, connection: sqlite3.Connection, first: int = 1, last: int = 0) -> set[str]:
-        """Mirror the rows appended since `_seen` (by other processes), having emptied the
-        mirror if the inbox was sorted since; the messageIds of the rows `first` to `last`,
-        which this connection appended."""
-        low, high, others, mine = connection.execute(
-            _CATCH_UP, (self._seen, first, last)
-        ).fetchone()
+    def _catch_up(self, connection: sqlite3.Connection, first: int = 1, last: int = 0) -> None:
+        """Mirror the rows appended since `_seen` but for those from `first` to `last`
+        (this connection's), having emptied the mirror if the inbox was sorted since."""
+        low, high, others = connection.execute(_CATCH_UP, (self._seen, first, last)).fetchone()
         # A sort, this connection's or another's, takes every row of the inbox.
         if low is None or low > self._seen:
             self._message_ids.clear()
+            self._since = None
         self._message_ids.update(_strings.decode(others))
-        stored = set(_strings.decode(mine))
-        self._message_ids.update(stored)
-        self._seen = max(self._seen, high or 0, last)
+        self._seen = max(self._seen, high or 0)
         self._unsure = False
         self._note_rows()
-        return stored
 
     def _catch_up_lanes(self, connection: sqlite3.Connection) -> Counter[str]:
         first, last, lanes = connection.execute(_LANES_AFTER, (self._lanes_seen,)).fetchone()
