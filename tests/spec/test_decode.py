@@ -18,7 +18,7 @@ from intercom_destination.spec import (
     decode_event,
     stored_form,
 )
-from intercom_destination.spec.decode import StoredForm, decode_for_storage
+from intercom_destination.spec.decode import Arrival, StoredForm
 from tests.captures import event_captures
 
 RECEIVED = datetime(2026, 11, 28, 22, 50, 52, tzinfo=UTC)
@@ -228,10 +228,8 @@ def test_the_stored_form_decodes_to_the_same_event_later() -> None:
     assert later.timestamp == datetime(2026, 11, 28, 22, 50, 51, tzinfo=UTC)
 
 
-def for_storage(obj: dict[str, Any], **kwargs: Any) -> Any:
-    return decode_for_storage(
-        obj, received_at=RECEIVED, make_message_id=lambda: "generated", **kwargs
-    )
+def for_storage(obj: dict[str, Any], sent_at: object = None) -> Any:
+    return Arrival(RECEIVED, lambda: "generated", sent_at).decode_for_storage(obj)
 
 
 STORABLE = [

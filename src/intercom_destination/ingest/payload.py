@@ -15,7 +15,7 @@ import msgspec
 
 from intercom_destination.ingest.responses import RejectedItem, bad_request
 from intercom_destination.spec import InvalidEvent
-from intercom_destination.spec.decode import decode_for_storage, merge_envelope
+from intercom_destination.spec.decode import Arrival, merge_envelope
 from intercom_destination.store import NewEvent, new_event
 
 #: Segment's limits ("32 KB", "500 KB"), read generously: clients cap themselves below them.
@@ -93,7 +93,9 @@ class Decoder:
         self._make_message_id = make_message_id
 
     def batch(self, envelope: Envelope, received_at: float) -> Decoded:
-        received = datetime.fromtimestamp(received_at, UTC)
+        arrival = Arrival(
+            datetime.fromtimestamp(received_at, UTC), self._make_message_id, envelope.sentAt
+        )
         merges = envelope.context is not None or envelope.integrations is not None
         outer = {"context": envelope.context, "integrations": envelope.integrations}
         events: list[NewEvent] = []
@@ -108,12 +110,7 @@ class Decoder:
             except msgspec.DecodeError:
                 rejected.append(RejectedItem.of(index, InvalidEvent("event", "must be an object")))
                 continue
-            result = decode_for_storage(
-                merge_envelope(item, outer) if merges else item,
-                received_at=received,
-                sent_at=envelope.sentAt,
-                make_message_id=self._make_message_id,
-            )
+            result = arrival.decode_for_storage(merge_envelope(item, outer) if merges else item)
             if isinstance(result, InvalidEvent):
                 rejected.append(RejectedItem.of(index, result, item.get("messageId")))
             else:
@@ -122,12 +119,8 @@ class Decoder:
 
     def single(self, obj: dict[str, Any], kind: str, received_at: float) -> NewEvent:
         """The event of a single-event path (`kind` from the path); a 400 Refusal if invalid."""
-        result = decode_for_storage(
-            obj,
-            received_at=datetime.fromtimestamp(received_at, UTC),
-            make_message_id=self._make_message_id,
-            type_hint=kind,
-        )
+        arrival = Arrival(datetime.fromtimestamp(received_at, UTC), self._make_message_id)
+        result = arrival.decode_for_storage(obj, type_hint=kind)
         if isinstance(result, InvalidEvent):
             rejected = [RejectedItem.of(0, result, obj.get("messageId"))]
             raise bad_request("invalid_event", f"the event is invalid: {result}", rejected)

@@ -85,19 +85,23 @@ def stored_form(event: Event) -> dict[str, Any]:
     `messageId`, the corrected `timestamp`, the client's own `originalTimestamp` and
     `receivedAt`. Decoding it again gives the same event, whenever that happens."""
     return _into_stored_form(
-        dict(event.raw), event.type, event.message_id, event.timestamp, event.received_at
+        dict(event.raw),
+        event.type,
+        event.message_id,
+        isoformat(event.timestamp),
+        isoformat(event.received_at),
     )
 
 
 def _into_stored_form(
-    raw: dict[str, Any], kind: str, message_id: str, timestamp: datetime, received_at: datetime
+    raw: dict[str, Any], kind: str, message_id: str, timestamp: str, received_at: str
 ) -> dict[str, Any]:
     """`raw` (an event without its transport fields) made its stored form, in place."""
     original = raw.get("originalTimestamp", raw.get("timestamp"))
     raw["type"] = kind
     raw["messageId"] = message_id
-    raw["timestamp"] = isoformat(timestamp)
-    raw["receivedAt"] = isoformat(received_at)
+    raw["timestamp"] = timestamp
+    raw["receivedAt"] = received_at
     if original is not None:
         raw["originalTimestamp"] = original
     return raw
@@ -132,7 +136,7 @@ def decode_event(
     must agree with it. `sent_at` is the batch envelope's, used when the event has none.
     """
     try:
-        checked = _check(obj, received_at, make_message_id, sent_at, type_hint)
+        checked = _check(obj, received_at, make_message_id, _envelope_time(sent_at), type_hint)
     except _Invalid as invalid:
         return invalid.error
     return _CLASSES[checked.type](
@@ -158,31 +162,40 @@ class StoredForm(msgspec.Struct, frozen=True):
     document: dict[str, Any]
 
 
-def decode_for_storage(
-    obj: dict[str, Any],
-    *,
-    received_at: datetime,
-    make_message_id: Callable[[], str],
-    sent_at: object = None,
-    type_hint: str | None = None,
-) -> StoredForm | InvalidEvent:
-    """`decode_event`'s checks, giving the event's stored form instead of the typed event:
-    ingest stores events without reading them. `obj` itself becomes the stored form (pass one
-    nothing else holds); it is left as it was when the event is invalid."""
-    try:
-        checked = _check(obj, received_at, make_message_id, sent_at, type_hint)
-    except _Invalid as invalid:
-        return invalid.error
-    document = _into_stored_form(
-        _without_transport_fields(obj),
-        checked.type,
-        checked.message_id,
-        checked.timestamp,
-        received_at,
-    )
-    return StoredForm(
-        checked.type, checked.message_id, checked.user_id, checked.anonymous_id, document
-    )
+class Arrival:
+    """Events that came in one request, decoded for storage: all received at `received_at`,
+    in an envelope that gave `sent_at`. What they share is read once for all of them."""
+
+    def __init__(
+        self, received_at: datetime, make_message_id: Callable[[], str], sent_at: object = None
+    ) -> None:
+        self._received_at = received_at
+        self._received_text = isoformat(received_at)
+        self._make_message_id = make_message_id
+        self._sent_at = parse_timestamp(sent_at)
+
+    def decode_for_storage(
+        self, obj: dict[str, Any], type_hint: str | None = None
+    ) -> StoredForm | InvalidEvent:
+        """`decode_event`'s checks, giving the event's stored form instead of the typed event:
+        ingest stores events without reading them. `obj` itself becomes the stored form (pass
+        one nothing else holds); it is left as it was when the event is invalid."""
+        try:
+            checked = _check(
+                obj, self._received_at, self._make_message_id, self._sent_at, type_hint
+            )
+        except _Invalid as invalid:
+            return invalid.error
+        document = _into_stored_form(
+            _without_transport_fields(obj),
+            checked.type,
+            checked.message_id,
+            isoformat(checked.timestamp),
+            self._received_text,
+        )
+        return StoredForm(
+            checked.type, checked.message_id, checked.user_id, checked.anonymous_id, document
+        )
 
 
 class _Invalid(Exception):
@@ -218,7 +231,7 @@ def _check(
     obj: Mapping[str, Any],
     received_at: datetime,
     make_message_id: Callable[[], str],
-    envelope_sent_at: object,
+    envelope_sent_at: datetime | None,
     type_hint: str | None,
 ) -> _Checked:
     """Every check of an event, in the order its problems are reported; raises `_Invalid`."""
@@ -335,7 +348,9 @@ def _traits(obj: Mapping[str, Any]) -> dict[str, Any]:
     return context_traits if isinstance(context_traits, dict) else {}
 
 
-def _timestamp(obj: Mapping[str, Any], received_at: datetime, envelope_sent_at: object) -> datetime:
+def _timestamp(
+    obj: Mapping[str, Any], received_at: datetime, envelope_sent_at: datetime | None
+) -> datetime:
     """The event's corrected time.
 
     An event that already carries `receivedAt` was processed by Segment (an archive export):
@@ -353,7 +368,7 @@ def _timestamp(obj: Mapping[str, Any], received_at: datetime, envelope_sent_at: 
     if "timestamp" in obj:
         original = timestamp
     if "sentAt" not in obj:
-        sent_at = _envelope_time(envelope_sent_at)
+        sent_at = envelope_sent_at
     return corrected_timestamp(original, sent_at, received_at)
 
 
