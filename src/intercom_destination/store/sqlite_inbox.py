@@ -97,7 +97,6 @@ _LANES_AFTER = (
 )
 
 _strings = msgspec.json.Decoder(list[str])
-_encoder = msgspec.json.Encoder()
 
 
 class Inbox:
@@ -302,4 +301,4 @@ def _rows(events: list[NewEvent]) -> tuple[str, bytes]:
             events, accumulate(lengths, initial=1), lengths, strict=False
         )
     ]
-    return _encoder.encode(rows).decode(), b"".join(bodies)
+    return json_text(rows), b"".join(bodies)

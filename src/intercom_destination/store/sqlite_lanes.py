@@ -10,7 +10,7 @@ and ahead of everything else.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
 
@@ -196,7 +196,7 @@ def link(connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: f
         ).rowcount
     connection.execute("DELETE FROM lanes WHERE lane = ?", (anonymous_id,))
     if moved:
-        _open_lanes(connection, [(user_id, now)])
+        _open_lane(connection, user_id, now)
     return moved
 
 
@@ -248,7 +248,7 @@ def to_front(connection: sqlite3.Connection, lane: str, event_ids: list[int], no
         " waiting_for = NULL, until = NULL WHERE id = ?",
         [(lane, first + offset, event_id) for offset, event_id in enumerate(event_ids)],
     )
-    _open_lanes(connection, [(lane, now)])
+    _open_lane(connection, lane, now)
 
 
 def log(
@@ -274,11 +274,11 @@ def _among(event_ids: Sequence[int] | None) -> tuple[str | None]:
     return (None if event_ids is None else json_text(list(event_ids)),)
 
 
-def _open_lanes(connection: sqlite3.Connection, lanes: Iterable[tuple[str, float]]) -> None:
+def _open_lane(connection: sqlite3.Connection, lane: str, now: float) -> None:
     # A lane that exists keeps its place in the queue (and its lease).
-    connection.executemany(
+    connection.execute(
         "INSERT INTO lanes (lane, available_at) VALUES (?, ?) ON CONFLICT (lane) DO NOTHING",
-        lanes,
+        (lane, now),
     )
 
 

@@ -109,20 +109,15 @@ MIGRATIONS: list[list[str]] = [
 def is_current(connection: sqlite3.Connection) -> bool:
     """Whether the database has the latest schema; reads only, so a process that only looks
     (`status`) needs no write lock while another holds it."""
-    if not connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-    ).fetchone():
-        return False
-    row = connection.execute("SELECT version FROM schema_version").fetchone()
-    return row is not None and int(row[0]) == len(MIGRATIONS)
+    return _version(connection) == len(MIGRATIONS)
 
 
 def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
     """Bring the database to the latest schema, inside the caller's transaction; its
     versions before and after."""
     connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = connection.execute("SELECT version FROM schema_version").fetchone()
-    version = 0 if row is None else int(row[0])
+    recorded = _version(connection)
+    version = recorded or 0
     if version > len(MIGRATIONS):
         raise StoreError(
             f"the database has schema version {version}; this version of "
@@ -131,8 +126,18 @@ def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
     for statements in MIGRATIONS[version:]:
         for statement in statements:
             connection.execute(statement)
-    if row is None:
+    if recorded is None:
         connection.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
     else:
         connection.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
     return version, len(MIGRATIONS)
+
+
+def _version(connection: sqlite3.Connection) -> int | None:
+    """The schema version the database records; None before it records one."""
+    if not connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone():
+        return None
+    row = connection.execute("SELECT version FROM schema_version").fetchone()
+    return None if row is None else int(row[0])
