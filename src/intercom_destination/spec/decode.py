@@ -5,7 +5,6 @@ Decoding never raises on bad input: every problem becomes an `InvalidEvent`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,16 @@ from intercom_destination.spec.timestamps import (
 )
 
 MAX_MESSAGE_ID_LENGTH = 100
-EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+#: Each event type and the class it decodes to.
+_CLASSES: dict[str, type[Event]] = {
+    "identify": Identify,
+    "track": Track,
+    "page": Page,
+    "screen": Screen,
+    "group": Group,
+    "alias": Alias,
+}
+EVENT_TYPES = tuple(_CLASSES)
 # Fields the HTTP transport adds around an event; they are not part of the event.
 _TRANSPORT_FIELDS = ("writeKey", "sentAt", "_metadata")
 
@@ -136,7 +144,7 @@ def decode_event(
     must agree with it. `sent_at` is the batch envelope's, used when the event has none.
     """
     try:
-        checked = _check(obj, received_at, make_message_id, _envelope_time(sent_at), type_hint)
+        checked = _check(obj, received_at, make_message_id, parse_timestamp(sent_at), type_hint)
     except _Invalid as invalid:
         return invalid.error
     return _CLASSES[checked.type](
@@ -215,16 +223,6 @@ class _Checked(msgspec.Struct, frozen=True):
     context: dict[str, Any]
     integrations: dict[str, Any]
     fields: dict[str, Any]
-
-
-_CLASSES: dict[str, type[Event]] = {
-    "identify": Identify,
-    "track": Track,
-    "page": Page,
-    "screen": Screen,
-    "group": Group,
-    "alias": Alias,
-}
 
 
 def _check(
@@ -380,13 +378,3 @@ def _moment(obj: Mapping[str, Any], key: str) -> datetime | None:
     if moment is None:
         raise _Invalid(key, "not a timestamp (ISO-8601 or Unix seconds)")
     return moment
-
-
-def _envelope_time(value: object) -> datetime | None:
-    # Every event of a batch shares the envelope's sentAt: read it once.
-    return _cached_time(value) if isinstance(value, str) else parse_timestamp(value)
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_time(value: str) -> datetime | None:
-    return parse_timestamp(value)
