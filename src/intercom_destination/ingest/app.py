@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -39,6 +39,7 @@ from intercom_destination.ingest.payload import (
 )
 from intercom_destination.ingest.project_settings import api_host, settings_document
 from intercom_destination.ingest.responses import (
+    Handler,
     Refusal,
     bad_request,
     json_document,
@@ -68,8 +69,6 @@ BACKLOG_RETRY_AFTER = 60
 #: Seconds between counts of the backlog once it is past half its bound, and below that.
 BACKLOG_INTERVAL = 2.0
 BACKLOG_FAR_INTERVAL = 60.0
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(
@@ -137,15 +136,13 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 
+    # One table for the router and for the express path of requests without Origin (cors.py).
+    events: dict[str, Handler] = {
+        **{path: ingest.endpoint(path, ingest.batch) for path in BATCH_PATHS},
+        **{path: ingest.endpoint(path, ingest.single(kind)) for path, kind in SINGLE_PATHS.items()},
+    }
     routes = [
-        *(
-            Route(path, ingest.endpoint(path, ingest.batch), methods=["POST"])
-            for path in BATCH_PATHS
-        ),
-        *(
-            Route(path, ingest.endpoint(path, ingest.single(kind)), methods=["POST"])
-            for path, kind in SINGLE_PATHS.items()
-        ),
+        *(Route(path, endpoint, methods=["POST"]) for path, endpoint in events.items()),
         Route(TELEMETRY_PATH, _telemetry, methods=["POST"]),
         Route(SETTINGS_PATH, ingest.endpoint(SETTINGS_PATH, project_settings), methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
@@ -160,6 +157,7 @@ def create_app(
             # Retry-After across origins.
             Middleware(
                 BrowserCORSMiddleware,
+                express=events,
                 allow_origin_regex=".*",
                 allow_credentials=True,
                 allow_methods=["GET", "POST", "OPTIONS"],

@@ -9,11 +9,16 @@ every client retries. Never a 3xx: analytics-node and analytics.js take one for 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import msgspec
+from starlette.requests import Request
 from starlette.responses import Response
 
 from intercom_destination.spec import InvalidEvent
 from intercom_destination.spec.decode import MAX_MESSAGE_ID_LENGTH
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 class RejectedItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
