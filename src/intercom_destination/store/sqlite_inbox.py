@@ -5,35 +5,41 @@ straight into `events` lands on a page of the messageId index and a page of the 
 index anywhere in the file; every commit then writes each page it touched to the log, and
 the checkpoint copies it back. `enqueue` instead appends each event to `inbox`, a table with
 no key but its rowid, whose pages fill one after the other, and commits: the event is durable
-for the cost of its own bytes. Now and then (`SORT_AFTER` seconds after the first arrival,
-longer after a long sort, or once `SORT_ROWS` wait) the writer moves the whole inbox into
-`events` and `lanes` in one transaction, where thousands of events share each index page
-they touch. The price is that a sort holds the writer while it rewrites those pages, and
-enqueues arriving meanwhile wait for it: a few hundred milliseconds once the store holds a
-few hundred thousand events.
+for the cost of its own bytes. Now and then (`SORT_AFTER` seconds after events began to wait,
+longer after a long sort, or once `SORT_ROWS` wait) the writer copies the inbox's new events
+into `events` and `lanes` in one transaction, where thousands of events share each index page
+they touch.
+
+The inbox is a file of its own next to the store's (`sqlite_schema.INBOX_SUFFIX`, attached to
+every connection as `arrivals`), so that appending and sorting take different write locks: a sort
+rewrites index pages for a few hundred milliseconds once the store holds a few hundred thousand
+events, and enqueues go on meanwhile (bench/ingest.py: see the README). SQLite commits each
+file of a transaction on its own, so a sort writes only the store's file: it copies the
+inbox's events past `sorted.through` and moves that mark in one transaction, and the events up
+to the mark are deleted from the inbox afterwards, in a transaction of their own (any events
+left there by a crash in between are past the mark no more, and deleted the next time).
 
 The inbox's rowid is the event's id from its arrival on (AUTOINCREMENT, so that it is never
 reused), and so its position in its lane: events keep their arrival order whether they are
 sorted in one batch or several.
 
-The writer's enqueues are one INSERT, a transaction of its own when no other job shares it
-(see `sqlite_thread`): the sqlite3 module lets go of the GIL around every statement, and the
-writer may then wait milliseconds for the event loop to give it back, so each statement costs
-far more than its work. The events go in as one JSON array of their fields and one blob of
-their bodies end to end; SQLite resolves an anonymous event's lane through `links`, and drops
-an event `events` holds (its index is read, not written). Dedup stays exact: `Inbox` mirrors
-the inbox's messageIds in memory, and the statement also drops messageIds other processes
-appended since the mirror's last row. As the statement takes ids that follow one another,
-their count and the last one tell the usual case (every event appended, right after the
-mirror's last row) from the others, for which a query or two read what the mirror missed. A sort
-(of any process) empties the whole inbox: the mirror, which may meanwhile hold messageIds that
-are in `events` (duplicates all the same; this process's own sort, seconds later, comes long
-before `prune` could forget them), is emptied the next time it finds the inbox sorted. A
-transaction rolled back makes it read the whole inbox again.
+`Arrivals` appends, on a connection of its own whose every write is one INSERT, a transaction
+of its own: the sqlite3 module lets go of the GIL around every statement, and the connection
+may then wait milliseconds for the event loop to give it back. The events go in as one JSON
+array of their fields and one blob of their bodies end to end; SQLite resolves an anonymous
+event's lane through `links`, and drops an event `events` holds (its index is read, not
+written). Dedup stays exact: `Arrivals` mirrors the inbox's messageIds past the mark in memory,
+and the statement also drops messageIds other processes appended since the mirror's last row.
+As the statement takes ids that follow one another, their count and the last one tell the usual
+case (every event appended, right after the mirror's last row) from the others, for which a
+query or two read what the mirror missed. The mirror forgets the messageIds a sort took once it
+reads the mark past them (they are in `events` by then, duplicates all the same).
 
-Whatever reads lanes accounts for the inbox: `lease` sorts it first when the inbox holds a
-lane that has no `lanes` row yet (`needs_sort_for_lease`), `link` when it holds the visitor's
-lane, and `status` counts its events and their lanes. The mirror reads the inbox's lanes only
+`Sorter` runs on the writer's connection. An anonymous event's lane is resolved again when it
+is sorted, as the visitor may have been linked to a user since it was appended. Whatever reads
+lanes accounts for the inbox: `lease` sorts it first when the inbox holds a lane that has no
+`lanes` row yet (`needs_sort_for_lease`), `link` when it holds the visitor's lane, and `status`
+counts its events past the mark and their lanes. The sorter mirrors the inbox's lanes only
 then, as only SQLite knew an anonymous event's lane when it was appended.
 """
 
@@ -41,7 +47,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from itertools import accumulate
 
@@ -51,7 +57,7 @@ from intercom_destination.store.base import Enqueued, NewEvent
 from intercom_destination.store.rows import PENDING
 from intercom_destination.store.sqlite_lanes import json_text
 
-#: How long the first event to arrive waits in the inbox before the writer sorts it into its
+#: How long the first event to wait stays in the inbox before the writer sorts it into its
 #: lane, unless a lease or a link sorts it sooner: long enough for a busy ingest to gather
 #: tens of thousands of events per sort, short enough that lanes stay fresh.
 SORT_AFTER = 1.0
@@ -60,66 +66,66 @@ SORT_AFTER = 1.0
 #: keeps sorting to a fraction of the writer's time.
 SORT_PACE = 3.0
 #: The inbox is sorted once this many events wait in it, whatever their age: it bounds the
-#: memory the inbox's mirror takes and how long one sort holds the writer.
+#: memory the mirror of its messageIds takes and how long one sort takes.
 SORT_ROWS = 100_000
+#: How often the writer looks whether this process's appends wait, while none did: they are
+#: counted on another thread.
+WAITING_CHECK = 1.0
 
 # One JSON row per event (?2), in arrival order; its body is `length` bytes of ?3 from
-# `start` on. Its lane is its user, or its visitor's if they were linked, or its visitor. An
-# event `events` holds is a duplicate, and so is one appended after the row ?1 (by another
-# process: this one's mirror holds the rest). (IS NOT TRUE: a row without a messageId fails
-# its NOT NULL constraint rather than pass for a duplicate.)
+# `start` on. Its lane is its user, or its visitor's if they were linked, or its visitor; an
+# event without a user keeps its visitor, for the sort to resolve again. An event `events`
+# holds is a duplicate, and so is one appended after the row ?1 (by another process: this
+# one's mirror holds the rest). (IS NOT TRUE: a row without a messageId fails its NOT NULL
+# constraint rather than pass for a duplicate.)
 _APPEND = (
-    "INSERT INTO inbox (message_id, lane, type, received_at, body)"
+    "INSERT INTO arrivals.inbox (message_id, lane, visitor, type, received_at, body)"
     " SELECT value ->> 0, coalesce(value ->> 1,"
     " (SELECT user_id FROM links WHERE anonymous_id = value ->> 2), value ->> 2, ''),"
+    " iif(value ->> 1 IS NULL, value ->> 2, NULL),"
     " value ->> 3, value ->> 4, substr(?3, value ->> 5, value ->> 6) FROM json_each(?2)"
     " WHERE (value ->> 0 IN (SELECT message_id FROM events)) IS NOT TRUE"
-    " AND (value ->> 0 IN (SELECT message_id FROM inbox WHERE id > ?1)) IS NOT TRUE"
+    " AND (value ->> 0 IN (SELECT message_id FROM arrivals.inbox WHERE id > ?1)) IS NOT TRUE"
     " ORDER BY key"
 )
-# Where the inbox starts and ends, and the messageIds of its rows after ?1 but for the rows
-# ?2 to ?3 (this connection's).
+# The mark, the inbox's last id, and the messageIds of its rows after ?1 and the mark but for
+# the rows ?2 to ?3 (this connection's).
 _CATCH_UP = (
-    "SELECT (SELECT min(id) FROM inbox), (SELECT max(id) FROM inbox),"
-    " (SELECT json_group_array(message_id) FROM inbox"
-    "  WHERE id > ?1 AND id NOT BETWEEN ?2 AND ?3)"
+    "SELECT (SELECT through FROM sorted), (SELECT max(id) FROM arrivals.inbox),"
+    " (SELECT json_group_array(message_id) FROM arrivals.inbox"
+    "  WHERE id > max(?1, (SELECT through FROM sorted)) AND id NOT BETWEEN ?2 AND ?3)"
 )
 # The messageIds of the rows ?1 to ?2, in the inbox or (sorted since) in `events`.
 _APPENDED = (
-    "SELECT json_group_array(message_id) FROM (SELECT message_id FROM inbox"
+    "SELECT json_group_array(message_id) FROM (SELECT message_id FROM arrivals.inbox"
     " WHERE id BETWEEN ?1 AND ?2 UNION ALL SELECT message_id FROM events"
     " WHERE id BETWEEN ?1 AND ?2)"
 )
-# Where the inbox starts and ends, and the lanes of its rows after ?1.
+# The mark, the inbox's last id, and the lanes of its rows after ?1 and the mark.
 _LANES_AFTER = (
-    "SELECT (SELECT min(id) FROM inbox), (SELECT max(id) FROM inbox),"
-    " (SELECT json_group_array(lane) FROM inbox WHERE id > ?1)"
+    "SELECT (SELECT through FROM sorted), (SELECT max(id) FROM arrivals.inbox),"
+    " (SELECT json_group_array(lane) FROM arrivals.inbox"
+    "  WHERE id > max(?1, (SELECT through FROM sorted)))"
 )
 
 _strings = msgspec.json.Decoder(list[str])
 
 
-class Inbox:
-    """The inbox's messageIds and lanes, mirrored for one writer connection; its methods are
-    jobs run on that connection (`append` outside a transaction too)."""
+class Arrivals:
+    """Appends events to the inbox, mirroring its messageIds for one connection; `append`
+    is a batch job of a `sqlite_thread.Writer`."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        #: The messageIds of the inbox's rows up to `_seen`, and maybe of rows a sort took
-        #: since (they are in `events`, so duplicates all the same).
+    def __init__(self) -> None:
+        #: The messageIds of the inbox's rows past the mark up to `seen`, and maybe of rows
+        #: a sort took since (they are in `events`, so duplicates all the same)...
         self._message_ids: set[str] = set()
-        self._seen = 0
-        #: Whether the inbox may have been sorted since `_message_ids` was last compared
-        #: with it.
+        #: ... by the last id of the rows they came with, to forget them once sorted.
+        self._chunks: deque[tuple[int, set[str]]] = deque()
+        #: The inbox's last row this mirror knows.
+        self.seen = 0
+        #: Whether the inbox may have been sorted, or written by a transaction rolled back,
+        #: since `_message_ids` was last compared with it.
         self._unsure = True
-        #: The lanes of the inbox's rows up to `_lanes_seen`, read only when asked about
-        #: lanes, so that `append` need not know whom links resolve anonymous events to.
-        self._lanes: Counter[str] = Counter()
-        self._lanes_seen = 0
-        #: When this connection first knew the inbox was not empty (monotonic seconds).
-        self._since: float | None = None
-        #: How long the latest sort took (seconds).
-        self._sort_took = 0.0
 
     def append(self, connection: sqlite3.Connection, events: list[NewEvent]) -> list[Enqueued]:
         """Append the events that are not duplicates to the inbox; one result per event.
@@ -148,33 +154,121 @@ class Inbox:
                 results.append(Enqueued.DUPLICATE)
         return results
 
+    def sorted_meanwhile(self) -> None:
+        """A sort moved the mark: forget what it took before the next append (any thread)."""
+        self._unsure = True
+
+    def rolled_back(self) -> None:
+        """A transaction the appends shared was rolled back: what they wrote is gone."""
+        self._message_ids.clear()
+        self._chunks.clear()
+        self.seen = 0
+        self._unsure = True
+
+    def _fresh(self, events: list[NewEvent]) -> list[NewEvent]:
+        """The events whose messageId neither the mirror nor an event before them has."""
+        known = self._message_ids
+        taken: set[str] = set()
+        fresh: list[NewEvent] = []
+        for event in events:
+            if event.message_id not in known and event.message_id not in taken:
+                taken.add(event.message_id)
+                fresh.append(event)
+        return fresh
+
+    def _store(
+        self, connection: sqlite3.Connection, events: list[NewEvent], message_ids: set[str]
+    ) -> set[str]:
+        """Append `events`, whose messageIds are `message_ids` (one each), but for
+        duplicates; the messageIds appended."""
+        if not events:
+            return set()
+        cursor = connection.execute(_APPEND, (self.seen, *_rows(events)))
+        appended, last = cursor.rowcount, cursor.lastrowid
+        if not appended:
+            return set()  # (and `last` is not this statement's: the next append catches up)
+        assert last is not None
+        # The ids of the rows a statement appends follow one another.
+        first = last - appended + 1
+        if first != self.seen + 1:
+            self._catch_up(connection, first, last)  # other processes appended before
+        if appended < len(events):
+            (appended_ids,) = connection.execute(_APPENDED, (first, last)).fetchone()
+            message_ids = set(_strings.decode(appended_ids))
+        self._remember(last, message_ids)
+        return message_ids
+
+    def _catch_up(self, connection: sqlite3.Connection, first: int = 1, last: int = 0) -> None:
+        """Forget what was sorted, and mirror the rows appended since `seen` but for those
+        from `first` to `last` (this connection's)."""
+        self._unsure = False
+        through, high, others = connection.execute(_CATCH_UP, (self.seen, first, last)).fetchone()
+        while self._chunks and self._chunks[0][0] <= through:
+            self._message_ids -= self._chunks.popleft()[1]
+        self._remember(max(high or 0, through), set(_strings.decode(others)))
+
+    def _remember(self, last: int, message_ids: set[str]) -> None:
+        if message_ids:
+            self._message_ids |= message_ids
+            self._chunks.append((last, message_ids))
+        self.seen = max(self.seen, last)
+
+
+class Sorter:
+    """Sorts the inbox into lanes, and knows which lanes it holds; its methods are jobs of the
+    writer's connection, and its upkeep is the writer's (see `sqlite_thread.Upkeep`)."""
+
+    def __init__(self, arrivals: Arrivals, clock: Callable[[], float] = time.monotonic) -> None:
+        #: What this process appends: how far it got tells how much waits.
+        self._arrivals = arrivals
+        self._clock = clock
+        #: The mark as this sorter last read or moved it: the inbox's rows up to it are sorted.
+        self._through = 0
+        #: When this sorter first saw events past the mark wait (monotonic seconds).
+        self._waiting_since: float | None = None
+        #: How long the latest sort took (seconds).
+        self._sort_took = 0.0
+        #: Whether the inbox may hold rows a sort took: deleted by the next upkeep. (A crash
+        #: may leave some, which the mark keeps out of everything until then.)
+        self._sorted_rows_left = False
+        #: The lanes of the inbox's rows past `_through` up to `_lanes_seen`.
+        self._lanes: Counter[str] = Counter()
+        self._lanes_seen = 0
+
     def sort(self, connection: sqlite3.Connection) -> int:
-        """Move every inbox event into `events` and open its lane; returns how many moved."""
-        self._since = None
-        (first,) = connection.execute("SELECT min(id) FROM inbox").fetchone()
-        if first is None:
-            return 0
+        """Copy the inbox's events past the mark into `events`, open their lanes, and move
+        the mark past them; returns how many were copied."""
         started = self._clock()
+        (through,) = connection.execute("SELECT through FROM sorted").fetchone()
+        # The inbox's rows are read as of this statement until the transaction ends: events
+        # appended meanwhile wait for the next sort.
+        (last,) = connection.execute("SELECT max(id) FROM arrivals.inbox").fetchone()
+        self._waiting_since = None
+        if last is None or last <= through:
+            self._through = through
+            return 0
         # Arrival order, so that each lane's events take ascending positions. Dedup was done
         # at enqueue; DO NOTHING is only the last guard that an id is never stored twice.
         moved = connection.execute(
             "INSERT INTO events (id, message_id, lane, type, received_at, body, state, position)"
-            f" SELECT id, message_id, lane, type, received_at, body, {PENDING}, id FROM inbox"
-            " WHERE true ORDER BY id ON CONFLICT (message_id) DO NOTHING"
+            " SELECT id, message_id,"
+            " coalesce((SELECT user_id FROM links WHERE anonymous_id = visitor), lane),"
+            f" type, received_at, body, {PENDING}, id FROM arrivals.inbox"
+            " WHERE id > ? ORDER BY id ON CONFLICT (message_id) DO NOTHING",
+            (through,),
         ).rowcount
         # From the events moved, not the inbox: a lane is opened only with pending events,
         # available from its first event's arrival. A lane that exists keeps its place in the
         # queue (and its lease).
         connection.execute(
             "INSERT INTO lanes (lane, available_at) SELECT lane, received_at FROM events"
-            f" WHERE id >= ? AND state = {PENDING} ORDER BY id ON CONFLICT (lane) DO NOTHING",
-            (first,),
+            f" WHERE id > ? AND state = {PENDING} ORDER BY id ON CONFLICT (lane) DO NOTHING",
+            (through,),
         )
-        # The writer holds the database's write lock: nothing was appended meanwhile.
-        connection.execute("DELETE FROM inbox")
-        # The mirror is emptied once the inbox is seen empty: this transaction, or the job
-        # that sorted, may yet be rolled back.
-        self._unsure = True
+        connection.execute("UPDATE sorted SET through = ?", (last,))
+        self._through = self._lanes_seen = last
+        self._sorted_rows_left = True
+        self._lanes.clear()
         self._sort_took = self._clock() - started
         return moved
 
@@ -197,88 +291,50 @@ class Inbox:
         ).fetchone()
         return row is not None
 
-    def upkeep_in(self) -> float | None:
-        """Seconds until the inbox should be sorted (0 or less: now); None if it is empty."""
-        if self._since is None:
-            return None
-        if len(self._message_ids) >= SORT_ROWS:
+    def upkeep_in(self) -> float:
+        """Seconds until upkeep is due (0 or less: now), or until it is time to look again."""
+        if self._sorted_rows_left:
             return 0.0
-        return self._since + max(SORT_AFTER, SORT_PACE * self._sort_took) - self._clock()
+        waiting = self._arrivals.seen - self._through
+        if waiting <= 0:
+            self._waiting_since = None
+            return WAITING_CHECK
+        now = self._clock()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        if waiting >= SORT_ROWS:
+            return 0.0
+        return self._waiting_since + max(SORT_AFTER, SORT_PACE * self._sort_took) - now
 
     def upkeep(self, connection: sqlite3.Connection) -> int:
-        """The writer's upkeep between transactions: the sort, when `upkeep_in` says."""
+        """The writer's upkeep, one transaction at a time: delete the rows a committed sort
+        took from the inbox, or sort when due. Returns how many rows it deleted or sorted."""
+        if self._sorted_rows_left:
+            self._sorted_rows_left = False
+            deleted = connection.execute(
+                "DELETE FROM arrivals.inbox WHERE id <= (SELECT through FROM sorted)"
+            ).rowcount
+            self._arrivals.sorted_meanwhile()
+            return deleted
         return self.sort(connection)
 
     def rolled_back(self) -> None:
         """The writer's transaction was rolled back: what was read in it may not exist."""
-        self._message_ids.clear()
-        self._seen = 0
-        self._unsure = True
+        self._through = self._lanes_seen = 0
+        self._sorted_rows_left = True
         self._lanes.clear()
-        self._lanes_seen = 0
-
-    def _fresh(self, events: list[NewEvent]) -> list[NewEvent]:
-        """The events whose messageId neither the mirror nor an event before them has."""
-        known = self._message_ids
-        taken: set[str] = set()
-        fresh: list[NewEvent] = []
-        for event in events:
-            if event.message_id not in known and event.message_id not in taken:
-                taken.add(event.message_id)
-                fresh.append(event)
-        return fresh
-
-    def _store(
-        self, connection: sqlite3.Connection, events: list[NewEvent], message_ids: set[str]
-    ) -> set[str]:
-        """Append `events`, whose messageIds are `message_ids` (one each), but for
-        duplicates; the messageIds appended."""
-        if not events:
-            return set()
-        cursor = connection.execute(_APPEND, (self._seen, *_rows(events)))
-        appended, last = cursor.rowcount, cursor.lastrowid
-        if not appended:
-            return set()  # (and `last` is not this statement's: the next append catches up)
-        assert last is not None
-        # The ids of the rows a statement appends follow one another.
-        first = last - appended + 1
-        if first != self._seen + 1:
-            self._catch_up(connection, first, last)  # other processes appended before
-        if appended < len(events):
-            (appended_ids,) = connection.execute(_APPENDED, (first, last)).fetchone()
-            message_ids = set(_strings.decode(appended_ids))
-        self._message_ids.update(message_ids)
-        self._seen = max(self._seen, last)
-        self._note_rows()
-        return message_ids
-
-    def _catch_up(self, connection: sqlite3.Connection, first: int = 1, last: int = 0) -> None:
-        """Mirror the rows appended since `_seen` but for those from `first` to `last`
-        (this connection's), having emptied the mirror if the inbox was sorted since."""
-        low, high, others = connection.execute(_CATCH_UP, (self._seen, first, last)).fetchone()
-        # A sort, this connection's or another's, takes every row of the inbox.
-        if low is None or low > self._seen:
-            self._message_ids.clear()
-            self._since = None
-        self._message_ids.update(_strings.decode(others))
-        self._seen = max(self._seen, high or 0)
-        self._unsure = False
-        self._note_rows()
 
     def _catch_up_lanes(self, connection: sqlite3.Connection) -> Counter[str]:
-        first, last, lanes = connection.execute(_LANES_AFTER, (self._lanes_seen,)).fetchone()
-        if first is None or first > self._lanes_seen:
+        through, last, lanes = connection.execute(_LANES_AFTER, (self._lanes_seen,)).fetchone()
+        if through != self._through:
+            # A sort (another process's) took rows this mirror holds: read them all again.
             self._lanes.clear()
+            self._through = self._lanes_seen = through
+            return self._catch_up_lanes(connection)
         if last is not None and last > self._lanes_seen:
             self._lanes.update(_strings.decode(lanes))
             self._lanes_seen = last
         return self._lanes
-
-    def _note_rows(self) -> None:
-        if not self._message_ids:
-            self._since = None
-        elif self._since is None:
-            self._since = self._clock()
 
 
 def _rows(events: list[NewEvent]) -> tuple[str, bytes]:

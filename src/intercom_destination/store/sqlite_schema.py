@@ -6,7 +6,8 @@ version in `schema_version`, and a store refuses a database newer than it knows.
 One `events` table holds every event the store knows, whatever its state, so the messageId
 index deduplicates across all of them; partial indexes keep each state's lookups small. A
 finished event keeps only its identifiers, for dedup, until `prune` removes it. Events arrive
-in `inbox`, which has no index, and are sorted into `events` in bulk (see `sqlite_inbox`).
+in `inbox`, which has no index, and are sorted into `events` in bulk (see `sqlite_inbox`);
+since version 3 the inbox is a file of its own, attached to each connection as `arrivals`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,29 @@ import sqlite3
 
 from intercom_destination.store.base import StoreError
 from intercom_destination.store.rows import DEAD, DONE, PARKED, PENDING
+
+#: The inbox's file is the store's path with this suffix (SQLite adds its -wal and -shm).
+INBOX_SUFFIX = "-inbox"
+
+#: The inbox, in the file attached as `arrivals`: made by version 3, and again whenever the
+#: file is new (a store whose inbox file was lost).
+INBOX = [
+    # `visitor`: the anonymousId of an event without a userId, whose lane the sort
+    # resolves again.
+    """CREATE TABLE IF NOT EXISTS arrivals.inbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        visitor TEXT,
+        type TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        body BLOB NOT NULL
+    )""",
+    # A new inbox file (or one lost) starts past every id the store has used.
+    "INSERT INTO arrivals.sqlite_sequence (name, seq) SELECT 'inbox', max(through,"
+    " coalesce((SELECT max(id) FROM events), 0)) FROM sorted WHERE NOT EXISTS"
+    " (SELECT 1 FROM arrivals.sqlite_sequence WHERE name = 'inbox')",
+]
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -103,13 +127,38 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "INSERT INTO sqlite_sequence (name, seq) SELECT 'inbox', coalesce(max(id), 0) FROM events",
     ],
+    [
+        # The inbox's rows up to `through` are in `events`. Before version 3 a sort emptied
+        # the inbox: what it holds is past the mark.
+        "CREATE TABLE sorted (through INTEGER NOT NULL)",
+        "INSERT INTO sorted SELECT coalesce((SELECT min(id) FROM main.inbox) - 1,"
+        " (SELECT seq FROM main.sqlite_sequence WHERE name = 'inbox'), 0)",
+        *INBOX,
+        # OR IGNORE: the inbox file commits on its own, so a migration that failed may have
+        # copied them already.
+        "INSERT OR IGNORE INTO arrivals.inbox (id, message_id, lane, type, received_at, body)"
+        " SELECT id, message_id, lane, type, received_at, body FROM main.inbox",
+        "DROP TABLE main.inbox",
+    ],
 ]
+
+
+def attach_inbox(connection: sqlite3.Connection, path: str) -> None:
+    """Attach the inbox's file, of the store at `path`, as `arrivals` (an in-memory store's is
+    in memory too), set up as the store's own."""
+    memory = path == ":memory:"
+    connection.execute("ATTACH DATABASE ? AS arrivals", (path if memory else path + INBOX_SUFFIX,))
+    if not memory:
+        # Appended in row order and read once by a sort: the same large pages and log.
+        connection.execute("PRAGMA arrivals.page_size = 8192")
+        connection.execute("PRAGMA arrivals.journal_mode = WAL")
+    connection.execute("PRAGMA arrivals.synchronous = FULL")
 
 
 def is_current(connection: sqlite3.Connection) -> bool:
     """Whether the database has the latest schema; reads only, so a process that only looks
     (`status`) needs no write lock while another holds it."""
-    return _version(connection) == len(MIGRATIONS)
+    return _version(connection) == len(MIGRATIONS) and _has_inbox(connection)
 
 
 def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
@@ -126,6 +175,9 @@ def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
     for statements in MIGRATIONS[version:]:
         for statement in statements:
             connection.execute(statement)
+    if not _has_inbox(connection):
+        for statement in INBOX:
+            connection.execute(statement)
     if recorded is None:
         connection.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
     else:
@@ -141,3 +193,11 @@ def _version(connection: sqlite3.Connection) -> int | None:
         return None
     row = connection.execute("SELECT version FROM schema_version").fetchone()
     return None if row is None else int(row[0])
+
+
+def _has_inbox(connection: sqlite3.Connection) -> bool:
+    return bool(
+        connection.execute(
+            "SELECT 1 FROM arrivals.sqlite_master WHERE type = 'table' AND name = 'inbox'"
+        ).fetchone()
+    )

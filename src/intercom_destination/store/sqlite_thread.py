@@ -10,8 +10,9 @@ jobs are queued, their statement is the whole transaction, with no BEGIN and COM
 it: the sqlite3 module lets go of the GIL around every statement and the event loop may keep
 it for up to the interpreter's switch interval (5 ms), so each statement can cost the writer
 that wait, which inside a transaction it spends holding the database's write lock. Between
-transactions, when the batcher says so, the writer runs the batcher's `upkeep` in a
-transaction of its own (the store sorts its inbox into lanes there).
+transactions, when its `Upkeep` says so, the writer runs it in a transaction of its own (the
+store sorts its inbox into lanes there). A transaction starts with `BEGIN IMMEDIATE`, which
+takes the write lock of every attached file, or with the statements the writer is given.
 
 A `Reader` runs each job in its own read transaction on a second connection; in WAL mode it
 sees every committed write and never waits for the writer.
@@ -75,7 +76,7 @@ _Task = _Call | _Batch | _Stop
 
 
 class Batcher(Protocol[Item, Result]):
-    """What a `Writer` does with batch jobs, and the upkeep that goes with it."""
+    """What a `Writer` does with batch jobs."""
 
     def append(self, connection: sqlite3.Connection, items: list[Item]) -> list[Result]:
         """One result per item, the items written in the writer's transaction, or with no
@@ -85,11 +86,18 @@ class Batcher(Protocol[Item, Result]):
         a statement that fails, and outside a transaction SQLite commits the statement.
         """
 
-    def upkeep_in(self) -> float | None:
-        """Seconds until `upkeep` is due (0 or less: now); None when nothing needs it."""
+    def rolled_back(self) -> None:
+        """A transaction of the writer was rolled back: forget what was written in it."""
+
+
+class Upkeep(Protocol):
+    """Work a `Writer` runs between the callers' transactions, each time in one of its own."""
+
+    def upkeep_in(self) -> float:
+        """Seconds until `upkeep` is due (0 or less: now)."""
 
     def upkeep(self, connection: sqlite3.Connection) -> object:
-        """Work of its own transaction, run between the callers' ones when due."""
+        """One transaction's work."""
 
     def rolled_back(self) -> None:
         """A transaction of the writer was rolled back: forget what was read in it."""
@@ -193,10 +201,19 @@ class Reader(_Thread):
 
 class Writer(_Thread, Generic[Item, Result]):
     def __init__(
-        self, connection: sqlite3.Connection, name: str, batcher: Batcher[Item, Result]
+        self,
+        connection: sqlite3.Connection,
+        name: str,
+        *,
+        batcher: Batcher[Item, Result] | None = None,
+        upkeep: Upkeep | None = None,
+        begin: Sequence[str] = ("BEGIN IMMEDIATE",),
     ) -> None:
         # Set before the thread starts, which asks them when upkeep is due.
         self._batcher = batcher
+        self._upkeep = upkeep
+        #: What starts a transaction that holds the write lock from the start.
+        self._begin = begin
         #: No upkeep before this time (monotonic seconds), after upkeep failed.
         self._upkeep_after = 0.0
         super().__init__(connection, name)
@@ -215,7 +232,7 @@ class Writer(_Thread, Generic[Item, Result]):
         connection = self._connection
         settled: list[_Settled] = []
         try:
-            connection.execute("BEGIN IMMEDIATE")
+            self._begin_transaction()
             start = 0
             while start < len(tasks):
                 task = tasks[start]
@@ -238,19 +255,18 @@ class Writer(_Thread, Generic[Item, Result]):
         return settled
 
     def _idle_for(self) -> float | None:
-        due = self._batcher.upkeep_in()
-        if due is None:
+        if self._upkeep is None:
             return None
-        return max(0.0, due, self._upkeep_after - time.monotonic())
+        return max(0.0, self._upkeep.upkeep_in(), self._upkeep_after - time.monotonic())
 
     def _between(self) -> None:
-        due = self._batcher.upkeep_in()
-        if due is None or due > 0 or time.monotonic() < self._upkeep_after:
+        upkeep = self._upkeep
+        if upkeep is None or upkeep.upkeep_in() > 0 or time.monotonic() < self._upkeep_after:
             return
         connection = self._connection
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            self._batcher.upkeep(connection)
+            self._begin_transaction()
+            upkeep.upkeep(connection)
             connection.execute("COMMIT")
         except Exception:
             # The callers' transactions go on meanwhile.
@@ -258,16 +274,23 @@ class Writer(_Thread, Generic[Item, Result]):
             self._upkeep_after = time.monotonic() + UPKEEP_RETRY
             self._roll_back()
 
+    def _begin_transaction(self) -> None:
+        for statement in self._begin:
+            self._connection.execute(statement)
+
     def _roll_back(self) -> None:
         if self._connection.in_transaction:
             self._connection.execute("ROLLBACK")
-        self._batcher.rolled_back()
+        for party in (self._batcher, self._upkeep):
+            if party is not None:
+                party.rolled_back()
 
     def _attempt(self, future: asyncio.Future[Any], fn: Job) -> _Settled:
         result, error = self._in_savepoint(fn)
         return (future, result, error)
 
     def _attempt_batches(self, batches: list[_Batch]) -> list[_Settled]:
+        assert self._batcher is not None, "this writer takes no batches"
         items = list(chain.from_iterable(batch.items for batch in batches))
         in_transaction = self._connection.in_transaction
         try:
