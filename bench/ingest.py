@@ -6,8 +6,10 @@
 Starts `intercom-destination ingest` on a temporary SQLite file (no worker runs, so every
 accepted event stays in the backlog), then sends the generated workload (bench/workload.py)
 as B-event batches from C keep-alive connections on loopback until N events were sent or S
-seconds passed. Prints the accepted events/s, the latency of a request (p50, p99), and checks
-that the store holds every event that was answered 200.
+seconds passed. Prints the accepted events/s, the latency of a request (p50, p99), the
+server's CPU time per request (all its threads, start and stop included: a figure the load
+generator's share of the cores moves less than the rate), and checks that the store holds every
+event that was answered 200.
 
 Then the same requests go to `bench/ingest_baseline.py`, a bare Starlette + SQLite ingest (no
 validation, dedup, lanes or metrics), and the ratio of the two is printed: a figure from the
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import shlex
 import sqlite3
 import statistics
@@ -153,6 +156,8 @@ class Run(NamedTuple):
     load: Load
     elapsed: float
     stored: int
+    #: CPU seconds the server process used, user and system.
+    cpu: float
 
     def report(self, batch: int) -> float:
         """Prints the run's figures; its accepted events/s."""
@@ -161,10 +166,15 @@ class Run(NamedTuple):
         p50 = statistics.median(latencies) * 1000
         p99 = latencies[int(len(latencies) * 0.99)] * 1000
         rate = accepted / self.elapsed
+        answered = sum(self.load.statuses.values())
         print(
             f"{self.name}: accepted {accepted:,} events in {self.elapsed:.1f} s: "
             f"{rate:,.0f} events/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
             f"statuses {dict(sorted(self.load.statuses.items()))}"
+        )
+        print(
+            f"{self.name}: server CPU {self.cpu:.1f} s: "
+            f"{self.cpu / answered * 1e6:,.0f} µs per request"
         )
         verdict = "all" if self.stored == accepted else "NOT all"
         print(
@@ -186,6 +196,7 @@ def measure(
     """The prepared requests sent to the server `command` starts on a fresh database."""
     with tempfile.TemporaryDirectory() as name_of_directory:
         directory = Path(name_of_directory)
+        cpu_before = _children_cpu()
         database = directory / "bench.db"
         process, url = start(
             [part.replace("{database}", str(database)) for part in command],
@@ -208,7 +219,14 @@ def measure(
             elapsed = time.perf_counter() - started
         finally:
             stop(process)
-        return Run(name, load, elapsed, count_stored(database))
+        cpu = _children_cpu() - cpu_before
+        return Run(name, load, elapsed, count_stored(database), cpu)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the child processes that ended and were waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
