@@ -27,6 +27,7 @@ from starlette.routing import Route
 from intercom_destination.ingest.auth import WriteKeys
 from intercom_destination.ingest.body import read_body
 from intercom_destination.ingest.cors import BrowserCORSMiddleware
+from intercom_destination.ingest.headers import header
 from intercom_destination.ingest.intake import Intake
 from intercom_destination.ingest.metrics import IngestMetrics, new_registry
 from intercom_destination.ingest.payload import (
@@ -209,7 +210,7 @@ class _Ingest:
     async def batch(self, request: Request) -> Response:
         received_at = self._clock()
         envelope = read_envelope(await read_body(request, MAX_BATCH_BYTES))
-        self.keys.check(request.headers.get("authorization"), envelope_write_key(envelope))
+        self.keys.check(header(request.scope, b"authorization"), envelope_write_key(envelope))
         self._metrics.received.inc(len(envelope.batch))
         decoded = self._decoder.batch(envelope, received_at)
         for item in decoded.rejected:
@@ -223,7 +224,7 @@ class _Ingest:
         async def single(request: Request) -> Response:
             received_at = self._clock()
             obj = read_event(await read_body(request, MAX_EVENT_BYTES))
-            self.keys.check(request.headers.get("authorization"), obj.get("writeKey"))
+            self.keys.check(header(request.scope, b"authorization"), obj.get("writeKey"))
             self._metrics.received.inc()
             try:
                 event = self._decoder.single(obj, kind, received_at)

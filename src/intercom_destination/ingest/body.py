@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 
+from intercom_destination.ingest.headers import header
 from intercom_destination.ingest.responses import Refusal, bad_request
 
 #: gzip framing only (not zlib or raw deflate), with the largest window.
@@ -21,10 +22,10 @@ _GZIP = 16 + zlib.MAX_WBITS
 async def read_body(request: Request, limit: int) -> bytes:
     """The body as sent, or inflated when `Content-Encoding: gzip`; raises a 400 Refusal when
     it is larger than `limit` bytes, or its encoding is unknown or broken."""
-    length = request.headers.get("content-length")
+    length = header(request.scope, b"content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise _too_large(limit)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    encoding = (header(request.scope, b"content-encoding") or "").strip().lower()
     if encoding in ("", "identity"):
         return await _read(request.stream(), limit)
     if encoding in ("gzip", "x-gzip"):

@@ -25,6 +25,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from intercom_destination.ingest.headers import header
 from intercom_destination.ingest.responses import Handler
 
 _VARY_ORIGIN = (b"vary", b"Origin")
@@ -40,7 +41,8 @@ class BrowserCORSMiddleware:
         self._cors = CORSMiddleware(app, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _has_origin(scope):
+        # As CORSMiddleware reads it: any header named Origin.
+        if scope["type"] != "http" or header(scope, b"origin") is not None:
             await self._cors(scope, receive, send)
             return
 
@@ -55,8 +57,3 @@ class BrowserCORSMiddleware:
         else:
             response = await handler(Request(scope, receive, send))
             await response(scope, receive, send_varying)
-
-
-def _has_origin(scope: Scope) -> bool:
-    # As CORSMiddleware reads it: names compared as the server gave them (lowercase in ASGI).
-    return any(name == b"origin" for name, _ in scope["headers"])
