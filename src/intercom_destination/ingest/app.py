@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 import uuid
@@ -131,17 +130,9 @@ def create_app(
                 "write key or none; set write keys before exposing this service"
             )
         watcher = asyncio.create_task(intake.watch(backlog_interval, BACKLOG_FAR_INTERVAL))
-        # What exists once started (modules, settings, the app: some 45,000 objects) lives as
-        # long as the process. Frozen, it is left out of the collector's full passes, which
-        # requests' allocations bring every few thousand requests: 9 ms each instead of 34,
-        # with the GIL held. bench.ingest: 61.7k -> 66.8k events/s (medians of 5 alternated
-        # runs).
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:
-            gc.unfreeze()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
