@@ -24,8 +24,8 @@ async def normal() -> AsyncIterator[Ingest]:
     own: every request goes through the router."""
     async with await open_store("sqlite:///:memory:") as own:
         ingest = Ingest(own, settings())
-        [cors] = ingest.app.user_middleware
-        cors.kwargs["express"] = {}
+        [express, _] = ingest.app.user_middleware
+        express.kwargs["endpoints"] = {}
         yield ingest
 
 

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from intercom_destination.ingest.auth import WriteKeys
 from intercom_destination.ingest.body import read_body
 from intercom_destination.ingest.cors import BrowserCORSMiddleware
+from intercom_destination.ingest.express import ExpressMiddleware
 from intercom_destination.ingest.headers import header
 from intercom_destination.ingest.intake import Intake
 from intercom_destination.ingest.metrics import IngestMetrics, new_registry
@@ -137,7 +138,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 
-    # One table for the router and for the express path of requests without Origin (cors.py).
+    # One table for the router and for the express path of requests without Origin.
     events: dict[str, Handler] = {
         **{path: ingest.endpoint(path, ingest.batch) for path in BATCH_PATHS},
         **{path: ingest.endpoint(path, ingest.single(kind)) for path, kind in SINGLE_PATHS.items()},
@@ -153,19 +154,19 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(ExpressMiddleware, endpoints=events),
             # analytics.js in a browser: any site may send, with credentials if it wants;
             # preflights are answered for any header a site adds, and clients can read
             # Retry-After across origins.
             Middleware(
                 BrowserCORSMiddleware,
-                express=events,
                 allow_origin_regex=".*",
                 allow_credentials=True,
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["*"],
                 expose_headers=["Retry-After", "X-RateLimit-Reset"],
                 max_age=7200,
-            )
+            ),
         ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
