@@ -85,35 +85,27 @@ class SQLiteStore(Store):
     ) -> SQLiteStore:
         arrivals = Arrivals()
         sorter = Sorter(arrivals)
-        if path == MEMORY:
-            # An in-memory database exists on one connection only, which does everything.
-            writer: Writer[NewEvent, Enqueued] = Writer(
-                await _connect(path), "store-writer", batcher=arrivals, upkeep=sorter
-            )
-            try:
-                await writer.call(migrate)
-            except BaseException:
-                await writer.stop()
-                raise
-            return cls(
-                writer,
-                writer,
-                writer,
-                sorter,
-                dedup_window=dedup_window,
-                outcome_log_rows=outcome_log_rows,
-            )
         threads: list[Reader | Writer[NewEvent, Enqueued]] = []
+        reader: Reader | Writer[NewEvent, Enqueued]
         try:
-            reader = Reader(await _connect(path), "store-reader")
-            threads.append(reader)
-            if not await reader.call(is_current):
-                await migrate_database(path)
-            writer = Writer(
-                await _connect(path), "store-writer", upkeep=sorter, begin=_BEGIN_STORE_WRITE
-            )
-            threads.append(writer)
-            appender = Writer(await _connect(path), "store-appender", batcher=arrivals)
+            if path == MEMORY:
+                # An in-memory database exists on one connection only, which does everything.
+                writer: Writer[NewEvent, Enqueued] = Writer(
+                    await _connect(path), "store-writer", batcher=arrivals, upkeep=sorter
+                )
+                threads.append(writer)
+                await writer.call(migrate)
+                appender, reader = writer, writer
+            else:
+                reader = Reader(await _connect(path), "store-reader")
+                threads.append(reader)
+                if not await reader.call(is_current):
+                    await migrate_database(path)
+                writer = Writer(
+                    await _connect(path), "store-writer", upkeep=sorter, begin=_BEGIN_STORE_WRITE
+                )
+                threads.append(writer)
+                appender = Writer(await _connect(path), "store-appender", batcher=arrivals)
         except BaseException:
             for thread in threads:
                 await thread.stop()
