@@ -3,6 +3,7 @@
 from intercom_destination.spec.decode import (
     Batch,
     Rejected,
+    StoredForm,
     decode_batch,
     decode_event,
     stored_form,
@@ -28,6 +29,7 @@ __all__ = [
     "Page",
     "Rejected",
     "Screen",
+    "StoredForm",
     "Track",
     "decode_batch",
     "decode_event",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from intercom_destination.spec import Event, stored_form
-from intercom_destination.spec.decode import StoredForm
+from intercom_destination.spec import Event, StoredForm, stored_form
 from intercom_destination.store.base import NewEvent
 
 _encoder = msgspec.json.Encoder()
