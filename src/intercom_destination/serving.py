@@ -8,7 +8,7 @@ import contextlib
 import gc
 import signal
 import socket
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import uvicorn
@@ -27,7 +27,17 @@ def bind(host: str, port: int) -> tuple[socket.socket, str]:
 
 
 class _Server(uvicorn.Server):
-    """Stops on SIGINT or SIGTERM, and returns instead of ending the process."""
+    """Stops on SIGINT or SIGTERM, and returns instead of ending the process; calls `serving`
+    once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, serving: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._serving = serving
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self._serving is not None:
+            self._serving()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -60,11 +70,13 @@ def _config(app: ASGIApp) -> uvicorn.Config:
     )
 
 
-async def serve(app: ASGIApp, sock: socket.socket) -> None:
+async def serve(
+    app: ASGIApp, sock: socket.socket, *, serving: Callable[[], None] | None = None
+) -> None:
     """Serves `app` on `sock` until SIGINT or SIGTERM, then returns once requests in flight
-    are answered."""
+    are answered; calls `serving`, if given, once it accepts connections."""
     with _startup_frozen():
-        await _Server(_config(app)).serve(sockets=[sock])
+        await _Server(_config(app), serving).serve(sockets=[sock])
 
 
 @contextlib.contextmanager
