@@ -30,7 +30,7 @@ from intercom_destination.ingest.cors import BrowserCORSMiddleware
 from intercom_destination.ingest.express import ExpressMiddleware
 from intercom_destination.ingest.headers import header
 from intercom_destination.ingest.intake import Intake
-from intercom_destination.ingest.metrics import IngestMetrics, new_registry
+from intercom_destination.ingest.metrics import IngestMetrics, exposed, new_registry
 from intercom_destination.ingest.payload import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
@@ -91,6 +91,7 @@ def create_app(
     """
     registry = new_registry() if registry is None else registry
     metrics = IngestMetrics(registry)
+    shown = exposed(registry)
     intake = Intake(store, settings.max_backlog, clock, metrics.observe_status)
     ingest = _Ingest(
         store, WriteKeys(settings.write_keys), intake, Decoder(make_message_id), metrics, clock
@@ -121,7 +122,7 @@ def create_app(
 
     async def exposition(request: Request) -> Response:
         await intake.refresh()
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(shown), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

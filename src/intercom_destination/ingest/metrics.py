@@ -5,11 +5,18 @@ a process that also delivers registers its own metrics (delivered, skipped, dead
 calls, rate budget) in the same registry, and `/metrics` shows them all. Names start with
 `intercom_destination_`; the `ingest_` ones count requests and events, the `store_` ones are
 read from `Store.status` when `/metrics` is scraped and every few seconds.
+
+When several processes serve one socket (`ingest --processes`, see `processes`), each keeps its
+metrics in files that `/metrics` sums, whichever process the scrape reaches (prometheus_client's
+multiprocess mode).
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from intercom_destination.store import Status
 
@@ -23,13 +30,33 @@ def new_registry() -> CollectorRegistry:
     return registry
 
 
+def exposed(registry: CollectorRegistry) -> CollectorRegistry:
+    """What `/metrics` shows: `registry`; or, in multiprocess mode, every process's metrics
+    summed from their files. The process metrics (memory, CPU) are left out then: they would
+    describe whichever process answered the scrape."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return registry
+    shared = CollectorRegistry()
+    MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
+    return shared
+
+
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         def counter(name: str, documentation: str, *labels: str) -> Counter:
             return Counter(name, documentation, labels, namespace=NAMESPACE, registry=registry)
 
         def gauge(name: str, documentation: str) -> Gauge:
-            return Gauge(name, documentation, namespace=NAMESPACE, registry=registry)
+            # The store's figures, not a process's: in multiprocess mode, one value, the
+            # latest any process read (a scrape reads them first, so normally its own), and
+            # none from a process that has ended.
+            return Gauge(
+                name,
+                documentation,
+                namespace=NAMESPACE,
+                registry=registry,
+                multiprocess_mode="livemostrecent",
+            )
 
         self.requests = counter(
             "ingest_requests",
