@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from intercom_destination import logs
-from intercom_destination.commands import deadletters, send, status, worker
+from intercom_destination.commands import deadletters, status
 from intercom_destination.commands.events import read_events
 from intercom_destination.delivery import connection
 from intercom_destination.mapping import Skip, describe, plan
@@ -147,6 +147,10 @@ def send_command(file: Any, config_path: Path | None, no_wait: bool) -> None:
     FILE is read like `plan` reads it (a Segment archive export works). Invalid events are
     reported with their line and skipped. Exits 1 when any event was invalid or ended dead.
     """
+    # Imported here, as in `worker`: delivery's metrics would import prometheus_client,
+    # which `ingest --processes` must set up first (see `processes.shared_metrics`).
+    from intercom_destination.commands import send
+
     settings = _settings(config_path) if no_wait else _delivery_settings(config_path)
     console = Console(stderr=True, soft_wrap=True)
     # Delivery's warnings (a refused token, say) show above the progress bar.
@@ -170,6 +174,8 @@ def send_command(file: Any, config_path: Path | None, no_wait: bool) -> None:
 @config_option
 def worker_command(config_path: Path | None) -> None:
     """Deliver stored events until SIGTERM or SIGINT, then finish the events in flight."""
+    from intercom_destination.commands import worker
+
     settings = _delivery_settings(config_path)
     logs.configure()
     _run(worker.run_worker(settings))
@@ -346,13 +352,40 @@ def sandbox_command(
 @main.command("ingest")
 @config_option
 @listen_options(port=8088)
-def ingest_command(config_path: Path | None, host: str, port: int) -> None:
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes serving the port, each about one core's worth; /metrics sums them.",
+)
+def ingest_command(config_path: Path | None, host: str, port: int, processes: int) -> None:
     """Accept events from Segment clients and store them (HTTP only: `serve` delivers too).
 
     Without SEGMENT_WRITE_KEYS any write key is accepted, and only on a loopback address.
     """
+    if processes == 1:
+        _ingest(config_path, host, port)
+        return
+    from intercom_destination.processes import shared_metrics
+
+    # Entered before anything imports prometheus_client (the ingest app does).
+    with shared_metrics() as metrics:
+        _ingest(config_path, host, port, processes, metrics)
+
+
+def _ingest(
+    config_path: Path | None,
+    host: str,
+    port: int,
+    processes: int = 1,
+    metrics: Path | None = None,
+) -> None:
+    """Serves ingest in this process; or, given the `metrics` directory, in `processes`
+    forked ones."""
     # Imported here so the other commands do not load the web server.
     from intercom_destination.ingest import create_app
+    from intercom_destination.processes import Failed, supervise
     from intercom_destination.serving import bind, run, serve
     from intercom_destination.store import open_store
 
@@ -363,18 +396,42 @@ def ingest_command(config_path: Path | None, host: str, port: int) -> None:
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
 
-    async def ingest() -> None:
+    def announce() -> None:
+        click.echo(f"Segment ingest listening on {url}")
+        click.echo(f"Point clients at it: host {url} (analytics-python, analytics-node)")
+
+    async def ingest(serving: Callable[[], None] | None) -> None:
         store = await open_store(settings.database_url)
         try:
-            click.echo(f"Segment ingest listening on {url}")
-            click.echo(f"Point clients at it: host {url} (analytics-python, analytics-node)")
-            await serve(create_app(settings, store), sock)
+            if metrics is None:
+                announce()
+            await serve(create_app(settings, store), sock, serving=serving)
         finally:
             await store.close()
 
+    def serve_ingest(serving: Callable[[], None] | None = None) -> None:
+        try:
+            run(ingest(serving))
+        except StoreError as error:
+            raise click.ClickException(str(error)) from None
+
+    if metrics is None:
+        serve_ingest()
+        return
+
+    def child(serving: Callable[[], None]) -> int:
+        try:
+            serve_ingest(serving)
+        except click.ClickException as error:
+            error.show()
+            return error.exit_code
+        return 0
+
+    # The one port, named once for all the processes.
+    announce()
     try:
-        run(ingest())
-    except StoreError as error:
+        supervise(processes, child, metrics=metrics)
+    except Failed as error:
         raise click.ClickException(str(error)) from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -16,22 +17,27 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from intercom_destination import logs
 from intercom_destination.cli import main
 from intercom_destination.store import open_store
 from tests.captures import load_captures
-from tests.ingest.helpers import stored
+from tests.cli.running import wait_until
+from tests.ingest.helpers import basic, stored, track
 
 #: How long the server may take to start or stop before the test gives up (not a threshold).
 PATIENCE = 30.0
+INGEST = [sys.executable, "-m", "intercom_destination", "ingest", "--port", "0"]
 
 
-def start(directory: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start(
+    directory: Path, env: dict[str, str], *options: str
+) -> tuple[subprocess.Popen[bytes], str]:
     out, err = directory / "stdout.txt", directory / "stderr.txt"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "intercom_destination", "ingest", "--port", "0"],
+            [*INGEST, *options],
             stdout=stdout,
             stderr=stderr,
             env={**os.environ, **env},
@@ -102,3 +108,113 @@ def test_log_lines_are_json_documents_with_their_fields() -> None:
     assert document["message"] == "refused it"
     assert document["status"] == 400
     assert (document["level"], document["logger"]) == ("warning", "x")
+
+
+PROCESS_ENV = {"SEGMENT_WRITE_KEYS": "key"}
+
+
+def children(process: subprocess.Popen[bytes]) -> set[int]:
+    """The pids of `process`'s children."""
+    listed = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+    return {int(pid) for pid in listed.split()}
+
+
+async def send(url: str, message_ids: list[str]) -> None:
+    """One event per request, all at once: as many connections as events."""
+    async with httpx.AsyncClient(base_url=url, headers=basic("key")) as client:
+        responses = await asyncio.gather(
+            *(client.post("/v1/track", json=track(id, f"user-{id}")) for id in message_ids)
+        )
+    assert [response.status_code for response in responses] == [200] * len(message_ids)
+
+
+def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """/metrics, one scrape: each sample's labels and value, by sample name."""
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def stopped(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=PATIENCE)
+
+
+async def stored_ids(database: Path) -> list[str]:
+    async with await open_store(f"sqlite:///{database}") as store:
+        return sorted(await stored(store, received_at=None))
+
+
+@pytest.mark.anyio
+async def test_ingest_processes_share_the_port_sum_their_metrics_and_stop_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "events.db"
+    env = {**PROCESS_ENV, "DATABASE_URL": f"sqlite:///{database}"}
+    process, url = start(tmp_path, env, "--processes", "2")
+    try:
+        workers = children(process)
+        ids = [f"event-{n}" for n in range(20)]
+        await send(url, ids)
+        metrics = scrape(url)
+    finally:
+        status = stopped(process)
+
+    assert len(workers) == 2
+    assert metrics["intercom_destination_ingest_events_accepted_total"] == [({}, 20.0)]
+    assert metrics["intercom_destination_ingest_requests_total"] == [({"status": "200"}, 20.0)]
+    assert metrics["intercom_destination_ingest_request_duration_seconds_count"] == [({}, 20.0)]
+    # The store's figures once, not once per process; no process's memory or CPU.
+    assert metrics["intercom_destination_store_backlog_events"] == [({}, 20.0)]
+    assert not [name for name in metrics if name.startswith("process_")]
+    assert status == 0
+    assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []
+    assert (tmp_path / "stdout.txt").read_text().count("listening on") == 1
+    assert await stored_ids(database) == sorted(ids)
+
+
+@pytest.mark.anyio
+async def test_a_killed_ingest_process_is_replaced_and_what_it_counted_stays_counted(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "events.db"
+    env = {**PROCESS_ENV, "DATABASE_URL": f"sqlite:///{database}"}
+    process, url = start(tmp_path, env, "--processes", "2")
+    try:
+        first = children(process)
+        await send(url, [f"before-{n}" for n in range(10)])
+        for pid in first:
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: len(children(process) - first) == 2, "both are replaced")
+        # Answered by the replacements only, while the counts before are the killed ones'.
+        await send(url, [f"after-{n}" for n in range(10)])
+        metrics = scrape(url)
+    finally:
+        status = stopped(process)
+
+    assert metrics["intercom_destination_ingest_events_accepted_total"] == [({}, 20.0)]
+    assert status == 0
+    ended = [
+        (line["pid"], line["status"], line["served"])
+        for line in map(json.loads, (tmp_path / "stderr.txt").read_text().splitlines())
+        if line["message"] == "a process ended unexpectedly"
+    ]
+    assert sorted(ended) == [(pid, "killed by SIGKILL", True) for pid in sorted(first)]
+    assert len(await stored_ids(database)) == 20
+
+
+def test_ingest_processes_that_cannot_open_the_store_end_the_command(tmp_path: Path) -> None:
+    env = {**PROCESS_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/missing/events.db"}
+    result = subprocess.run(
+        [*INGEST, "--processes", "2"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=PATIENCE,
+    )
+
+    assert result.returncode == 1
+    assert "Error: cannot open the SQLite database" in result.stderr
+    assert "processes in a row ended before they served; see their errors above" in (result.stderr)
