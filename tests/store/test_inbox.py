@@ -4,7 +4,9 @@ into lanes in bulk."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import msgspec
 import pytest
 
 from intercom_destination.store import Enqueued, open_store, sqlite_inbox, sqlite_schema
+from intercom_destination.store.sqlite import WRITER_NICE, SQLiteStore
 from intercom_destination.store.sqlite_inbox import Arrivals, Sorter
 from intercom_destination.store.sqlite_schema import INBOX_SUFFIX, attach_inbox, migrate
 from tests.store.helpers import NOW, drain, event, query
@@ -379,3 +382,14 @@ async def test_a_failing_sort_does_not_fail_enqueues(
             assert (await store.status(NOW)).backlog == 2
 
     assert "the store's upkeep failed" in caplog.text
+
+
+async def test_a_file_stores_writer_runs_below_the_thread_that_appends(url: str) -> None:
+    def priority(connection: sqlite3.Connection) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    async with await open_store(url) as store:
+        assert isinstance(store, SQLiteStore)
+        assert await store._appender.call(priority) == base
+        assert await store._writer.call(priority) == min(base + WRITER_NICE, 19)

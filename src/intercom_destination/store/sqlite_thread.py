@@ -13,6 +13,8 @@ that wait, which inside a transaction it spends holding the database's write loc
 transactions, when its `Upkeep` says so, the writer runs it in a transaction of its own (the
 store sorts its inbox into lanes there). A transaction starts with `BEGIN IMMEDIATE`, which
 takes the write lock of every attached file, or with the statements the writer is given.
+A writer whose work can wait may run at a lower priority (`nice`), so that when the cores are
+short they go to the threads that answer callers first.
 
 A `Reader` runs each job in its own read transaction on a second connection; in WAL mode it
 sees every committed write and never waits for the writer.
@@ -24,8 +26,10 @@ import abc
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -104,8 +108,9 @@ class Upkeep(Protocol):
 
 
 class _Thread(abc.ABC):
-    def __init__(self, connection: sqlite3.Connection, name: str) -> None:
+    def __init__(self, connection: sqlite3.Connection, name: str, *, nice: int = 0) -> None:
         self._connection = connection
+        self._nice = nice
         self._queue: queue.SimpleQueue[_Task] = queue.SimpleQueue()
         self._loop = asyncio.get_running_loop()
         self._stopped: asyncio.Future[None] = self._loop.create_future()
@@ -132,6 +137,8 @@ class _Thread(abc.ABC):
         self._queue.put(task)
 
     def _main(self) -> None:
+        if self._nice:
+            _lower_priority(self._nice)
         stopping = False
         while not stopping:
             tasks: list[_Call | _Batch] = []
@@ -208,6 +215,7 @@ class Writer(_Thread, Generic[Item, Result]):
         batcher: Batcher[Item, Result] | None = None,
         upkeep: Upkeep | None = None,
         begin: Sequence[str] = ("BEGIN IMMEDIATE",),
+        nice: int = 0,
     ) -> None:
         # Set before the thread starts, which asks them when upkeep is due.
         self._batcher = batcher
@@ -216,7 +224,7 @@ class Writer(_Thread, Generic[Item, Result]):
         self._begin = begin
         #: No upkeep before this time (monotonic seconds), after upkeep failed.
         self._upkeep_after = 0.0
-        super().__init__(connection, name)
+        super().__init__(connection, name, nice=nice)
 
     async def batch(self, items: Sequence[Item]) -> list[Result]:
         """One result per item from the batcher, sharing its call with other batches."""
@@ -322,6 +330,14 @@ class Writer(_Thread, Generic[Item, Result]):
             return None, error
         connection.execute("RELEASE job")
         return result, None
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower the calling thread's scheduling priority by `nice` (Linux gives each thread its
+    own; elsewhere the thread keeps the process's)."""
+    if sys.platform == "linux":
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
 
 
 def _settle_all(settled: list[_Settled]) -> None:
