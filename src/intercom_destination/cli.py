@@ -387,10 +387,19 @@ def _ingest(
     from intercom_destination.ingest import create_app
     from intercom_destination.processes import Failed, supervise
     from intercom_destination.serving import bind, run, serve
-    from intercom_destination.store import open_store
+    from intercom_destination.store import open_store, store_kind
 
     settings = _ingest_settings(config_path, host)
     logs.configure()
+    try:
+        if processes > 1 and store_kind(settings.database_url) == "sqlite":
+            # It works, only slower: their enqueues take turns at the inbox file's write lock.
+            logging.getLogger(__name__).warning(
+                "several ingest processes on one SQLite store are slower than one; "
+                "--processes helps on PostgreSQL"
+            )
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
     try:
         sock, url = bind(host, port)
     except OSError as error:

@@ -142,9 +142,21 @@ def stopped(process: subprocess.Popen[bytes]) -> int:
     return process.wait(timeout=PATIENCE)
 
 
-async def stored_ids(database: Path) -> list[str]:
-    async with await open_store(f"sqlite:///{database}") as store:
+async def stored_ids(database_url: str) -> list[str]:
+    async with await open_store(database_url) as store:
         return sorted(await stored(store, received_at=None))
+
+
+def logged(directory: Path) -> list[str]:
+    """The messages of the log lines the command wrote to stderr.txt."""
+    lines = (directory / "stderr.txt").read_text().splitlines()
+    return [json.loads(line)["message"] for line in lines]
+
+
+SQLITE_WARNING = (
+    "several ingest processes on one SQLite store are slower than one; "
+    "--processes helps on PostgreSQL"
+)
 
 
 @pytest.mark.anyio
@@ -172,7 +184,28 @@ async def test_ingest_processes_share_the_port_sum_their_metrics_and_stop_on_sig
     assert status == 0
     assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []
     assert (tmp_path / "stdout.txt").read_text().count("listening on") == 1
-    assert await stored_ids(database) == sorted(ids)
+    assert SQLITE_WARNING in logged(tmp_path)
+    assert await stored_ids(env["DATABASE_URL"]) == sorted(ids)
+
+
+@pytest.mark.anyio
+async def test_ingest_processes_on_postgresql_store_what_they_accept_and_warn_of_nothing(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    process, url = start(
+        tmp_path, {**PROCESS_ENV, "DATABASE_URL": postgres_url}, "--processes", "2"
+    )
+    try:
+        ids = [f"event-{n}" for n in range(20)]
+        await send(url, ids)
+        metrics = scrape(url)
+    finally:
+        status = stopped(process)
+
+    assert metrics["intercom_destination_ingest_events_accepted_total"] == [({}, 20.0)]
+    assert status == 0
+    assert SQLITE_WARNING not in logged(tmp_path)
+    assert await stored_ids(postgres_url) == sorted(ids)
 
 
 @pytest.mark.anyio
@@ -202,7 +235,7 @@ async def test_a_killed_ingest_process_is_replaced_and_what_it_counted_stays_cou
         if line["message"] == "a process ended unexpectedly"
     ]
     assert sorted(ended) == [(pid, "killed by SIGKILL", True) for pid in sorted(first)]
-    assert len(await stored_ids(database)) == 20
+    assert len(await stored_ids(env["DATABASE_URL"])) == 20
 
 
 def test_ingest_processes_that_cannot_open_the_store_end_the_command(tmp_path: Path) -> None:

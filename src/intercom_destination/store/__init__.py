@@ -48,6 +48,7 @@ __all__ = [
     "migrate_store",
     "new_event",
     "open_store",
+    "store_kind",
 ]
 
 
@@ -88,6 +89,11 @@ async def migrate_store(database_url: str) -> tuple[int, int]:
     from intercom_destination.store.postgres import migrate_database
 
     return await migrate_database(location)
+
+
+def store_kind(database_url: str) -> Literal["sqlite", "postgresql"]:
+    """Which kind of store `database_url` names; StoreError if none."""
+    return _parse(database_url)[0]
 
 
 def _parse(database_url: str) -> tuple[Literal["sqlite", "postgresql"], str]:
