@@ -97,7 +97,7 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
     settings = _settings(config_path)
     received_at = datetime.now(UTC)
     counts = {"planned": 0, "skipped": 0, "invalid": 0}
-    for line in read_events(file.read(), received_at):
+    for line in read_events(file, received_at):
         document: dict[str, Any] = {"line": line.number}
         value = line.event
         if isinstance(value, InvalidEvent):
@@ -157,7 +157,7 @@ def send_command(file: Any, config_path: Path | None, no_wait: bool) -> None:
     handler = RichHandler(console=console, show_path=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     try:
-        backfill = _run(send.send(settings, file.read(), deliver=not no_wait, console=console))
+        backfill = _run(send.send(settings, file, deliver=not no_wait, console=console))
     except KeyboardInterrupt:
         click.echo(
             "interrupted: the events stored stay stored and a `worker` delivers them; run "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import partial
 
@@ -20,13 +20,14 @@ class Line(msgspec.Struct, frozen=True):
     event: Event | InvalidEvent
 
 
-def read_events(text: str, received_at: datetime) -> Iterator[Line]:
-    """Every event in `text` (JSON, a batch envelope, an array or JSON Lines), or why not.
+def read_events(lines: Iterable[str], received_at: datetime) -> Iterator[Line]:
+    """Every event in a file's `lines` (JSON, a batch envelope, an array or JSON Lines, these
+    read a line at a time), or why not.
 
     An event without a messageId gets one derived from its content, so reading the same
     file twice gives the same ids and the store deduplicates a backfill that is run again.
     """
-    for item in read_items(text):
+    for item in read_items(lines):
         if isinstance(item.value, InvalidEvent):
             yield Line(item.line, item.value)
             continue

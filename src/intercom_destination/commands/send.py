@@ -58,17 +58,18 @@ class Backfill:
 
 async def send(
     settings: Settings,
-    text: str,
+    lines: Iterable[str],
     *,
     deliver: bool,
     console: Console,
     clock: Callable[[], float] = time.time,
 ) -> Backfill:
-    """Store the events in `text`, reporting invalid ones on `console`; deliver them if asked."""
+    """Store the events in a file's `lines`, reporting invalid ones on `console`; deliver them
+    if asked."""
     since = clock()
-    lines = read_events(text, datetime.fromtimestamp(since, UTC))
+    events = read_events(lines, datetime.fromtimestamp(since, UTC))
     async with await open_store(settings.database_url) as store:
-        backfill = await _store_events(store, lines, since, console)
+        backfill = await _store_events(store, events, since, console)
         if deliver:
             feed = OutcomeFeed(store, backfill.accepted, since=since)
             async with open_worker(settings, store, clock=clock) as worker:

@@ -1,11 +1,14 @@
-"""Events from a file's text: a JSON object, a batch envelope, a JSON array, or JSON Lines.
+"""Events from a file: a JSON object, a batch envelope, a JSON array, or JSON Lines.
 
-Each item comes with the line it starts on, so a person can find the one that is wrong.
+Each item comes with the line it starts on, so a person can find the one that is wrong. JSON
+Lines (an archive export, a backfill of any size) are read a line at a time; a document that
+spans several lines is read whole, as it is one value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import msgspec
@@ -24,16 +27,42 @@ class Item(msgspec.Struct, frozen=True):
     sent_at: object = None
 
 
-def read_items(text: str) -> Iterator[Item]:
-    stripped = text.lstrip()
-    if not stripped:
+def read_items(lines: Iterable[str]) -> Iterator[Item]:
+    """The items of a file's `lines` (a text file, or a list of lines with their endings)."""
+    numbered = enumerate(lines, start=1)
+    first = _next_filled(numbered)
+    if first is None:
         return
-    first_line = text[: len(text) - len(stripped)].count("\n") + 1
+    following = _next_filled(numbered)
     try:
-        document = _decoder.decode(stripped)
+        value = _decoder.decode(first[1])
     except msgspec.DecodeError:
-        yield from _json_lines(text)
+        pass
+    else:
+        if following is None:
+            yield from _document(first[0], value)
+        else:
+            # A value on the first line, and more lines after it: JSON Lines.
+            yield _item(first[0], value, "event")
+            yield from _json_lines(chain([following], numbered))
         return
+    # The first line is part of a document that spans several; or the file is JSON Lines
+    # whose first line is broken, which reading it a line at a time reports.
+    rest = [first, *([following] if following else []), *numbered]
+    try:
+        document = _decoder.decode("".join(line for _, line in rest))
+    except msgspec.DecodeError:
+        yield from _json_lines(rest)
+        return
+    yield from _document(first[0], document)
+
+
+def _next_filled(numbered: Iterator[tuple[int, str]]) -> tuple[int, str] | None:
+    """The next numbered line that is not blank."""
+    return next((pair for pair in numbered if pair[1].strip()), None)
+
+
+def _document(first_line: int, document: Any) -> Iterator[Item]:
     if isinstance(document, dict) and isinstance(document.get("batch"), list):
         for index, item in enumerate(document["batch"]):
             yield _item(first_line, item, f"batch[{index}]", document)
@@ -44,8 +73,8 @@ def read_items(text: str) -> Iterator[Item]:
         yield _item(first_line, document, "event")
 
 
-def _json_lines(text: str) -> Iterator[Item]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _json_lines(lines: Iterable[tuple[int, str]]) -> Iterator[Item]:
+    for number, line in lines:
         if not line.strip():
             continue
         try:
