@@ -33,17 +33,18 @@ def read_items(lines: Iterable[str]) -> Iterator[Item]:
     first = _next_filled(numbered)
     if first is None:
         return
+    first_line, first_text = first
     following = _next_filled(numbered)
     try:
-        value = _decoder.decode(first[1])
+        value = _decoder.decode(first_text)
     except msgspec.DecodeError:
         pass
     else:
         if following is None:
-            yield from _document(first[0], value)
+            yield from _document(first_line, value)
         else:
             # A value on the first line, and more lines after it: JSON Lines.
-            yield _item(first[0], value, "event")
+            yield _item(first_line, value, "event")
             yield from _json_lines(chain([following], numbered))
         return
     # The first line is part of a document that spans several; or the file is JSON Lines
@@ -54,7 +55,7 @@ def read_items(lines: Iterable[str]) -> Iterator[Item]:
     except msgspec.DecodeError:
         yield from _json_lines(rest)
         return
-    yield from _document(first[0], document)
+    yield from _document(first_line, document)
 
 
 def _next_filled(numbered: Iterator[tuple[int, str]]) -> tuple[int, str] | None:
