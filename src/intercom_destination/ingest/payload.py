@@ -105,16 +105,21 @@ class Decoder:
                 error = InvalidEvent("event", f"larger than {MAX_EVENT_BYTES:,} bytes")
                 rejected.append(RejectedItem.of(index, error))
                 continue
-            try:
-                item = _object.decode(raw)
-            except msgspec.DecodeError:
-                rejected.append(RejectedItem.of(index, InvalidEvent("event", "must be an object")))
-                continue
-            result = arrival.decode_for_storage(merge_envelope(item, outer) if merges else item)
-            if isinstance(result, InvalidEvent):
-                rejected.append(RejectedItem.of(index, result, item.get("messageId")))
-            else:
-                events.append(new_event(result, received_at))
+            # An envelope's context and integrations are merged into objects: those are built.
+            stored = None if merges else arrival.decode_plain_for_storage(raw)
+            if stored is None:
+                try:
+                    item = _object.decode(raw)
+                except msgspec.DecodeError:
+                    error = InvalidEvent("event", "must be an object")
+                    rejected.append(RejectedItem.of(index, error))
+                    continue
+                result = arrival.decode_for_storage(merge_envelope(item, outer) if merges else item)
+                if isinstance(result, InvalidEvent):
+                    rejected.append(RejectedItem.of(index, result, item.get("messageId")))
+                    continue
+                stored = result
+            events.append(new_event(stored, received_at))
         return Decoded(events, rejected)
 
     def single(self, obj: dict[str, Any], kind: str, received_at: float) -> NewEvent:

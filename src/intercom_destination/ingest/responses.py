@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from intercom_destination.spec import InvalidEvent
-from intercom_destination.spec.decode import MAX_MESSAGE_ID_LENGTH
+from intercom_destination.spec.events import MAX_MESSAGE_ID_LENGTH
 
 Handler = Callable[[Request], Awaitable[Response]]
 

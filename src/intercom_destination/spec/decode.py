@@ -10,8 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 
+from intercom_destination.spec import plain
 from intercom_destination.spec.events import (
+    MAX_MESSAGE_ID_LENGTH,
     Alias,
     Event,
     Group,
@@ -27,7 +30,6 @@ from intercom_destination.spec.timestamps import (
     parse_timestamp,
 )
 
-MAX_MESSAGE_ID_LENGTH = 100
 #: Each event type and the class it decodes to.
 _CLASSES: dict[str, type[Event]] = {
     "identify": Identify,
@@ -204,6 +206,38 @@ class Arrival:
         return StoredForm(
             checked.type, checked.message_id, checked.user_id, checked.anonymous_id, document
         )
+
+    def decode_plain_for_storage(self, event: bytes | msgspec.Raw) -> StoredForm | None:
+        """`decode_for_storage` of an event's JSON if the event is plain (see `plain`), its
+        values stored as they came; None if it is not plain, for `decode_for_storage` to
+        decode or refuse."""
+        read = plain.read(event)
+        if read is None:
+            return None
+        fields, top_level = read
+        user_id = fields.userId or None
+        anonymous_id = fields.anonymousId or None
+        if user_id is None and anonymous_id is None:
+            return None
+        # As `_timestamp` reads them: both must be readable, and the event happened at its
+        # `timestamp` if it has one, else at its `originalTimestamp`.
+        happened = None
+        for text in (fields.originalTimestamp, fields.timestamp):
+            if text is not UNSET:
+                happened = parse_timestamp(text)
+                if happened is None:
+                    return None
+        corrected = corrected_timestamp(happened, self._sent_at, self._received_at)
+        kind = plain.KINDS[type(fields)]
+        message_id = fields.messageId or self._make_message_id()
+        document = _into_stored_form(
+            _without_transport_fields(top_level),
+            kind,
+            message_id,
+            isoformat(corrected),
+            self._received_text,
+        )
+        return StoredForm(kind, message_id, user_id, anonymous_id, document)
 
 
 class _Invalid(Exception):

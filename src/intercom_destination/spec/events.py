@@ -7,6 +7,9 @@ from typing import Any, ClassVar
 
 import msgspec
 
+#: A messageId must be shorter than this (Segment's limit).
+MAX_MESSAGE_ID_LENGTH = 100
+
 
 class BaseEvent(msgspec.Struct, frozen=True, kw_only=True):
     type: ClassVar[str]
