@@ -257,6 +257,25 @@ def test_a_sort_takes_the_events_past_the_mark_and_resolves_visitors_linked_mean
         ]
 
 
+def test_the_rows_a_sort_took_leave_the_inbox_a_few_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sqlite_inbox, "DELETE_ROWS", 2)
+    arrivals = Arrivals()
+    sorter = Sorter(arrivals)
+    with closing(_connection()) as connection:
+        arrivals.append(connection, [event(f"m{number}") for number in range(5)])
+        sorter.sort(connection)
+        arrivals.append(connection, [event("m5")])  # after the sort: it stays
+
+        deleted = []
+        while sorter.upkeep_in() <= 0:
+            deleted.append(sorter.upkeep(connection))
+
+        assert deleted == [2, 2, 1, 0]
+        assert connection.execute("SELECT message_id FROM arrivals.inbox").fetchall() == [("m5",)]
+
+
 def test_rows_a_crash_left_behind_the_mark_are_never_sorted_twice_and_go_later() -> None:
     with closing(_connection()) as connection:
         arrivals = Arrivals()
