@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
+from pathlib import Path
 
 import pytest
 
-from intercom_destination.store import Enqueued, Lease, LeaseLost, open_store
+from intercom_destination.store import Enqueued, Lease, LeaseLost, open_store, sqlite
 from tests.store.helpers import NOW, drain, event
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +103,28 @@ async def test_a_lane_leased_by_one_store_is_lost_to_it_once_another_links_it(
         with pytest.raises(LeaseLost):
             await one.delivered(leases["anon"], now=NOW)
         assert await drain(two) == ["a1"]
+
+
+async def test_a_file_busy_while_another_process_recovers_it_is_opened_once_it_is_done(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What a process opening the file at once gets, while another one recovers it after a
+    # crash: SQLite does not wait for it as it waits for a lock in a statement.
+    opened = sqlite._open
+    attempts = 0
+
+    def busy_twice(path: str) -> sqlite3.Connection:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = sqlite3.SQLITE_BUSY_RECOVERY
+            raise error
+        return opened(path)
+
+    monkeypatch.setattr(sqlite, "_open", busy_twice)
+    monkeypatch.setattr(sqlite, "OPEN_RETRY", 0.0)
+
+    async with await open_store(f"sqlite:///{tmp_path}/events.db") as store:
+        assert await store.enqueue([event("m1")]) == [Enqueued.ACCEPTED]
+    assert attempts > 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -51,6 +52,8 @@ from intercom_destination.store.sqlite_thread import Reader, Writer
 MEMORY = ":memory:"
 #: How long a writer waits for another process's write lock before its transaction fails.
 BUSY_TIMEOUT = 10.0
+#: Seconds between attempts to open a file another process holds locked (see `_connect`).
+OPEN_RETRY = 0.05
 #: How the writer starts a transaction on a file: BEGIN IMMEDIATE would take the inbox
 #: file's write lock too, and hold enqueues up for as long as a sort takes; a write to the
 #: store's file that changes nothing takes that file's lock alone.
@@ -354,34 +357,54 @@ async def migrate_database(path: str) -> tuple[int, int]:
 
 async def _connect(path: str) -> sqlite3.Connection:
     def connect() -> sqlite3.Connection:
-        try:
-            connection = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-            if path != MEMORY:
-                # For a new file (an existing one keeps its pages). An inbox sort rewrites
-                # most index pages at once, in fewer, larger writes with bigger pages; a
-                # delivery rewrites a few rows' pages, which costs more with them. 8 KiB
-                # against 4 KiB: sorts a third shorter, bench/ingest.py 29k -> 30k events/s,
-                # p99 latency 0.33-0.40 -> 0.25 s; lease+delivered 20k -> 16k events/s.
-                connection.execute("PRAGMA page_size = 8192")
-                connection.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode FULL flushes the log at every commit: a committed event survives
-            # a power cut, not only a crash of the process.
-            connection.execute("PRAGMA synchronous = FULL")
-            # Events arrive keyed by random messageIds and users, so each one touches a few
-            # index pages anywhere in the file: keep up to 64 MiB of pages in memory instead
-            # of reading them back, and checkpoint every ~40 MB of log rather than every 4 MB,
-            # so a page many commits rewrote is copied back once (bench/ingest.py: about a
-            # fifth more events/s, with a tenth less CPU per event).
-            connection.execute("PRAGMA cache_size = -65536")
-            connection.execute("PRAGMA wal_autocheckpoint = 10000")
-            attach_inbox(connection, path)
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot open the SQLite database {path!r}: {error}") from None
-        return connection
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                return _open(path)
+            except sqlite3.Error as error:
+                # Setting up a file that another process is recovering, after one crashed,
+                # fails at once instead of waiting as a statement does: wait here.
+                if _busy(error) and time.monotonic() < deadline:
+                    time.sleep(OPEN_RETRY)
+                    continue
+                raise StoreError(f"cannot open the SQLite database {path!r}: {error}") from None
 
     return await asyncio.to_thread(connect)
+
+
+def _open(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+    )
+    try:
+        if path != MEMORY:
+            # For a new file (an existing one keeps its pages). An inbox sort rewrites most
+            # index pages at once, in fewer, larger writes with bigger pages; a delivery
+            # rewrites a few rows' pages, which costs more with them. 8 KiB against 4 KiB:
+            # sorts a third shorter, bench/ingest.py 29k -> 30k events/s, p99 latency
+            # 0.33-0.40 -> 0.25 s; lease+delivered 20k -> 16k events/s.
+            connection.execute("PRAGMA page_size = 8192")
+            connection.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode FULL flushes the log at every commit: a committed event survives a
+        # power cut, not only a crash of the process.
+        connection.execute("PRAGMA synchronous = FULL")
+        # Events arrive keyed by random messageIds and users, so each one touches a few index
+        # pages anywhere in the file: keep up to 64 MiB of pages in memory instead of reading
+        # them back, and checkpoint every ~40 MB of log rather than every 4 MB, so a page many
+        # commits rewrote is copied back once (bench/ingest.py: about a fifth more events/s,
+        # with a tenth less CPU per event).
+        connection.execute("PRAGMA cache_size = -65536")
+        connection.execute("PRAGMA wal_autocheckpoint = 10000")
+        attach_inbox(connection, path)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _busy(error: sqlite3.Error) -> bool:
+    """Whether SQLite answered SQLITE_BUSY, or one of its extended codes."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 _DEAD_LETTERS = (
