@@ -79,20 +79,26 @@ WAITING_CHECK = 1.0
 #: spread, 44.7-48.6k against 43.7-50.2k.)
 DELETE_ROWS = 2000
 
-# One JSON row per event (?2), in arrival order; its body is `length` bytes of ?3 from
-# `start` on. Its lane is its user, or its visitor's if they were linked, or its visitor; an
-# event without a user keeps its visitor, for the sort to resolve again. An event `events`
-# holds is a duplicate, and so is one appended after the row ?1 (by another process: this
-# one's mirror holds the rest). (IS NOT TRUE: a row without a messageId fails its NOT NULL
-# constraint rather than pass for a duplicate.)
+# One JSON row per event (?2), in arrival order, its fields read once (MATERIALIZED: else
+# SQLite reads each wherever it is used; and the statement begins with INSERT, for the sqlite3
+# module to count its rows); its body is `length` bytes of ?3 from `start` on.
+# Its lane is its user, or its visitor's if they were linked, or its visitor; an event without
+# a user keeps its visitor, for the sort to resolve again. An event `events` holds is a
+# duplicate, and so is one appended after the row ?1 (by another process: this one's mirror
+# holds the rest), found by id first. (IS NOT TRUE: a row without a messageId fails its NOT
+# NULL constraint rather than pass for a duplicate.)
 _APPEND = (
     "INSERT INTO arrivals.inbox (message_id, lane, visitor, type, received_at, body)"
-    " SELECT value ->> 0, coalesce(value ->> 1,"
-    " (SELECT user_id FROM links WHERE anonymous_id = value ->> 2), value ->> 2, ''),"
-    " iif(value ->> 1 IS NULL, value ->> 2, NULL),"
-    " value ->> 3, value ->> 4, substr(?3, value ->> 5, value ->> 6) FROM json_each(?2)"
-    " WHERE (value ->> 0 IN (SELECT message_id FROM events)) IS NOT TRUE"
-    " AND (value ->> 0 IN (SELECT message_id FROM arrivals.inbox WHERE id > ?1)) IS NOT TRUE"
+    " WITH arriving AS MATERIALIZED (SELECT key, value ->> 0 AS message_id,"
+    " value ->> 1 AS user_id, value ->> 2 AS anonymous_id, value ->> 3 AS type,"
+    " value ->> 4 AS received_at, value ->> 5 AS start, value ->> 6 AS length"
+    " FROM json_each(?2))"
+    " SELECT message_id, coalesce(user_id, (SELECT links.user_id FROM links"
+    " WHERE links.anonymous_id = arriving.anonymous_id), anonymous_id, ''),"
+    " iif(user_id IS NULL, anonymous_id, NULL), type, received_at, substr(?3, start, length)"
+    " FROM arriving WHERE (message_id IN (SELECT message_id FROM events)) IS NOT TRUE"
+    " AND NOT EXISTS (SELECT 1 FROM arrivals.inbox AS appended"
+    " WHERE appended.id > ?1 AND appended.message_id = arriving.message_id)"
     " ORDER BY key"
 )
 # The next (at most) ?1 rows up to the mark.
