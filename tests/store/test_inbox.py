@@ -412,3 +412,15 @@ async def test_a_file_stores_writer_runs_below_the_thread_that_appends(url: str)
         assert isinstance(store, SQLiteStore)
         assert await store._appender.call(priority) == base
         assert await store._writer.call(priority) == min(base + WRITER_NICE, 19)
+
+
+async def test_the_writer_checkpoints_the_inbox_and_the_thread_that_appends_never_does(
+    url: str,
+) -> None:
+    def pages_before_a_checkpoint(connection: sqlite3.Connection) -> int:
+        return int(connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    async with await open_store(url) as store:
+        assert isinstance(store, SQLiteStore)
+        assert await store._appender.call(pages_before_a_checkpoint) == 0
+        assert await store._writer.call(pages_before_a_checkpoint) > 0
