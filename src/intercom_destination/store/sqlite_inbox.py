@@ -333,7 +333,10 @@ class Sorter:
             deleted = connection.execute(_DELETE_SORTED, (DELETE_ROWS,)).rowcount
             # (Ids may skip numbers: until a delete finds none, some may be left.)
             self._sorted_rows_left = deleted > 0
-            self._arrivals.sorted_meanwhile()
+            if not deleted:
+                # Once per sort, not per chunk: each time, the next append reads the inbox
+                # again, on the thread that requests wait for.
+                self._arrivals.sorted_meanwhile()
             return deleted
         return self.sort(connection)
 
