@@ -1,13 +1,13 @@
-"""The plain shape nearly every event arrives in, read in one pass of msgspec's.
+"""The plain shape nearly every event arrives in, checked by msgspec without building it.
 
 A server library's event is plain: its `type` one of Segment's in lower case, its ids and
 names strings, its timestamps strings, its objects objects, and no `sentAt` or `receivedAt`
 of its own. Reading one the general way (`decode.Arrival.decode_for_storage`) builds every
 object in it and checks each field in Python; `read` checks the plain shape, each type's
-required fields with it, in msgspec's C code, and splits the event's top level into raw
-values, which are stored as they came. An event that is not plain, valid or not, is left to
-the general way, which names its problem if it has one: `read` accepts only events the general
-way accepts (tests/spec/test_plain.py holds the two to the same results).
+required fields with it, in one pass of msgspec's C code, and in a second splits the event's
+top level into raw values, which are stored as they came. An event that is not plain, valid
+or not, is left to the general way, which names its problem if it has one: `read` accepts only
+events the general way accepts (tests/spec/test_plain.py holds the two to the same results).
 """
 
 from __future__ import annotations
