@@ -8,8 +8,10 @@ accepted event stays in the backlog), then sends the generated workload (bench/w
 as B-event batches from C keep-alive connections on loopback until N events were sent or S
 seconds passed. Prints the accepted events/s, the latency of a request (p50, p99), the
 server's CPU time per request (all its threads, start and stop included: a figure the load
-generator's share of the cores moves less than the rate), and checks that the store holds every
-event that was answered 200.
+generator's share of the cores moves less than the rate), the cores each of the server's
+threads and the load generator used while loaded (read from /proc on Linux: the event loop,
+the store's appender, writer and reader), and checks that the store holds every event that
+was answered 200.
 
 Then the same requests go to `bench/ingest_baseline.py`, a bare Starlette + SQLite ingest (no
 validation, dedup, lanes or metrics), and the ratio of the two is printed: a figure from the
@@ -151,6 +153,36 @@ def rows(database: Path) -> int:
         return int(connection.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds each thread of process `pid` has used, by its name as the OS shows it (the
+    store names its threads): the main thread, which runs the event loop, is "event loop", and
+    threads that kept the process's name are summed as "other". Empty without /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    tasks = Path(f"/proc/{pid}/task")
+    used: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        process_name = (tasks / str(pid) / "comm").read_text().strip()
+        for task in tasks.iterdir():
+            try:
+                name = (task / "comm").read_text().strip()
+                # utime and stime: the 14th and 15th fields, counted after the name's ")".
+                fields = (task / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue  # the thread ended meanwhile
+            if task.name == str(pid):
+                name = "event loop"
+            elif name == process_name:
+                name = "other"
+            seconds = (int(fields[11]) + int(fields[12])) / ticks
+            used[name] = used.get(name, 0.0) + seconds
+    return used
+
+
+def cores(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """The cores each thread used between two `thread_cpu` readings `seconds` apart."""
+    return {name: (used - before.get(name, 0.0)) / seconds for name, used in after.items()}
+
+
 class Run(NamedTuple):
     name: str
     load: Load
@@ -158,6 +190,10 @@ class Run(NamedTuple):
     stored: int
     #: CPU seconds the server process used, user and system.
     cpu: float
+    #: Cores the server's threads used while loaded, by thread name.
+    threads: dict[str, float]
+    #: Cores the load generator (this process) used meanwhile.
+    generator: float
 
     def report(self, batch: int) -> float:
         """Prints the run's figures; its accepted events/s."""
@@ -176,6 +212,9 @@ class Run(NamedTuple):
             f"{self.name}: server CPU {self.cpu:.1f} s: "
             f"{self.cpu / answered * 1e6:,.0f} µs per request"
         )
+        shares = sorted(self.threads.items(), key=lambda item: -item[1])
+        busy = ", ".join(f"{name} {share:.2f}" for name, share in shares if share >= 0.01)
+        print(f"{self.name}: cores used under load: {busy}; load generator {self.generator:.2f}")
         verdict = "all" if self.stored == accepted else "NOT all"
         print(
             f"{self.name}: durable: {self.stored:,} events stored ({verdict} of those answered 200)"
@@ -206,6 +245,7 @@ def measure(
         try:
             host, port = url.removeprefix("http://").rsplit(":", 1)
             queue = iter(prepared)
+            threads_before, generator_before = thread_cpu(process.pid), time.process_time()
             started = time.perf_counter()
             load = Load(started + args.seconds)
 
@@ -217,10 +257,12 @@ def measure(
             # uvloop: the load generator shares the two cores with the server it measures.
             uvloop.run(run())
             elapsed = time.perf_counter() - started
+            threads = cores(threads_before, thread_cpu(process.pid), elapsed)
+            generator = (time.process_time() - generator_before) / elapsed
         finally:
             stop(process)
         cpu = _children_cpu() - cpu_before
-        return Run(name, load, elapsed, count_stored(database), cpu)
+        return Run(name, load, elapsed, count_stored(database), cpu, threads, generator)
 
 
 def _children_cpu() -> float:

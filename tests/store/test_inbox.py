@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 import threading
 from contextlib import closing
 from pathlib import Path
@@ -412,6 +413,18 @@ async def test_a_file_stores_writer_runs_below_the_thread_that_appends(url: str)
         assert isinstance(store, SQLiteStore)
         assert await store._appender.call(priority) == base
         assert await store._writer.call(priority) == min(base + WRITER_NICE, 19)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread names are shown through Linux's /proc")
+async def test_a_file_stores_threads_show_their_names_to_the_os(url: str) -> None:
+    def os_name(connection: sqlite3.Connection) -> str:
+        return Path(f"/proc/self/task/{threading.get_native_id()}/comm").read_text().strip()
+
+    async with await open_store(url) as store:
+        assert isinstance(store, SQLiteStore)
+        assert await store._appender.call(os_name) == "store-appender"
+        assert await store._writer.call(os_name) == "store-writer"
+        assert await store._reader.call(os_name) == "store-reader"
 
 
 async def test_the_writer_checkpoints_the_inbox_and_the_thread_that_appends_never_does(
