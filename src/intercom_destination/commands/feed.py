@@ -19,6 +19,8 @@ SLACK = 10.0
 #: The window the call rate is measured over, seconds (within SLACK: older rows are let go).
 RATE_WINDOW = 5.0
 FINISHED = ("delivered", "skipped", "dead")
+#: Outcomes no other follows.
+_SETTLED = ("delivered", "skipped")
 
 _Key = tuple[float, str, str, str | None, int]
 
@@ -39,6 +41,7 @@ class OutcomeFeed:
         self._newest = since
         #: Rows seen at or after `_newest - SLACK`, with their calls.
         self._seen: dict[_Key, int] = {}
+        #: The latest outcome of each followed event that may have another.
         self._latest: dict[str, str] = {}
         self.tally = Tally()
         self._lock = asyncio.Lock()
@@ -68,11 +71,14 @@ class OutcomeFeed:
         return calls / window
 
     def _count(self, row: OutcomeRow) -> None:
-        previous = self._latest.get(row.message_id)
+        previous = self._latest.pop(row.message_id, None)
         if previous is not None:
             self.tally[previous] -= 1
-        self._latest[row.message_id] = row.outcome
         self.tally[row.outcome] += 1
+        # Only an event that is waiting (retry, parked) or dead (replayable) has an outcome to
+        # come; forgetting the others keeps this map to the events still in play.
+        if row.outcome not in _SETTLED:
+            self._latest[row.message_id] = row.outcome
 
     async def _recent_rows(self) -> list[OutcomeRow]:
         """The log's rows back to the horizon at least (or all of it)."""

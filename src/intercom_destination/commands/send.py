@@ -31,7 +31,10 @@ class Backfill:
     invalid: int = 0
     #: Events the store had accepted before (same messageId).
     duplicates: int = 0
-    accepted: set[str] = field(default_factory=set)
+    accepted: int = 0
+    #: The accepted events' messageIds, kept only to follow their delivery (a backfill that
+    #: only stores its events keeps none: its memory does not grow with the file).
+    followed: set[str] = field(default_factory=set)
     #: Accepted events by their latest outcome; None when they were only stored.
     tally: Tally | None = None
 
@@ -42,11 +45,11 @@ class Backfill:
     def summary(self) -> str:
         problems = f"{self.invalid} invalid, {self.duplicates} duplicate"
         if self.tally is None:
-            return f"{len(self.accepted)} stored for delivery; {problems}"
+            return f"{self.accepted} stored for delivery; {problems}"
         tally = self.tally
-        waiting = len(self.accepted) - tally.finished
+        waiting = self.accepted - tally.finished
         line = (
-            f"{len(self.accepted)} events: {tally['delivered']} delivered, "
+            f"{self.accepted} events: {tally['delivered']} delivered, "
             f"{tally['skipped']} skipped, {waiting} waiting, {tally['dead']} dead; {problems}"
         )
         if waiting:
@@ -69,18 +72,18 @@ async def send(
     since = clock()
     events = read_events(lines, datetime.fromtimestamp(since, UTC))
     async with await open_store(settings.database_url) as store:
-        backfill = await _store_events(store, events, since, console)
+        backfill = await _store_events(store, events, since, console, follow=deliver)
         if deliver:
-            feed = OutcomeFeed(store, backfill.accepted, since=since)
+            feed = OutcomeFeed(store, backfill.followed, since=since)
             async with open_worker(settings, store, clock=clock) as worker:
                 draining = asyncio.create_task(worker.drain())
-                await _show_progress(draining, feed, len(backfill.accepted), console, clock)
+                await _show_progress(draining, feed, backfill.accepted, console, clock)
             backfill.tally = feed.tally
     return backfill
 
 
 async def _store_events(
-    store: Store, lines: Iterable[Line], received_at: float, console: Console
+    store: Store, lines: Iterable[Line], received_at: float, console: Console, *, follow: bool
 ) -> Backfill:
     backfill = Backfill()
     chunk: list[NewEvent] = []
@@ -88,7 +91,9 @@ async def _store_events(
     async def enqueue() -> None:
         for event, result in zip(chunk, await store.enqueue(chunk), strict=True):
             if result is Enqueued.ACCEPTED:
-                backfill.accepted.add(event.message_id)
+                backfill.accepted += 1
+                if follow:
+                    backfill.followed.add(event.message_id)
             else:
                 backfill.duplicates += 1
         chunk.clear()
