@@ -51,6 +51,8 @@ class InstantStore:
 
 
 class InstantWriter(ingest_baseline.Writer):
+    """The baseline's writer, answering at once."""
+
     def __init__(self) -> None:
         pass  # no database, no thread
 
