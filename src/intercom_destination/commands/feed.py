@@ -18,9 +18,10 @@ from intercom_destination.store import OutcomeRow, Store
 SLACK = 10.0
 #: The window the call rate is measured over, seconds (within SLACK: older rows are let go).
 RATE_WINDOW = 5.0
-FINISHED = ("delivered", "skipped", "dead")
 #: Outcomes no other follows.
 _SETTLED = ("delivered", "skipped")
+#: Outcomes that end an event's delivery: a dead letter's too, though a replay may follow it.
+FINISHED = (*_SETTLED, "dead")
 
 _Key = tuple[float, str, str, str | None, int]
 
