@@ -44,10 +44,7 @@ class Writer:
 
     def __init__(self, path: str) -> None:
         self._queue: queue.SimpleQueue[tuple[list[bytes], Done]] = queue.SimpleQueue()
-        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._connection.execute("PRAGMA journal_mode = WAL")
-        self._connection.execute("PRAGMA synchronous = FULL")
-        self._connection.execute("CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY, body)")
+        self._connection = connect(path)
         threading.Thread(target=self._main, daemon=True).start()
 
     async def append(self, rows: list[bytes]) -> None:
@@ -61,13 +58,25 @@ class Writer:
             jobs = [self._queue.get()]
             while not self._queue.empty():
                 jobs.append(self._queue.get_nowait())
-            self._connection.execute("BEGIN IMMEDIATE")
-            self._connection.executemany(
-                "INSERT INTO inbox (body) VALUES (?)", [(row,) for rows, _ in jobs for row in rows]
-            )
-            self._connection.execute("COMMIT")
+            commit(self._connection, [row for rows, _ in jobs for row in rows])
             for _, done in jobs:
                 done()
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """The baseline's database: one table of bodies, a flush at every commit."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY, body)")
+    return connection
+
+
+def commit(connection: sqlite3.Connection, bodies: list[bytes]) -> None:
+    """The bodies appended in one transaction."""
+    connection.execute("BEGIN IMMEDIATE")
+    connection.executemany("INSERT INTO inbox (body) VALUES (?)", [(body,) for body in bodies])
+    connection.execute("COMMIT")
 
 
 def create_app(writer: Writer) -> Starlette:

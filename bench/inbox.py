@@ -1,0 +1,142 @@
+"""The SQLite store's CPU per event on its way in, stage by stage, against a plain file.
+
+    python -m bench.inbox [--events N] [--group G] [--runs R]
+
+`bench.ingest` is bound by the two cores once its event loop is relieved (see the README), and
+the store's threads take more CPU per event than any other part of the server. This measures
+where it goes, on the store's own connections and code (`Arrivals`, `Sorter`), one stage after
+another on a fresh file in a temporary directory:
+
+- append: the events to the inbox in groups of G, one commit each (as the appender
+  group-commits under load);
+- sort: the inbox into `events` and `lanes`, in one transaction;
+- deletes: the sorted rows out of the inbox (the writer's upkeep, `DELETE_ROWS` at a time);
+- baseline insert: the same groups into `bench/ingest_baseline.py`'s table, by its statement;
+
+in two rounds of N events: into an empty store, then into one that holds the first round (the
+append's duplicate check and the sort's indexes then read a populated index). And, beside the
+baseline's insert, the same groups appended to a file as length-prefixed msgpack with a flush
+(fdatasync) per group: what a durable inbox costs without SQLite. Each figure is CPU µs per
+event (user and system time of this process), the median of R runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from bench import ingest_baseline
+from bench.store import batches, workload
+from intercom_destination.store import NewEvent
+from intercom_destination.store.sqlite import _open as open_connection  # the store's settings
+from intercom_destination.store.sqlite_inbox import Arrivals, Sorter
+from intercom_destination.store.sqlite_schema import migrate
+
+STAGES = ("append", "sort", "deletes", "baseline insert", "file append")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000, help="events per round")
+    parser.add_argument("--group", type=int, default=200, help="events per commit")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(f"command: python -m bench.inbox {' '.join(sys.argv[1:])}")
+    events = workload(2 * args.events, hot_share=0.0, ids="random")
+    body = sum(len(event.body) for event in events) / len(events)
+    print(
+        f"workload: 2 rounds of {args.events:,} events ({body:.0f} bytes each), "
+        f"{args.group} per commit"
+    )
+    figures: list[dict[tuple[int, str], float]] = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as directory:
+            figures.append(run(Path(directory), events, args.events, args.group))
+    for round_ in (1, 2):
+        cells = [
+            f"{stage} {statistics.median(f[round_, stage] for f in figures):.1f}"
+            for stage in STAGES
+        ]
+        print(f"round {round_}: CPU µs per event: {', '.join(cells)}")
+
+
+def run(
+    directory: Path, events: list[NewEvent], per_round: int, group: int
+) -> dict[tuple[int, str], float]:
+    """Each round's CPU µs per event, by stage."""
+    path = str(directory / "bench.db")
+    writer = open_connection(path, True)
+    appender = open_connection(path, False)
+    arrivals = Arrivals()
+    sorter = Sorter(arrivals)
+    baseline = ingest_baseline.connect(str(directory / "baseline.db"))
+    log = os.open(directory / "inbox.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    encoder = msgspec.msgpack.Encoder()
+    figures: dict[tuple[int, str], float] = {}
+
+    def in_transaction(work: Callable[[], object]) -> None:
+        writer.execute("BEGIN")
+        work()
+        writer.execute("COMMIT")
+
+    def append(chunks: list[list[NewEvent]]) -> None:
+        for chunk in chunks:
+            arrivals.append(appender, chunk)
+
+    def sort(chunks: list[list[NewEvent]]) -> None:
+        in_transaction(lambda: sorter.sort(writer))
+
+    def delete_sorted(chunks: list[list[NewEvent]]) -> None:
+        while True:
+            writer.execute("BEGIN")
+            deleted = sorter.upkeep(writer)
+            writer.execute("COMMIT")
+            if not deleted:
+                return
+
+    def insert_baseline(chunks: list[list[NewEvent]]) -> None:
+        for chunk in chunks:
+            ingest_baseline.commit(baseline, [event.body for event in chunk])
+
+    def append_to_file(chunks: list[list[NewEvent]]) -> None:
+        for chunk in chunks:
+            data = encoder.encode(chunk)
+            os.write(log, len(data).to_bytes(4, "little") + data)
+            os.fdatasync(log)
+
+    stages = dict(
+        zip(STAGES, (append, sort, delete_sorted, insert_baseline, append_to_file), strict=True)
+    )
+    try:
+        in_transaction(lambda: migrate(writer))
+        for round_ in (1, 2):
+            chunks = list(batches(events[(round_ - 1) * per_round : round_ * per_round], group))
+            for stage, work in stages.items():
+                figures[round_, stage] = _cpu_seconds(work, chunks) / per_round * 1e6
+    finally:
+        os.close(log)
+        baseline.close()
+        appender.close()
+        writer.close()
+    return figures
+
+
+def _cpu_seconds(
+    work: Callable[[list[list[NewEvent]]], None], chunks: list[list[NewEvent]]
+) -> float:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    work(chunks)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+if __name__ == "__main__":
+    main()
