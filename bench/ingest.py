@@ -10,8 +10,9 @@ seconds passed. Prints the accepted events/s, the latency of a request (p50, p99
 server's CPU time per request (all its threads, start and stop included: a figure the load
 generator's share of the cores moves less than the rate), the cores each of the server's
 threads and the load generator used while loaded (read from /proc on Linux: the event loop,
-the store's appender, writer and reader) and the event loop's time per request, and checks
-that the store holds every event that was answered 200.
+the store's appender, writer and reader), the share of the machine left idle meanwhile, and
+the event loop's time per request, and checks that the store holds every event that was
+answered 200.
 
 Then the same requests go to `bench/ingest_baseline.py`, a bare Starlette + SQLite ingest (no
 validation, dedup, lanes or metrics), and the ratio of the two is printed: a figure from the
@@ -178,6 +179,24 @@ def thread_cpu(pid: int) -> dict[str, float]:
     return used
 
 
+def machine_ticks() -> tuple[int, int]:
+    """The machine's CPU time so far, idle and in all, in clock ticks ((0, 0) without /proc):
+    whether the cores were all busy tells a server bound by its cores from one bound by its
+    GIL or its waits."""
+    try:
+        fields = [int(field) for field in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    # user nice system idle iowait irq softirq steal (guest time is counted in user's)
+    return fields[3] + fields[4], sum(fields[:8])
+
+
+def idle_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of the machine's CPU time that was idle between two `machine_ticks`."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else None
+
+
 def cores(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
     """The cores each thread used between two `thread_cpu` readings `seconds` apart."""
     return {name: (used - before.get(name, 0.0)) / seconds for name, used in after.items()}
@@ -194,6 +213,8 @@ class Run(NamedTuple):
     threads: dict[str, float]
     #: Cores the load generator (this process) used meanwhile.
     generator: float
+    #: The share of the machine's CPU time left idle meanwhile (None without /proc).
+    idle: float | None
 
     def report(self, batch: int) -> float:
         """Prints the run's figures; its accepted events/s."""
@@ -214,7 +235,10 @@ class Run(NamedTuple):
         )
         shares = sorted(self.threads.items(), key=lambda item: -item[1])
         busy = ", ".join(f"{name} {share:.2f}" for name, share in shares if share >= 0.01)
-        print(f"{self.name}: cores used under load: {busy}; load generator {self.generator:.2f}")
+        idle = "" if self.idle is None else f"; machine {self.idle:.0%} idle"
+        print(
+            f"{self.name}: cores used under load: {busy}; load generator {self.generator:.2f}{idle}"
+        )
         if "event loop" in self.threads:
             # What sets the rate: the event loop's thread runs at about 0.7-0.8 of a core in
             # both servers (see the README), so they compare by its time per request.
@@ -251,6 +275,7 @@ def measure(
             host, port = url.removeprefix("http://").rsplit(":", 1)
             queue = iter(prepared)
             threads_before, generator_before = thread_cpu(process.pid), time.process_time()
+            machine_before = machine_ticks()
             started = time.perf_counter()
             load = Load(started + args.seconds)
 
@@ -264,10 +289,11 @@ def measure(
             elapsed = time.perf_counter() - started
             threads = cores(threads_before, thread_cpu(process.pid), elapsed)
             generator = (time.process_time() - generator_before) / elapsed
+            idle = idle_share(machine_before, machine_ticks())
         finally:
             stop(process)
         cpu = _children_cpu() - cpu_before
-        return Run(name, load, elapsed, count_stored(database), cpu, threads, generator)
+        return Run(name, load, elapsed, count_stored(database), cpu, threads, generator, idle)
 
 
 def _children_cpu() -> float:
