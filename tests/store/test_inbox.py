@@ -1,5 +1,5 @@
-"""The SQLite store's inbox: events appended in arrival order to a file of their own, sorted
-into lanes in bulk."""
+"""The SQLite store's arrivals: events appended to segment files as they come, sorted into
+lanes in bulk."""
 
 from __future__ import annotations
 
@@ -8,19 +8,27 @@ import os
 import sqlite3
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from intercom_destination.store import Enqueued, open_store, sqlite_inbox, sqlite_schema
+from intercom_destination.store import Enqueued, open_store, segments, sqlite_inbox, sqlite_schema
 from intercom_destination.store.sqlite import WRITER_NICE, SQLiteStore
 from intercom_destination.store.sqlite_inbox import Arrivals, Sorter
-from intercom_destination.store.sqlite_schema import INBOX_SUFFIX, attach_inbox, migrate
+from intercom_destination.store.sqlite_schema import (
+    LEGACY_INBOX_SUFFIX,
+    SEGMENTS_SUFFIX,
+    attach_legacy_inbox,
+    migrate,
+)
 from tests.store.helpers import NOW, drain, event, query
 
 pytestmark = pytest.mark.anyio
+
+ACCEPTED, DUPLICATE = Enqueued.ACCEPTED, Enqueued.DUPLICATE
 
 
 @pytest.fixture
@@ -28,49 +36,52 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
 
 
+@pytest.fixture
+def connection() -> Iterator[sqlite3.Connection]:
+    with closing(_connect(":memory:")) as connection:
+        migrate(connection)
+        yield connection
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Path:
+    return tmp_path / "arrivals"
+
+
 def _connect(path: Path | str) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None)
-    attach_inbox(connection, str(path))
+    attach_legacy_inbox(connection, str(path))
     return connection
 
 
-def _connection() -> sqlite3.Connection:
-    connection = _connect(":memory:")
-    migrate(connection)
-    return connection
+def _events(connection: sqlite3.Connection) -> list[tuple[int, str, str]]:
+    return connection.execute("SELECT id, message_id, lane FROM events ORDER BY id").fetchall()
 
 
-def _waiting(url: str) -> list[str]:
-    """The messageIds in the inbox past the mark, in arrival order."""
-    with closing(_connect(url.removeprefix("sqlite:///"))) as connection:
-        rows = connection.execute(
-            "SELECT message_id FROM arrivals.inbox"
-            " WHERE id > (SELECT through FROM sorted) ORDER BY id"
-        ).fetchall()
-    return [message_id for (message_id,) in rows]
+def _clock(*stamps: int) -> Iterator[int]:
+    return iter(stamps)
 
 
-async def test_the_writer_sorts_the_inbox_into_lanes_when_it_is_due(
+async def test_the_writer_sorts_waiting_events_into_lanes_when_it_is_due(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_inbox, "SORT_AFTER", 0.0)
     async with await open_store(url) as store:
         await store.enqueue([event("m1"), event("m2", "u2")])
-        # The writer looks after each of its transactions: it sorts after the first, and
-        # deletes what it sorted from the inbox after the second.
+        # The writer looks after each of its transactions: it sorts after the first, which
+        # the second waits for.
         await store.put_identity("email", "a@example.com", "c1")
         await store.put_identity("email", "b@example.com", "c2")
-        await store.put_identity("email", "c@example.com", "c3")
 
-        assert query(url + INBOX_SUFFIX, "SELECT count(*) FROM inbox") == [(0,)]
         assert query(url, "SELECT message_id, lane FROM events ORDER BY id") == [
             ("m1", "u1"),
             ("m2", "u2"),
         ]
         assert sorted(lane for (lane,) in query(url, "SELECT lane FROM lanes")) == ["u1", "u2"]
+        assert (await store.status(NOW)).backlog == 2
 
 
-async def test_events_wait_in_the_inbox_while_enough_lanes_are_ready(
+async def test_events_wait_in_their_segment_while_enough_lanes_are_ready(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_inbox, "SORT_AFTER", 3600.0)
@@ -82,7 +93,7 @@ async def test_events_wait_in_the_inbox_while_enough_lanes_are_ready(
         [second] = await store.lease("w", 1, 30, NOW)
 
         assert {first.lane, second.lane} == {"u1", "u2"}
-        assert _waiting(url) == ["m3"]
+        assert query(url, "SELECT message_id FROM events ORDER BY id") == [("m1",), ("m2",)]
         status = await store.status(NOW)
         assert (status.lanes, status.backlog) == (3, 3)
         [third] = await store.lease("w", 1, 30, NOW)
@@ -90,7 +101,7 @@ async def test_events_wait_in_the_inbox_while_enough_lanes_are_ready(
 
 
 async def test_enqueues_go_on_while_the_stores_file_is_locked_by_a_writer(url: str) -> None:
-    # As they do while the writer sorts the inbox, which holds the store file's write lock.
+    # As they do while the writer sorts, which holds the store file's write lock.
     async with await open_store(url) as store:
         await store.enqueue([event("m1")])
         with closing(
@@ -98,10 +109,7 @@ async def test_enqueues_go_on_while_the_stores_file_is_locked_by_a_writer(url: s
         ) as other:
             other.execute("BEGIN IMMEDIATE")
             try:
-                assert await store.enqueue([event("m2"), event("m1")]) == [
-                    Enqueued.ACCEPTED,
-                    Enqueued.DUPLICATE,
-                ]
+                assert await store.enqueue([event("m2"), event("m1")]) == [ACCEPTED, DUPLICATE]
             finally:
                 other.execute("ROLLBACK")
 
@@ -128,18 +136,16 @@ async def test_a_version_1_database_is_migrated_and_its_lanes_keep_their_order(
     monkeypatch.setattr(sqlite_inbox, "SORT_AFTER", 0.0)
 
     async with await open_store(f"sqlite:///{path}") as store:
-        assert await store.enqueue([event("new"), event("old1")]) == [
-            Enqueued.ACCEPTED,
-            Enqueued.DUPLICATE,
-        ]
+        assert await store.enqueue([event("new"), event("old1")]) == [ACCEPTED, DUPLICATE]
         await store.put_identity("email", "a@example.com", "c1")  # behind the sort
 
         assert await drain(store) == ["old1", "old2", "new"]
 
 
-async def test_a_version_2_database_is_migrated_with_its_inbox_in_a_file_of_its_own(
+async def test_a_version_3_inbox_is_sorted_by_the_migration_and_its_file_deleted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Version 2 kept its inbox in the store's file; version 3 moved it to a file of its own.
     path = tmp_path / "old.db"
     with closing(sqlite3.connect(path)) as connection, connection:
         for statement in [*sqlite_schema.MIGRATIONS[0], *sqlite_schema.MIGRATIONS[1]]:
@@ -159,229 +165,248 @@ async def test_a_version_2_database_is_migrated_with_its_inbox_in_a_file_of_its_
 
     async with await open_store(f"sqlite:///{path}") as store:
         assert (await store.status(NOW)).backlog == 2
-        assert await store.enqueue([event("m5"), event("m3")]) == [
-            Enqueued.ACCEPTED,
-            Enqueued.DUPLICATE,
-        ]
-        assert query(f"sqlite:///{path}{INBOX_SUFFIX}", "SELECT id, message_id FROM inbox") == [
+        assert await store.enqueue([event("m5"), event("m3")]) == [ACCEPTED, DUPLICATE]
+        assert await drain(store) == ["m3", "m4", "m5"]
+        assert query(f"sqlite:///{path}", "SELECT id, message_id FROM events ORDER BY id") == [
             (3, "m3"),
             (4, "m4"),
             (5, "m5"),
         ]
-        assert await drain(store) == ["m3", "m4", "m5"]
+    assert not list(tmp_path.glob(f"old.db{LEGACY_INBOX_SUFFIX}*"))
 
 
-async def test_a_lost_inbox_file_is_made_again_past_every_id_the_store_used(url: str) -> None:
+async def test_a_segment_a_crash_cut_short_is_sorted_up_to_the_cut_and_deleted(
+    url: str, tmp_path: Path
+) -> None:
+    directory = Path(url.removeprefix("sqlite:///") + SEGMENTS_SUFFIX)
     async with await open_store(url) as store:
-        await store.enqueue([event("m1"), event("m2")])
+        await store.enqueue([event("m1")])
+        await store.enqueue([event("m2")])
+        [segment] = directory.iterdir()
+    # The process died writing its third group, which was never acknowledged.
+    group = segments.encode_group(1, [event("m3")])
+    with segment.open("ab") as file:
+        file.write(group[: len(group) // 2])
+
+    async with await open_store(url) as store:
         assert await drain(store) == ["m1", "m2"]
-    path = Path(url.removeprefix("sqlite:///") + INBOX_SUFFIX)
-    for file in path.parent.glob(path.name + "*"):
-        file.unlink()
+        await store.put_identity("email", "a@example.com", "c1")  # and the next upkeep
 
-    async with await open_store(url) as store:
-        assert await store.enqueue([event("m3"), event("m1")]) == [
-            Enqueued.ACCEPTED,
-            Enqueued.DUPLICATE,
-        ]
+        assert not segment.exists()
+        assert await store.enqueue([event("m3"), event("m1")]) == [ACCEPTED, DUPLICATE]
         assert await drain(store) == ["m3"]
-        assert query(url, "SELECT id, message_id FROM events ORDER BY id") == [
-            (1, "m1"),
-            (2, "m2"),
-            (3, "m3"),
-        ]
 
 
-def test_appended_events_take_ids_in_arrival_order_and_their_lanes() -> None:
-    with closing(_connection()) as connection:
-        connection.execute("INSERT INTO links VALUES ('a1', 'u9', 0)")
-        events = [
+def test_a_sort_gives_ids_in_arrival_order_and_resolves_visitors_linked_meanwhile(
+    connection: sqlite3.Connection, directory: Path
+) -> None:
+    arrivals = Arrivals(directory, sync=False)
+    sorter = Sorter(directory, arrivals)
+    arrivals.append(
+        connection,
+        [
             event("m1"),
-            event("m2", None, anonymous_id="a1"),  # a linked visitor: the user's lane
+            event("m2", None, anonymous_id="a1"),  # linked below: the user's lane
             event("m3", None, anonymous_id="a2"),
             event("m4", "u2", anonymous_id="a1"),
             event("m5", None),
-        ]
+        ],
+    )
+    connection.execute("INSERT INTO links VALUES ('a1', 'u9', 0)")
 
-        assert Arrivals().append(connection, events) == [Enqueued.ACCEPTED] * 5
+    assert sorter.sort(connection) == 5
+    assert sorter.sort(connection) == 0
+    arrivals.append(connection, [event("m6", "u3")])
+    assert sorter.sort(connection) == 1
 
-        assert connection.execute(
-            "SELECT id, message_id, lane, visitor FROM arrivals.inbox"
-        ).fetchall() == [
-            (1, "m1", "u1", None),
-            (2, "m2", "u9", "a1"),
-            (3, "m3", "a2", "a2"),
-            (4, "m4", "u2", None),
-            (5, "m5", "", None),
-        ]
+    assert _events(connection) == [
+        (1, "m1", "u1"),
+        (2, "m2", "u9"),
+        (3, "m3", "a2"),
+        (4, "m4", "u2"),
+        (5, "m5", ""),
+        (6, "m6", "u3"),
+    ]
+    assert connection.execute("SELECT through FROM sorted").fetchall() == [(6,)]
+    assert sorted(lane for (lane,) in connection.execute("SELECT lane FROM lanes")) == [
+        "",
+        "a2",
+        "u1",
+        "u2",
+        "u3",
+        "u9",
+    ]
 
 
-def test_bodies_and_fields_are_stored_as_they_came() -> None:
+def test_bodies_and_fields_are_stored_as_they_came(
+    connection: sqlite3.Connection, directory: Path
+) -> None:
     bodies = ['{"name":"Zoë ✓"}'.encode(), b"", b"\xff\x00 not JSON"]
     events = [
         msgspec.structs.replace(event(f"m{i}", received_at=1_781_234_567.123456 + i), body=body)
         for i, body in enumerate(bodies)
     ]
-    with closing(_connection()) as connection:
-        Arrivals().append(connection, events)
+    arrivals = Arrivals(directory, sync=False)
+    arrivals.append(connection, events)
+    Sorter(directory, arrivals).sort(connection)
 
-        assert connection.execute(
-            "SELECT message_id, type, received_at, body FROM arrivals.inbox ORDER BY id"
-        ).fetchall() == [(e.message_id, e.type, e.received_at, e.body) for e in events]
-
-
-def test_a_sort_takes_the_events_past_the_mark_and_resolves_visitors_linked_meanwhile() -> None:
-    arrivals = Arrivals()
-    sorter = Sorter(arrivals)
-    with closing(_connection()) as connection:
-        arrivals.append(connection, [event("m1"), event("m2", None, anonymous_id="a1")])
-        connection.execute("INSERT INTO links VALUES ('a1', 'u9', 0)")
-
-        assert sorter.sort(connection) == 2
-        assert sorter.sort(connection) == 0
-        arrivals.append(connection, [event("m3", "u3")])
-        assert sorter.sort(connection) == 1
-
-        assert connection.execute("SELECT message_id, lane FROM events ORDER BY id").fetchall() == [
-            ("m1", "u1"),
-            ("m2", "u9"),
-            ("m3", "u3"),
-        ]
-        assert connection.execute("SELECT through FROM sorted").fetchall() == [(3,)]
-        # What a sort took leaves the inbox in the upkeep after it.
-        assert sorter.upkeep_in() == 0
-        assert sorter.upkeep(connection) == 3
-        assert connection.execute("SELECT count(*) FROM arrivals.inbox").fetchall() == [(0,)]
-        assert arrivals.append(connection, [event("m1"), event("m4")]) == [
-            Enqueued.DUPLICATE,
-            Enqueued.ACCEPTED,
-        ]
+    assert connection.execute(
+        "SELECT message_id, type, received_at, body FROM events ORDER BY id"
+    ).fetchall() == [(e.message_id, e.type, e.received_at, e.body) for e in events]
 
 
-def test_the_rows_a_sort_took_leave_the_inbox_a_few_at_a_time(
-    monkeypatch: pytest.MonkeyPatch,
+def test_an_event_that_cannot_be_read_back_is_refused_and_nothing_of_its_batch_appended(
+    connection: sqlite3.Connection, directory: Path
 ) -> None:
-    monkeypatch.setattr(sqlite_inbox, "DELETE_ROWS", 2)
-    arrivals = Arrivals()
-    sorter = Sorter(arrivals)
-    with closing(_connection()) as connection:
-        arrivals.append(connection, [event(f"m{number}") for number in range(5)])
-        sorter.sort(connection)
-        arrivals.append(connection, [event("m5")])  # after the sort: it stays
+    arrivals = Arrivals(directory, sync=False)
+    broken = msgspec.structs.replace(event("m2"), received_at="yesterday")
 
-        deleted = []
-        while sorter.upkeep_in() <= 0:
-            deleted.append(sorter.upkeep(connection))
+    with pytest.raises(ValueError, match="cannot be stored"):
+        arrivals.append(connection, [event("m1"), broken])
 
-        assert deleted == [2, 2, 1, 0]
-        assert connection.execute("SELECT message_id FROM arrivals.inbox").fetchall() == [("m5",)]
+    assert arrivals.append(connection, [event("m1")]) == [ACCEPTED]
+    assert Sorter(directory, arrivals).sort(connection) == 1
 
 
-def test_rows_a_crash_left_behind_the_mark_are_never_sorted_twice_and_go_later() -> None:
-    with closing(_connection()) as connection:
-        arrivals = Arrivals()
-        arrivals.append(connection, [event("m1"), event("m2")])
-        Sorter(arrivals).sort(connection)  # and the process ends before deleting them
+def test_duplicates_are_found_in_the_batch_the_waiting_events_and_the_sorted_ones(
+    connection: sqlite3.Connection, directory: Path
+) -> None:
+    arrivals = Arrivals(directory, sync=False)
+    sorter = Sorter(directory, arrivals)
+    arrivals.append(connection, [event("m1")])
+    sorter.sort(connection)
+    arrivals.append(connection, [event("m2")])
 
-        arrivals = Arrivals()
-        sorter = Sorter(arrivals)
-        assert arrivals.append(connection, [event("m2"), event("m3")]) == [
-            Enqueued.DUPLICATE,
-            Enqueued.ACCEPTED,
-        ]
-        assert sorter.sort(connection) == 1
-        assert sorter.upkeep(connection) == 3
-        assert connection.execute("SELECT count(*) FROM events").fetchall() == [(3,)]
+    assert arrivals.append(
+        connection, [event("m3"), event("m1"), event("m2"), event("m3"), event("m4")]
+    ) == [ACCEPTED, DUPLICATE, DUPLICATE, DUPLICATE, ACCEPTED]
+    sorter.sort(connection)
+    # Sorted since: `events` tells, as the mirror forgot them.
+    assert arrivals.append(connection, [event("m2"), event("m4"), event("m5")]) == [
+        DUPLICATE,
+        DUPLICATE,
+        ACCEPTED,
+    ]
+    sorter.sort(connection)
+    assert [message_id for _, message_id, _ in _events(connection)] == [
+        "m1",
+        "m2",
+        "m3",
+        "m4",
+        "m5",
+    ]
 
 
-def test_duplicates_are_found_in_the_batch_the_inbox_events_and_other_processes_rows(
+def test_a_message_id_two_stores_both_took_before_a_sort_is_stored_once(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "shared.db"
-    with closing(_connect(path)) as one:
+    directory = tmp_path / "arrivals"
+    with closing(_connect(path)) as one, closing(_connect(path)) as two:
         migrate(one)
-        with closing(_connect(path)) as two:
-            mine, theirs = Arrivals(), Arrivals()
-            mine.append(one, [event("m1")])
-            theirs.append(two, [event("m2")])
-            Sorter(theirs).sort(two)  # m1 and m2 into `events`
-            theirs.append(two, [event("m3")])  # after the last row `mine` saw
+        mine = Arrivals(directory, sync=False, clock=_clock(1, 3).__next__)
+        theirs = Arrivals(directory, sync=False, clock=_clock(2).__next__)
+        assert mine.append(one, [event("m1"), event("m2")]) == [ACCEPTED] * 2
+        assert theirs.append(two, [event("m2"), event("m3")]) == [ACCEPTED] * 2
 
-            assert mine.append(
-                one, [event("m4"), event("m1"), event("m3"), event("m4"), event("m5")]
-            ) == [
-                Enqueued.ACCEPTED,
-                Enqueued.DUPLICATE,
-                Enqueued.DUPLICATE,
-                Enqueued.DUPLICATE,
-                Enqueued.ACCEPTED,
-            ]
-            assert (
-                mine.append(one, [event("m2"), event("m3"), event("m5")])
-                == [Enqueued.DUPLICATE] * 3
-            )
-            assert one.execute(
-                "SELECT id, message_id FROM arrivals.inbox WHERE id > 2"
-            ).fetchall() == [(3, "m3"), (4, "m4"), (5, "m5")]
-            theirs.append(two, [event("m6")])
-            assert mine.append(one, [event("m7")]) == [Enqueued.ACCEPTED]
-            assert mine.append(one, [event("m6")]) == [Enqueued.DUPLICATE]
+        assert Sorter(directory, theirs).sort(two) == 3
+        assert mine.append(one, [event("m3"), event("m4")]) == [DUPLICATE, ACCEPTED]
+        assert [message_id for _, message_id, _ in _events(one)] == ["m1", "m2", "m3"]
 
 
-def test_a_sort_rolled_back_with_its_job_leaves_the_inbox_as_it_was() -> None:
-    arrivals = Arrivals()
-    sorter = Sorter(arrivals)
-    with closing(_connection()) as connection:
-        arrivals.append(connection, [event("m1", anonymous_id="a")])
-        connection.execute("SAVEPOINT job")
-        assert sorter.sort(connection) == 1
-        connection.execute("ROLLBACK TO job")
-        connection.execute("RELEASE job")
+def test_segments_are_merged_in_the_order_their_groups_were_appended(
+    connection: sqlite3.Connection, directory: Path
+) -> None:
+    one = Arrivals(directory, sync=False, clock=_clock(10, 30, 50).__next__)
+    two = Arrivals(directory, sync=False, clock=_clock(20, 40).__next__)
+    for arrivals, message_id in [(one, "a"), (two, "b"), (one, "c"), (two, "d"), (one, "e")]:
+        arrivals.append(connection, [event(message_id)])
 
-        assert arrivals.append(connection, [event("m1")]) == [Enqueued.DUPLICATE]
-        assert sorter.holds_lane(connection, "u1")
-        assert sorter.sort(connection) == 1
+    # A sort takes only the groups appended before it began, which any group acknowledged
+    # before theirs arrived was.
+    assert Sorter(directory, one, stamp_clock=lambda: 40).sort(connection) == 4
+    assert Sorter(directory, one, stamp_clock=lambda: 60).sort(connection) == 1
 
-
-def test_a_rolled_back_transaction_is_forgotten() -> None:
-    arrivals = Arrivals()
-    with closing(_connection()) as connection:
-        arrivals.append(connection, [event("m0")])
-        connection.execute("BEGIN")
-        assert arrivals.append(connection, [event("m1")]) == [Enqueued.ACCEPTED]
-        connection.execute("ROLLBACK")
-        arrivals.rolled_back()
-
-        connection.execute("BEGIN")
-        assert arrivals.append(connection, [event("m1")]) == [Enqueued.ACCEPTED]
-        assert arrivals.append(connection, [event("m1")]) == [Enqueued.DUPLICATE]
-        connection.execute("COMMIT")
+    assert [message_id for _, message_id, _ in _events(connection)] == ["a", "b", "c", "d", "e"]
 
 
-def test_an_inbox_sees_what_another_connection_appended_and_sorted(tmp_path: Path) -> None:
+def test_sealed_segments_sorted_to_their_end_are_deleted_and_others_kept(
+    connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segments, "SEGMENT_BYTES", 1)  # a segment per group
+    arrivals = Arrivals(directory, sync=False)
+    sorter = Sorter(directory, arrivals)
+    arrivals.append(connection, [event("m1")])
+    arrivals.append(connection, [event("m2")])
+    sorter.sort(connection)
+    arrivals.append(connection, [event("m3")])  # after the sort: waits
+    first, second, third = segments.segment_paths(directory)
+
+    assert sorter.upkeep_in() <= 0
+    assert sorter.upkeep(connection) == 2
+    assert [path.exists() for path in (first, second, third)] == [False, False, True]
+    assert sorter.sort(connection) == 1
+    assert sorter.upkeep(connection) == 0  # the third is sorted, but still written to
+    assert third.exists()
+    assert connection.execute("SELECT name FROM segments").fetchall() == [(third.name,)]
+    assert arrivals.append(connection, [event("m2"), event("m1"), event("m3")]) == [DUPLICATE] * 3
+
+
+def test_a_failed_write_seals_its_segment_and_acknowledges_nothing(
+    connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrivals = Arrivals(directory)
+    arrivals.append(connection, [event("m1")])
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fdatasync", full)
+        with pytest.raises(OSError, match="No space"):
+            arrivals.append(connection, [event("m2")])
+
+    assert arrivals.append(connection, [event("m2")]) == [ACCEPTED]
+    first, second = segments.segment_paths(directory)
+    assert segments.is_sealed(first)
+    assert not segments.is_sealed(second)
+    # The group whose flush failed may be on disk: it is sorted, and its retry is not.
+    assert Sorter(directory, arrivals).sort(connection) == 2
+
+
+def test_a_sort_rolled_back_with_its_job_leaves_the_events_waiting(
+    connection: sqlite3.Connection, directory: Path
+) -> None:
+    arrivals = Arrivals(directory, sync=False)
+    sorter = Sorter(directory, arrivals)
+    arrivals.append(connection, [event("m1", None, anonymous_id="a")])
+    connection.execute("SAVEPOINT job")
+    assert sorter.sort(connection) == 1
+    connection.execute("ROLLBACK TO job")
+    connection.execute("RELEASE job")
+
+    assert arrivals.append(connection, [event("m1")]) == [DUPLICATE]
+    assert sorter.holds_lane(connection, "a")
+    assert sorter.needs_sort_for_lease(connection)
+    assert sorter.sort(connection) == 1
+    assert not sorter.holds_lane(connection, "a")
+    assert not sorter.needs_sort_for_lease(connection)
+
+
+def test_a_sorter_sees_what_another_store_appended_and_sorted(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    with closing(_connect(path)) as one:
+    directory = tmp_path / "arrivals"
+    with closing(_connect(path)) as one, closing(_connect(path)) as two:
         migrate(one)
-        with closing(_connect(path)) as two:
-            mine, theirs = Arrivals(), Arrivals()
-            my_sorter = Sorter(mine)
-            assert (
-                mine.append(one, [event("m1"), event("a1", None, anonymous_id="a")])
-                == [Enqueued.ACCEPTED] * 2
-            )
+        mine, theirs = Arrivals(directory, sync=False), Arrivals(directory, sync=False)
+        my_sorter = Sorter(directory, mine)
+        theirs.append(two, [event("a1", None, anonymous_id="a")])
 
-            assert theirs.append(two, [event("m1"), event("m2")]) == [
-                Enqueued.DUPLICATE,
-                Enqueued.ACCEPTED,
-            ]
-            assert my_sorter.holds_lane(one, "a")
-            assert Sorter(theirs).sort(two) == 3
-            assert not my_sorter.holds_lane(one, "a")
-            assert mine.append(one, [event("m2"), event("m3")]) == [
-                Enqueued.DUPLICATE,
-                Enqueued.ACCEPTED,
-            ]
-            assert my_sorter.holds_lane(one, "u1")
+        assert my_sorter.holds_lane(one, "a")
+        assert Sorter(directory, theirs).sort(two) == 1
+        assert not my_sorter.holds_lane(one, "a")
+        mine.append(one, [event("m1")])
+        assert my_sorter.holds_lane(one, "u1")
 
 
 async def test_a_failing_sort_does_not_fail_enqueues(
@@ -425,15 +450,3 @@ async def test_a_file_stores_threads_show_their_names_to_the_os(url: str) -> Non
         assert await store._appender.call(os_name) == "store-appender"
         assert await store._writer.call(os_name) == "store-writer"
         assert await store._reader.call(os_name) == "store-reader"
-
-
-async def test_the_writer_checkpoints_the_inbox_and_the_thread_that_appends_never_does(
-    url: str,
-) -> None:
-    def pages_before_a_checkpoint(connection: sqlite3.Connection) -> int:
-        return int(connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
-
-    async with await open_store(url) as store:
-        assert isinstance(store, SQLiteStore)
-        assert await store._appender.call(pages_before_a_checkpoint) == 0
-        assert await store._writer.call(pages_before_a_checkpoint) > 0

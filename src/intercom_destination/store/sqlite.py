@@ -2,8 +2,9 @@
 
 Writes go through one writer connection on its own thread, which group-commits them
 (`sqlite_thread.Writer`); reads of a file go through a second connection on another thread.
-Enqueued events are appended to an inbox, a file of its own, by a third connection on a
-thread of its own, and sorted into their lanes in bulk by the writer (`sqlite_inbox`).
+Enqueued events are appended to segment files next to the database by a third thread (whose
+connection reads only, for dedup), and sorted into their lanes in bulk by the writer
+(`sqlite_inbox`).
 Several processes may share a file: SQLite's locks serialise their writers, and leases and
 the rate bucket live in the file.
 """
@@ -11,10 +12,13 @@ the rate bucket live in the file.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from intercom_destination.store import bucket
@@ -45,8 +49,14 @@ from intercom_destination.store.rows import (
     outcome_row,
     stored_event,
 )
-from intercom_destination.store.sqlite_inbox import Arrivals, Sorter
-from intercom_destination.store.sqlite_schema import attach_inbox, is_current, migrate
+from intercom_destination.store.sqlite_inbox import Arrivals, Sorter, Waiting
+from intercom_destination.store.sqlite_schema import (
+    SEGMENTS_SUFFIX,
+    attach_legacy_inbox,
+    is_current,
+    legacy_inbox_files,
+    migrate,
+)
 from intercom_destination.store.sqlite_thread import Reader, Writer
 
 MEMORY = ":memory:"
@@ -54,10 +64,6 @@ MEMORY = ":memory:"
 BUSY_TIMEOUT = 10.0
 #: Seconds between attempts to open a file another process holds locked (see `_connect`).
 OPEN_RETRY = 0.05
-#: How the writer starts a transaction on a file: BEGIN IMMEDIATE would take the inbox
-#: file's write lock too, and hold enqueues up for as long as a sort takes; a write to the
-#: store's file that changes nothing takes that file's lock alone.
-_BEGIN_STORE_WRITE = ("BEGIN", "UPDATE sorted SET through = through WHERE false")
 #: How much lower the writer's thread is scheduled than the others: its sorts, and delivery's
 #: bookkeeping, can wait a little, while an enqueue holds up a request's answer (bench.ingest,
 #: 3 alternated pairs: 54.6k against 50.4k events/s, medians).
@@ -70,15 +76,23 @@ class SQLiteStore(Store):
         writer: Writer[NewEvent, Enqueued],
         appender: Writer[NewEvent, Enqueued],
         reader: Reader | Writer[NewEvent, Enqueued],
+        arrivals: Arrivals,
         sorter: Sorter,
         *,
         dedup_window: float,
         outcome_log_rows: int,
+        scratch: Path | None = None,
     ) -> None:
         self._writer = writer
         self._appender = appender
         self._reader = reader
+        self._arrivals = arrivals
         self._sorter = sorter
+        #: What waits to be sorted, as `status` reads it on the reader's thread.
+        self._waiting = Waiting(sorter.directory)
+        #: An in-memory store's segments, deleted when it closes. (Not a TemporaryDirectory,
+        #: whose finalizer may delete them at exit before a library's handler delivers them.)
+        self._scratch = scratch
         self._dedup_window = dedup_window
         self._outcome_log_rows = outcome_log_rows
 
@@ -90,8 +104,11 @@ class SQLiteStore(Store):
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
     ) -> SQLiteStore:
-        arrivals = Arrivals()
-        sorter = Sorter(arrivals)
+        scratch = Path(tempfile.mkdtemp(prefix="intercom-destination-")) if path == MEMORY else None
+        # An in-memory store is lost with its process: its segments need no flush.
+        directory = scratch or Path(path + SEGMENTS_SUFFIX)
+        arrivals = Arrivals(directory, sync=scratch is None)
+        sorter = Sorter(directory, arrivals)
         threads: list[Reader | Writer[NewEvent, Enqueued]] = []
         reader: Reader | Writer[NewEvent, Enqueued]
         try:
@@ -109,36 +126,34 @@ class SQLiteStore(Store):
                 if not await reader.call(is_current):
                     await migrate_database(path)
                 writer = Writer(
-                    await _connect(path),
-                    "store-writer",
-                    upkeep=sorter,
-                    begin=_BEGIN_STORE_WRITE,
-                    nice=WRITER_NICE,
+                    await _connect(path), "store-writer", upkeep=sorter, nice=WRITER_NICE
                 )
                 threads.append(writer)
-                # The appender's commits never checkpoint the inbox's log: copying ~80 MB of it
-                # back took tens of milliseconds of CPU, which every request waiting for its
-                # next commit waited for. The writer's commits (the deletes after a sort) do.
-                appender = Writer(
-                    await _connect(path, checkpoints=False), "store-appender", batcher=arrivals
-                )
+                appender = Writer(await _connect(path), "store-appender", batcher=arrivals)
         except BaseException:
             for thread in threads:
                 await thread.stop()
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
             raise
         return cls(
             writer,
             appender,
             reader,
+            arrivals,
             sorter,
             dedup_window=dedup_window,
             outcome_log_rows=outcome_log_rows,
+            scratch=scratch,
         )
 
     async def close(self) -> None:
         await self._appender.stop()
+        self._arrivals.close()
         await self._writer.stop()
         await self._reader.stop()
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     async def enqueue(self, events: Sequence[NewEvent]) -> list[Enqueued]:
         if not events:
@@ -330,7 +345,7 @@ class SQLiteStore(Store):
         return [outcome_row(row) for row in rows]
 
     async def status(self, now: float) -> Status:
-        return await self._reader.call(partial(_status, now=now))
+        return await self._reader.call(partial(_status, waiting=self._waiting, now=now))
 
     async def prune(self, now: float, limit: int = 10_000) -> int:
         return await self._writer.call(
@@ -353,22 +368,27 @@ class SQLiteStore(Store):
 
 async def migrate_database(path: str) -> tuple[int, int]:
     """Create or migrate the schema of the database at `path`; its versions before and after."""
-    writer: Writer[NewEvent, Enqueued] = Writer(await _connect(path), "store-migrate")
+    writer: Writer[NewEvent, Enqueued] = Writer(
+        await _connect(path, legacy_inbox=True), "store-migrate"
+    )
     try:
-        return await writer.call(migrate)
+        versions = await writer.call(migrate)
     finally:
         await writer.stop()
+    for file in legacy_inbox_files(path):
+        file.unlink(missing_ok=True)
+    return versions
 
 
-async def _connect(path: str, *, checkpoints: bool = True) -> sqlite3.Connection:
-    """A connection to the store at `path`; its commits checkpoint the logs they grow unless
-    `checkpoints` is false."""
+async def _connect(path: str, *, legacy_inbox: bool = False) -> sqlite3.Connection:
+    """A connection to the store at `path`, with the inbox of versions before 4 attached if
+    `legacy_inbox` (an in-memory store's always, for its migrations)."""
 
     def connect() -> sqlite3.Connection:
         deadline = time.monotonic() + BUSY_TIMEOUT
         while True:
             try:
-                return _open(path, checkpoints)
+                return _open(path, legacy_inbox or path == MEMORY)
             except sqlite3.Error as error:
                 # Setting up a file that another process is recovering, after one crashed,
                 # fails at once instead of waiting as a statement does: wait here.
@@ -380,7 +400,7 @@ async def _connect(path: str, *, checkpoints: bool = True) -> sqlite3.Connection
     return await asyncio.to_thread(connect)
 
 
-def _open(path: str, checkpoints: bool) -> sqlite3.Connection:
+def _open(path: str, legacy_inbox: bool = False) -> sqlite3.Connection:
     connection = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
     )
@@ -402,8 +422,9 @@ def _open(path: str, checkpoints: bool) -> sqlite3.Connection:
         # commits rewrote is copied back once (bench/ingest.py: about a fifth more events/s,
         # with a tenth less CPU per event).
         connection.execute("PRAGMA cache_size = -65536")
-        connection.execute(f"PRAGMA wal_autocheckpoint = {10000 if checkpoints else 0}")
-        attach_inbox(connection, path)
+        connection.execute("PRAGMA wal_autocheckpoint = 10000")
+        if legacy_inbox:
+            attach_legacy_inbox(connection, path)
     except BaseException:
         connection.close()
         raise
@@ -464,7 +485,7 @@ def _take_tokens(
     return wait_until
 
 
-def _status(connection: sqlite3.Connection, now: float) -> Status:
+def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Status:
     lane_count, in_flight = connection.execute(
         "SELECT count(*), count(*) FILTER (WHERE lease_until > ?) FROM lanes", (now,)
     ).fetchone()
@@ -474,10 +495,10 @@ def _status(connection: sqlite3.Connection, now: float) -> Status:
     ).fetchone()
     # Events not yet sorted into their lanes are pending too, and open the lanes they are
     # the first of.
-    arrived, oldest_arrived, new_lanes = connection.execute(
-        "SELECT count(*), min(received_at),"
-        " count(DISTINCT lane) FILTER (WHERE lane NOT IN (SELECT lane FROM lanes))"
-        " FROM arrivals.inbox WHERE id > (SELECT through FROM sorted)"
+    arrived, oldest_arrived, arriving_lanes = waiting.read(connection)
+    (new_lanes,) = connection.execute(
+        "SELECT count(*) FROM json_each(?) WHERE value NOT IN (SELECT lane FROM lanes)",
+        (lanes.json_text(list(arriving_lanes)),),
     ).fetchone()
     lane_count += new_lanes
     backlog += arrived

@@ -1,64 +1,64 @@
-"""Arrivals in SQLite: appended to an inbox in arrival order, sorted into lanes in bulk.
+"""Arrivals for the SQLite store: appended to segment files as they come, sorted into lanes in bulk.
 
 Segment clients send random messageIds, and each user has a lane, so an event written
-straight into `events` lands on a page of the messageId index and a page of the lanes'
-index anywhere in the file; every commit then writes each page it touched to the log, and
-the checkpoint copies it back. `enqueue` instead appends each event to `inbox`, a table with
-no key but its rowid, whose pages fill one after the other, and commits: the event is durable
-for the cost of its own bytes. Now and then (`SORT_AFTER` seconds after events began to wait,
-longer after a long sort, or once `SORT_ROWS` wait) the writer copies the inbox's new events
-into `events` and `lanes` in one transaction, where thousands of events share each index page
-they touch.
+straight into `events` lands on a page of the messageId index and a page of the lanes' index
+anywhere in the file; every commit then writes each page it touched to the log, and the
+checkpoint copies it back. `enqueue` instead appends each event to this store's segment file
+(`segments`) and flushes it: the event is durable for the cost of its own bytes. Now and then
+(`SORT_AFTER` seconds after events began to wait, longer after a long sort, or once
+`SORT_ROWS` wait) the writer copies the segments' new groups into `events` and `lanes` in one
+transaction, where thousands of events share each index page they touch.
 
-The inbox is a file of its own next to the store's (`sqlite_schema.INBOX_SUFFIX`, attached to
-every connection as `arrivals`), so that appending and sorting take different write locks: a sort
-rewrites index pages for a few hundred milliseconds once the store holds a few hundred thousand
-events, and enqueues go on meanwhile (bench/ingest.py: see the README). SQLite commits each
-file of a transaction on its own, so a sort writes only the store's file: it copies the
-inbox's events past `sorted.through` and moves that mark in one transaction, and the events up
-to the mark are deleted from the inbox afterwards, a few thousand at a time, each time in a
-transaction of its own (any events left there by a crash in between are past the mark no more,
-and deleted the next time).
+The store's file says how far each segment is sorted (`segments`, a byte offset per segment
+name), and `sorted.through` is the last id a sort gave: a sort moves both in the transaction
+that copies the events, so nothing is sorted twice or skipped, whatever crashes. A later
+upkeep deletes the segments that are sealed and sorted to their end (see `segments`).
 
-The inbox's rowid is the event's id from its arrival on (AUTOINCREMENT, so that it is never
-reused), and so its position in its lane: events keep their arrival order whether they are
-sorted in one batch or several.
+An event's id, and so its position in its lane, is given when it is sorted, in the order its
+group was appended: segments are merged by their groups' stamps. A sort takes the groups
+stamped before it began, and so every group acknowledged before any event it takes arrived:
+an event a client sent after another's answer comes after it in its lane, whichever
+processes took them.
 
-`Arrivals` appends, on a connection of its own whose every write is one INSERT, a transaction
-of its own: the sqlite3 module lets go of the GIL around every statement, and the connection
-may then wait milliseconds for the event loop to give it back. The events go in as one JSON
-array of their fields and one blob of their bodies end to end; SQLite resolves an anonymous
-event's lane through `links`, and drops an event `events` holds (its index is read, not
-written). Dedup stays exact: `Arrivals` mirrors the inbox's messageIds past the mark in memory,
-and the statement also drops messageIds other processes appended since the mirror's last row.
-As the statement takes ids that follow one another, their count and the last one tell the usual
-case (every event appended, right after the mirror's last row) from the others, for which a
-query or two read what the mirror missed. The mirror forgets the messageIds a sort took once it
-reads the mark past them (they are in `events` by then, duplicates all the same).
+`Arrivals` appends, on the thread of a `sqlite_thread.Writer` whose connection only reads. An
+event is a duplicate if `events` holds its messageId (one indexed query per group) or this
+store appended it and it waits to be sorted (a mirror in memory, which forgets what the
+segments' marks say was sorted). Two processes that take the same messageId before either is
+sorted both append it, and the sort keeps the first (the messageId is unique in `events`): it
+is delivered once, and both answers said it was accepted, as it was.
 
-`Sorter` runs on the writer's connection. An anonymous event's lane is resolved again when it
-is sorted, as the visitor may have been linked to a user since it was appended. Whatever reads
-lanes accounts for the inbox: `lease` sorts it first when the inbox holds a lane that has no
-`lanes` row yet (`needs_sort_for_lease`), `link` when it holds the visitor's lane, and `status`
-counts its events past the mark and their lanes. The sorter mirrors the inbox's lanes only
-then, as only SQLite knew an anonymous event's lane when it was appended.
+`Sorter` runs on the writer's connection. An anonymous event's lane is resolved when it is
+sorted, as the visitor may have been linked to a user since it arrived. Whatever reads lanes
+accounts for the waiting groups (`Waiting`, which reads their summaries only): `lease` sorts
+first when they hold a lane that has no `lanes` row yet (`needs_sort_for_lease`), `link` when
+they hold the visitor's lane, and `status` counts their events and their new lanes.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from itertools import accumulate
+from pathlib import Path
 
 import msgspec
 
 from intercom_destination.store.base import Enqueued, NewEvent
 from intercom_destination.store.rows import PENDING
+from intercom_destination.store.segments import (
+    Arrived,
+    Group,
+    SegmentWriter,
+    is_sealed,
+    read_groups,
+    segment_paths,
+)
 from intercom_destination.store.sqlite_lanes import json_text
 
-#: How long the first event to wait stays in the inbox before the writer sorts it into its
+#: How long the first event to wait stays in its segment before the writer sorts it into its
 #: lane, unless a lease or a link sorts it sooner: long enough for a busy ingest to gather
 #: tens of thousands of events per sort, short enough that lanes stay fresh.
 SORT_AFTER = 1.0
@@ -66,242 +66,227 @@ SORT_AFTER = 1.0
 #: the events it sorts: the next one waits this many times as long as the last took, which
 #: keeps sorting to a fraction of the writer's time.
 SORT_PACE = 3.0
-#: The inbox is sorted once this many events wait in it, whatever their age: it bounds the
-#: memory the mirror of its messageIds takes and how long one sort takes.
+#: A sort is due once this many events wait, whatever their age: it bounds the memory the
+#: mirror of their messageIds takes and how long one sort takes.
 SORT_ROWS = 100_000
 #: How often the writer looks whether this process's appends wait, while none did: they are
 #: counted on another thread.
 WAITING_CHECK = 1.0
-#: The rows a sort took leave the inbox this many at a time, each time in a transaction of its
-#: own: a delete holds the inbox's write lock, which enqueues wait for, sleeping in SQLite's
-#: busy handler, and one delete of a whole sort's rows held them up 100-240 ms. (bench.ingest,
-#: 7 alternated pairs: a median of 47.7k events/s against 46.7k in one delete, and a narrower
-#: spread, 44.7-48.6k against 43.7-50.2k.)
-DELETE_ROWS = 2000
 
-# One JSON row per event (?2), in arrival order, its fields read once (MATERIALIZED: else
-# SQLite reads each wherever it is used; and the statement begins with INSERT, for the sqlite3
-# module to count its rows); its body is `length` bytes of ?3 from `start` on.
-# Its lane is its user, or its visitor's if they were linked, or its visitor; an event without
-# a user keeps its visitor, for the sort to resolve again. An event `events` holds is a
-# duplicate, and so is one appended after the row ?1 (by another process: this one's mirror
-# holds the rest), found by id first. (IS NOT TRUE: a row without a messageId fails its NOT
-# NULL constraint rather than pass for a duplicate.)
-_APPEND = (
-    "INSERT INTO arrivals.inbox (message_id, lane, visitor, type, received_at, body)"
+# The messageIds of ?1 (a JSON array) that `events` holds, and how far segment ?2 is sorted.
+_KNOWN = (
+    "SELECT (SELECT json_group_array(message_id) FROM events"
+    " WHERE message_id IN (SELECT value FROM json_each(?1))),"
+    " (SELECT through FROM segments WHERE name = ?2)"
+)
+# One JSON row per event (?2), in the order they take ids from ?1 + 1 on, its fields read
+# once (MATERIALIZED: else SQLite reads each wherever it is used); its body is `length` bytes
+# of ?3 from `start` on. Its lane is its user, or its visitor's if they were linked, or its
+# visitor. DO NOTHING: another process appended the messageId too, and the first is kept.
+_SORT = (
+    "INSERT INTO events (id, message_id, lane, type, received_at, body, state, position)"
     " WITH arriving AS MATERIALIZED (SELECT key, value ->> 0 AS message_id,"
     " value ->> 1 AS user_id, value ->> 2 AS anonymous_id, value ->> 3 AS type,"
     " value ->> 4 AS received_at, value ->> 5 AS start, value ->> 6 AS length"
     " FROM json_each(?2))"
-    " SELECT message_id, coalesce(user_id, (SELECT links.user_id FROM links"
-    " WHERE links.anonymous_id = arriving.anonymous_id), anonymous_id, ''),"
-    " iif(user_id IS NULL, anonymous_id, NULL), type, received_at, substr(?3, start, length)"
-    " FROM arriving WHERE (message_id IN (SELECT message_id FROM events)) IS NOT TRUE"
-    " AND NOT EXISTS (SELECT 1 FROM arrivals.inbox AS appended"
-    " WHERE appended.id > ?1 AND appended.message_id = arriving.message_id)"
-    " ORDER BY key"
+    " SELECT ?1 + 1 + key, message_id, coalesce(user_id, (SELECT links.user_id FROM links"
+    " WHERE links.anonymous_id = arriving.anonymous_id), anonymous_id, ''), type, received_at,"
+    f" substr(?3, start, length), {PENDING}, ?1 + 1 + key FROM arriving"
+    " ORDER BY key ON CONFLICT (message_id) DO NOTHING"
 )
-# The next (at most) ?1 rows up to the mark.
-_DELETE_SORTED = (
-    "DELETE FROM arrivals.inbox WHERE id <= min((SELECT through FROM sorted),"
-    " (SELECT min(id) FROM arrivals.inbox) + ?1 - 1)"
+# From the events sorted after id ?1, not the groups: a lane is opened only with pending
+# events, available from its first event's arrival. A lane that exists keeps its place in the
+# queue (and its lease).
+_OPEN_LANES = (
+    "INSERT INTO lanes (lane, available_at) SELECT lane, received_at FROM events"
+    f" WHERE id > ? AND state = {PENDING} ORDER BY id ON CONFLICT (lane) DO NOTHING"
 )
-# The mark, the inbox's last id, and the messageIds of its rows after ?1 and the mark but for
-# the rows ?2 to ?3 (this connection's).
-_CATCH_UP = (
-    "SELECT (SELECT through FROM sorted), (SELECT max(id) FROM arrivals.inbox),"
-    " (SELECT json_group_array(message_id) FROM arrivals.inbox"
-    "  WHERE id > max(?1, (SELECT through FROM sorted)) AND id NOT BETWEEN ?2 AND ?3)"
-)
-# The messageIds of the rows ?1 to ?2, in the inbox or (sorted since) in `events`.
-_APPENDED = (
-    "SELECT json_group_array(message_id) FROM (SELECT message_id FROM arrivals.inbox"
-    " WHERE id BETWEEN ?1 AND ?2 UNION ALL SELECT message_id FROM events"
-    " WHERE id BETWEEN ?1 AND ?2)"
-)
-# The mark, the inbox's last id, and the lanes of its rows after ?1 and the mark.
-_LANES_AFTER = (
-    "SELECT (SELECT through FROM sorted), (SELECT max(id) FROM arrivals.inbox),"
-    " (SELECT json_group_array(lane) FROM arrivals.inbox"
-    "  WHERE id > max(?1, (SELECT through FROM sorted)))"
+_MARK = (
+    "INSERT INTO segments (name, through) VALUES (?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET through = excluded.through"
 )
 
 _strings = msgspec.json.Decoder(list[str])
 
 
 class Arrivals:
-    """Appends events to the inbox, mirroring its messageIds for one connection; `append`
-    is a batch job of a `sqlite_thread.Writer`."""
+    """Appends events to this store's segment, and mirrors the messageIds it appended until
+    they are sorted; `append` is a batch job of a `sqlite_thread.Writer`."""
 
-    def __init__(self) -> None:
-        #: The messageIds of the inbox's rows past the mark up to `seen`, and maybe of rows
-        #: a sort took since (they are in `events`, so duplicates all the same)...
+    def __init__(
+        self, directory: Path, *, sync: bool = True, clock: Callable[[], int] = time.time_ns
+    ) -> None:
+        self._segment = SegmentWriter(directory, sync=sync)
+        self._clock = clock
+        #: The messageIds appended and maybe not yet sorted...
         self._message_ids: set[str] = set()
-        #: ... by the last id of the rows they came with, to forget them once sorted.
-        self._chunks: deque[tuple[int, set[str]]] = deque()
-        #: The inbox's last row this mirror knows.
-        self.seen = 0
-        #: Whether the inbox may have been sorted, or written by a transaction rolled back,
-        #: since `_message_ids` was last compared with it.
-        self._unsure = True
+        #: ... by the segment and the offset past the group they came in, to forget them once
+        #: sorted.
+        self._chunks: deque[tuple[Path, int, set[str]]] = deque()
+        #: How many events this store appended: how far its sorter got tells how many wait.
+        self.appended = 0
 
     def append(self, connection: sqlite3.Connection, events: list[NewEvent]) -> list[Enqueued]:
-        """Append the events that are not duplicates to the inbox; one result per event.
+        """Append the events that are not duplicates as one group; one result per event.
 
-        Its one write is one statement, a transaction of its own when none is open. If it
-        raises, nothing was written (or the read after it failed: a retry then finds the
-        events it wrote, as duplicates).
+        If it raises, none of them was acknowledged, though the group may be in the segment.
         """
-        if self._unsure:
-            self._catch_up(connection)
-        message_ids = [event.message_id for event in events]
-        unique = set(message_ids)
-        if len(unique) == len(events) and self._message_ids.isdisjoint(unique):
-            stored = self._store(connection, events, unique)
-        else:
-            fresh = self._fresh(events)
-            stored = self._store(connection, fresh, {event.message_id for event in fresh})
-        if len(stored) == len(events):
-            return [Enqueued.ACCEPTED] * len(events)
-        results: list[Enqueued] = []
-        for message_id in message_ids:
-            if message_id in stored:
-                stored.discard(message_id)  # the next event with this messageId is a duplicate
-                results.append(Enqueued.ACCEPTED)
-            else:
-                results.append(Enqueued.DUPLICATE)
-        return results
-
-    def sorted_meanwhile(self) -> None:
-        """A sort moved the mark: forget what it took before the next append (any thread)."""
-        self._unsure = True
-
-    def rolled_back(self) -> None:
-        """A transaction the appends shared was rolled back: what they wrote is gone."""
-        self._message_ids.clear()
-        self._chunks.clear()
-        self.seen = 0
-        self._unsure = True
-
-    def _fresh(self, events: list[NewEvent]) -> list[NewEvent]:
-        """The events whose messageId neither the mirror nor an event before them has."""
-        known = self._message_ids
+        known = self._known(connection, [event.message_id for event in events])
         taken: set[str] = set()
         fresh: list[NewEvent] = []
+        results: list[Enqueued] = []
         for event in events:
-            if event.message_id not in known and event.message_id not in taken:
-                taken.add(event.message_id)
+            message_id = event.message_id
+            if message_id in known or message_id in self._message_ids or message_id in taken:
+                results.append(Enqueued.DUPLICATE)
+            else:
+                taken.add(message_id)
                 fresh.append(event)
-        return fresh
+                results.append(Enqueued.ACCEPTED)
+        if fresh:
+            path, end = self._segment.append(fresh, self._clock())
+            self._message_ids |= taken
+            self._chunks.append((path, end, taken))
+            self.appended += len(fresh)
+        return results
 
-    def _store(
-        self, connection: sqlite3.Connection, events: list[NewEvent], message_ids: set[str]
-    ) -> set[str]:
-        """Append `events`, whose messageIds are `message_ids` (one each), but for
-        duplicates; the messageIds appended."""
-        if not events:
-            return set()
-        cursor = connection.execute(_APPEND, (self.seen, *_rows(events)))
-        appended, last = cursor.rowcount, cursor.lastrowid
-        if not appended:
-            return set()  # (and `last` is not this statement's: the next append catches up)
-        assert last is not None
-        # The ids of the rows a statement appends follow one another.
-        first = last - appended + 1
-        if first != self.seen + 1:
-            self._catch_up(connection, first, last)  # other processes appended before
-        if appended < len(events):
-            (appended_ids,) = connection.execute(_APPENDED, (first, last)).fetchone()
-            message_ids = set(_strings.decode(appended_ids))
-        self._remember(last, message_ids)
-        return message_ids
+    def rolled_back(self) -> None:
+        """(Nothing an append writes is in a transaction.)"""
 
-    def _catch_up(self, connection: sqlite3.Connection, first: int = 1, last: int = 0) -> None:
-        """Forget what was sorted, and mirror the rows appended since `seen` but for those
-        from `first` to `last` (this connection's)."""
-        self._unsure = False
-        through, high, others = connection.execute(_CATCH_UP, (self.seen, first, last)).fetchone()
-        while self._chunks and self._chunks[0][0] <= through:
-            self._message_ids -= self._chunks.popleft()[1]
-        self._remember(max(high or 0, through), set(_strings.decode(others)))
+    def close(self) -> None:
+        """Seal this store's segment."""
+        self._segment.close()
 
-    def _remember(self, last: int, message_ids: set[str]) -> None:
-        if message_ids:
-            self._message_ids |= message_ids
-            self._chunks.append((last, message_ids))
-        self.seen = max(self.seen, last)
+    def _known(self, connection: sqlite3.Connection, message_ids: list[str]) -> set[str]:
+        """The messageIds of `message_ids` that `events` holds; and forget the mirror's that
+        were sorted, as far as the oldest segment it holds them for was."""
+        segment = self._chunks[0][0] if self._chunks else None
+        stored, through = connection.execute(
+            _KNOWN, (json_text(message_ids), segment and segment.name)
+        ).fetchone()
+        if segment is not None:
+            if through is None and segment != self._segment.path and not segment.exists():
+                through = sys.maxsize  # sorted to its end, and deleted
+            chunks = self._chunks
+            while chunks and chunks[0][0] == segment and chunks[0][1] <= (through or 0):
+                self._message_ids -= chunks.popleft()[2]
+        return set(_strings.decode(stored)) if stored != "[]" else set()
+
+
+class Waiting:
+    """What waits to be sorted: the summaries of the groups past each segment's mark, read
+    again only where a segment grew or was sorted since."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._scans: dict[str, _Scan] = {}
+
+    def read(self, connection: sqlite3.Connection) -> tuple[int, float | None, set[str]]:
+        """How many events wait, the earliest arrival among them, and their lanes."""
+        marks = dict(connection.execute("SELECT name, through FROM segments").fetchall())
+        scans: dict[str, _Scan] = {}
+        for path in segment_paths(self._directory):
+            mark = marks.get(path.name, 0)
+            scan = self._scans.get(path.name)
+            if scan is None or scan.mark != mark:
+                scan = _Scan(mark)
+            for group in read_groups(path, scan.end, events=False):
+                scan.add(group)
+            scans[path.name] = scan
+        self._scans = scans
+        oldest = [scan.oldest for scan in scans.values() if scan.oldest is not None]
+        return (
+            sum(scan.count for scan in scans.values()),
+            min(oldest, default=None),
+            set().union(*(scan.lanes for scan in scans.values())),
+        )
+
+
+class _Scan:
+    def __init__(self, mark: int) -> None:
+        self.mark = self.end = mark
+        self.count = 0
+        self.oldest: float | None = None
+        self.lanes: set[str] = set()
+
+    def add(self, group: Group) -> None:
+        summary = group.summary
+        self.end = group.end
+        self.count += summary.count
+        self.oldest = summary.oldest if self.oldest is None else min(self.oldest, summary.oldest)
+        self.lanes.update(summary.lanes)
 
 
 class Sorter:
-    """Sorts the inbox into lanes, and knows which lanes it holds; its methods are jobs of the
-    writer's connection, and its upkeep is the writer's (see `sqlite_thread.Upkeep`)."""
+    """Sorts the waiting groups into lanes, and deletes the segments it sorted; its methods
+    are jobs of the writer's connection, and its upkeep is the writer's (see
+    `sqlite_thread.Upkeep`)."""
 
-    def __init__(self, arrivals: Arrivals, clock: Callable[[], float] = time.monotonic) -> None:
-        #: What this process appends: how far it got tells how much waits.
+    def __init__(
+        self,
+        directory: Path,
+        arrivals: Arrivals,
+        clock: Callable[[], float] = time.monotonic,
+        stamp_clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        #: Where the segments are.
+        self.directory = directory
+        #: What this process appends: how far its sorts got tells how much waits.
         self._arrivals = arrivals
         self._clock = clock
-        #: The mark as this sorter last read or moved it: the inbox's rows up to it are sorted.
-        self._through = 0
-        #: When this sorter first saw events past the mark wait (monotonic seconds).
+        self._stamp_clock = stamp_clock
+        self._waiting = Waiting(directory)
+        #: How many of this process's appends the latest sort may have missed: none.
+        self._appended_before_sort = 0
+        #: When this sorter first saw events wait (monotonic seconds).
         self._waiting_since: float | None = None
         #: How long the latest sort took (seconds).
         self._sort_took = 0.0
-        #: Whether the inbox may hold rows a sort took: deleted by the next upkeeps, a few
-        #: thousand each. (A crash may leave some, which the mark keeps out of everything
-        #: until then.)
-        self._sorted_rows_left = False
-        #: The lanes of the inbox's rows past `_through` up to `_lanes_seen`.
-        self._lanes: Counter[str] = Counter()
-        self._lanes_seen = 0
+        #: Whether segments may be sorted to their end, to delete. At first: segments a
+        #: process left may wait too, so the first upkeep sorts.
+        self._cleanup_due = False
+        self._sort_due = True
 
     def sort(self, connection: sqlite3.Connection) -> int:
-        """Copy the inbox's events past the mark into `events`, open their lanes, and move
-        the mark past them; returns how many were copied."""
+        """Copy the groups appended before now that wait into `events`, open their lanes, and
+        move the marks past them; returns how many events were copied."""
         started = self._clock()
-        (through,) = connection.execute("SELECT through FROM sorted").fetchone()
-        # The inbox's rows are read as of this statement until the transaction ends: events
-        # appended meanwhile wait for the next sort.
-        (last,) = connection.execute("SELECT max(id) FROM arrivals.inbox").fetchone()
+        self._appended_before_sort = self._arrivals.appended
         self._waiting_since = None
-        if last is None or last <= through:
-            self._through = through
+        self._sort_due = False
+        before = self._stamp_clock()
+        (through,) = connection.execute("SELECT through FROM sorted").fetchone()
+        marks = dict(connection.execute("SELECT name, through FROM segments").fetchall())
+        taken: list[tuple[int, str, Group]] = []
+        for path in segment_paths(self.directory):
+            for group in read_groups(path, marks.get(path.name, 0)):
+                if group.summary.stamp > before:
+                    break  # for the next sort, after the groups it may not have seen
+                taken.append((group.summary.stamp, path.name, group))
+        if not taken:
             return 0
-        # Arrival order, so that each lane's events take ascending positions. Dedup was done
-        # at enqueue; DO NOTHING is only the last guard that an id is never stored twice.
-        moved = connection.execute(
-            "INSERT INTO events (id, message_id, lane, type, received_at, body, state, position)"
-            " SELECT id, message_id,"
-            " coalesce((SELECT user_id FROM links WHERE anonymous_id = visitor), lane),"
-            f" type, received_at, body, {PENDING}, id FROM arrivals.inbox"
-            " WHERE id > ? ORDER BY id ON CONFLICT (message_id) DO NOTHING",
-            (through,),
-        ).rowcount
-        # From the events moved, not the inbox: a lane is opened only with pending events,
-        # available from its first event's arrival. A lane that exists keeps its place in the
-        # queue (and its lease).
-        connection.execute(
-            "INSERT INTO lanes (lane, available_at) SELECT lane, received_at FROM events"
-            f" WHERE id > ? AND state = {PENDING} ORDER BY id ON CONFLICT (lane) DO NOTHING",
-            (through,),
-        )
-        connection.execute("UPDATE sorted SET through = ?", (last,))
-        self._through = self._lanes_seen = last
-        self._sorted_rows_left = True
-        self._lanes.clear()
+        taken.sort(key=lambda item: item[:2])
+        arrived = [event for _, _, group in taken for event in group.events]
+        moved = connection.execute(_SORT, (through, *_rows(arrived))).rowcount
+        connection.execute(_OPEN_LANES, (through,))
+        connection.execute("UPDATE sorted SET through = ?", (through + len(arrived),))
+        connection.executemany(_MARK, {name: group.end for _, name, group in taken}.items())
+        self._cleanup_due = True
         self._sort_took = self._clock() - started
         return moved
 
     def holds_lane(self, connection: sqlite3.Connection, lane: str) -> bool:
-        """Whether an event of `lane` waits in the inbox."""
-        return lane in self._catch_up_lanes(connection)
+        """Whether an event of `lane` waits to be sorted."""
+        return lane in self._waiting.read(connection)[2]
 
     def needs_sort_for_lease(self, connection: sqlite3.Connection) -> bool:
-        """Whether the inbox holds a lane that has no `lanes` row: sorted, it would be ready.
+        """Whether the waiting events hold a lane that has no `lanes` row: sorted, it would
+        be ready.
 
-        (A lane with a row gets the inbox's events behind those it has; whether it is ready
+        (A lane with a row gets the waiting events behind those it has; whether it is ready
         does not depend on them.)
         """
-        lanes = self._catch_up_lanes(connection)
+        lanes = self._waiting.read(connection)[2]
         if not lanes:
             return False
         row = connection.execute(
@@ -312,9 +297,9 @@ class Sorter:
 
     def upkeep_in(self) -> float:
         """Seconds until upkeep is due (0 or less: now), or until it is time to look again."""
-        if self._sorted_rows_left:
+        if self._cleanup_due or self._sort_due:
             return 0.0
-        waiting = self._arrivals.seen - self._through
+        waiting = self._arrivals.appended - self._appended_before_sort
         if waiting <= 0:
             self._waiting_since = None
             return WAITING_CHECK
@@ -326,57 +311,43 @@ class Sorter:
         return self._waiting_since + max(SORT_AFTER, SORT_PACE * self._sort_took) - now
 
     def upkeep(self, connection: sqlite3.Connection) -> int:
-        """The writer's upkeep, one transaction at a time: delete the next `DELETE_ROWS` rows
-        a committed sort took from the inbox, until none is left, or sort when due. Returns
-        how many rows it deleted or sorted."""
-        if self._sorted_rows_left:
-            deleted = connection.execute(_DELETE_SORTED, (DELETE_ROWS,)).rowcount
-            # (Ids may skip numbers: until a delete finds none, some may be left.)
-            self._sorted_rows_left = deleted > 0
-            if not deleted:
-                # Once per sort, not per chunk: each time, the next append reads the inbox
-                # again, on the thread that requests wait for.
-                self._arrivals.sorted_meanwhile()
-            return deleted
+        """The writer's upkeep: delete the segments sorted to their end, or sort when due.
+        Returns how many segments it deleted or events it sorted."""
+        if self._cleanup_due:
+            self._cleanup_due = False
+            return self._delete_sorted(connection)
         return self.sort(connection)
 
     def rolled_back(self) -> None:
-        """The writer's transaction was rolled back: what was read in it may not exist."""
-        self._through = self._lanes_seen = 0
-        self._sorted_rows_left = True
-        self._lanes.clear()
+        """The writer's transaction was rolled back: a sort in it did not happen."""
+        self._appended_before_sort = 0
+        self._sort_due = True
 
-    def _catch_up_lanes(self, connection: sqlite3.Connection) -> Counter[str]:
-        through, last, lanes = connection.execute(_LANES_AFTER, (self._lanes_seen,)).fetchone()
-        if through != self._through:
-            # A sort (another process's) took rows this mirror holds: read them all again.
-            self._lanes.clear()
-            self._through = self._lanes_seen = through
-            return self._catch_up_lanes(connection)
-        if last is not None and last > self._lanes_seen:
-            self._lanes.update(_strings.decode(lanes))
-            self._lanes_seen = last
-        return self._lanes
+    def _delete_sorted(self, connection: sqlite3.Connection) -> int:
+        """Delete the sealed segments with no whole group past their mark, and the marks of
+        segments gone. (A segment is deleted before its mark: a crash between the two leaves
+        a mark, deleted the next time, rather than a segment sorted twice.)"""
+        marks = dict(connection.execute("SELECT name, through FROM segments").fetchall())
+        deleted = 0
+        for path in segment_paths(self.directory):
+            mark = marks.get(path.name, 0)
+            if is_sealed(path) and next(read_groups(path, mark), None) is None:
+                path.unlink(missing_ok=True)
+                deleted += 1
+        gone = [(name,) for name in marks if not (self.directory / name).exists()]
+        connection.executemany("DELETE FROM segments WHERE name = ?", gone)
+        return deleted
 
 
-def _rows(events: list[NewEvent]) -> tuple[str, bytes]:
-    """`_APPEND`'s ?2 and ?3: the events' JSON rows, and their bodies one after the other
+def _rows(events: list[Arrived]) -> tuple[str, bytes]:
+    """`_SORT`'s ?2 and ?3: the events' JSON rows, and their bodies one after the other
     (SQLite would parse a body within the JSON once per column it reads)."""
-    bodies = [event.body for event in events]
-    lengths = list(map(len, bodies))
+    lengths = [len(event[5]) for event in events]
     # (`accumulate` yields one start more: where the bodies end.)
     rows = [
-        (
-            event.message_id,
-            event.user_id or None,
-            event.anonymous_id or None,
-            event.type,
-            event.received_at,
-            start,
-            length,
-        )
-        for event, start, length in zip(
+        (message_id, user_id, anonymous_id, type, received_at, start, length)
+        for (message_id, user_id, anonymous_id, type, received_at, _), start, length in zip(
             events, accumulate(lengths, initial=1), lengths, strict=False
         )
     ]
-    return json_text(rows), b"".join(bodies)
+    return json_text(rows), b"".join(event[5] for event in events)

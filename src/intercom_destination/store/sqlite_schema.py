@@ -5,24 +5,30 @@ version in `schema_version`, and a store refuses a database newer than it knows.
 
 One `events` table holds every event the store knows, whatever its state, so the messageId
 index deduplicates across all of them; partial indexes keep each state's lookups small. A
-finished event keeps only its identifiers, for dedup, until `prune` removes it. Events arrive
-in `inbox`, which has no index, and are sorted into `events` in bulk (see `sqlite_inbox`);
-since version 3 the inbox is a file of its own, attached to each connection as `arrivals`.
+finished event keeps only its identifiers, for dedup, until `prune` removes it. Since version
+4 events arrive in segment files next to the database and are sorted into `events` in bulk
+(see `sqlite_inbox`); before, they arrived in a table, `inbox`, which since version 3 was in a
+file of its own, attached as `arrivals` (and still is while a database older than 4 is
+migrated: `attach_legacy_inbox`).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from intercom_destination.store.base import StoreError
 from intercom_destination.store.rows import DEAD, DONE, PARKED, PENDING
 
-#: The inbox's file is the store's path with this suffix (SQLite adds its -wal and -shm).
-INBOX_SUFFIX = "-inbox"
+#: The segments' directory is the store's path with this suffix.
+SEGMENTS_SUFFIX = "-arrivals"
+#: The inbox file of versions 3 is the store's path with this suffix (SQLite adds its -wal
+#: and -shm).
+LEGACY_INBOX_SUFFIX = "-inbox"
 
-#: The inbox, in the file attached as `arrivals`: made by version 3, and again whenever the
-#: file is new (a store whose inbox file was lost).
-INBOX = [
+#: The inbox of version 3, in the file attached as `arrivals`: made by version 3, and by
+#: version 4 if the file was lost.
+_INBOX = [
     # `visitor`: the anonymousId of an event without a userId, whose lane the sort
     # resolves again.
     """CREATE TABLE IF NOT EXISTS arrivals.inbox (
@@ -133,32 +139,53 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE sorted (through INTEGER NOT NULL)",
         "INSERT INTO sorted SELECT coalesce((SELECT min(id) FROM main.inbox) - 1,"
         " (SELECT seq FROM main.sqlite_sequence WHERE name = 'inbox'), 0)",
-        *INBOX,
+        *_INBOX,
         # OR IGNORE: the inbox file commits on its own, so a migration that failed may have
         # copied them already.
         "INSERT OR IGNORE INTO arrivals.inbox (id, message_id, lane, type, received_at, body)"
         " SELECT id, message_id, lane, type, received_at, body FROM main.inbox",
         "DROP TABLE main.inbox",
     ],
+    [
+        # Segment files take the inbox's place: its events past the mark are sorted now, and
+        # `sorted.through` becomes the last id a sort gave (see `sqlite_inbox`). Its file is
+        # deleted once this commits (`legacy_inbox_files`).
+        *_INBOX,
+        "INSERT INTO events (id, message_id, lane, type, received_at, body, state, position)"
+        " SELECT id, message_id,"
+        " coalesce((SELECT user_id FROM links WHERE anonymous_id = visitor), lane),"
+        f" type, received_at, body, {PENDING}, id FROM arrivals.inbox"
+        " WHERE id > (SELECT through FROM sorted) ORDER BY id ON CONFLICT (message_id) DO NOTHING",
+        "INSERT INTO lanes (lane, available_at) SELECT lane, received_at FROM events"
+        f" WHERE id > (SELECT through FROM sorted) AND state = {PENDING} ORDER BY id"
+        " ON CONFLICT (lane) DO NOTHING",
+        "UPDATE sorted SET through = max(through,"
+        " coalesce((SELECT seq FROM arrivals.sqlite_sequence WHERE name = 'inbox'), 0),"
+        " coalesce((SELECT max(id) FROM events), 0))",
+        # How far each segment is sorted (a byte offset).
+        "CREATE TABLE segments (name TEXT PRIMARY KEY, through INTEGER NOT NULL) WITHOUT ROWID",
+    ],
 ]
 
 
-def attach_inbox(connection: sqlite3.Connection, path: str) -> None:
-    """Attach the inbox's file, of the store at `path`, as `arrivals` (an in-memory store's is
-    in memory too), set up as the store's own."""
-    memory = path == ":memory:"
-    connection.execute("ATTACH DATABASE ? AS arrivals", (path if memory else path + INBOX_SUFFIX,))
-    if not memory:
-        # Appended in row order and read once by a sort: the same large pages and log.
-        connection.execute("PRAGMA arrivals.page_size = 8192")
-        connection.execute("PRAGMA arrivals.journal_mode = WAL")
-    connection.execute("PRAGMA arrivals.synchronous = FULL")
+def attach_legacy_inbox(connection: sqlite3.Connection, path: str) -> None:
+    """Attach the inbox file of a version 3 store at `path` (made if it is not there) as
+    `arrivals`, which migrations from before version 4 read or write."""
+    connection.execute(
+        "ATTACH DATABASE ? AS arrivals",
+        (path if path == ":memory:" else path + LEGACY_INBOX_SUFFIX,),
+    )
+
+
+def legacy_inbox_files(path: str) -> list[Path]:
+    """The files of the inbox of a version 3 store at `path`, which version 4 no longer uses."""
+    return [Path(path + LEGACY_INBOX_SUFFIX + suffix) for suffix in ("", "-wal", "-shm")]
 
 
 def is_current(connection: sqlite3.Connection) -> bool:
     """Whether the database has the latest schema; reads only, so a process that only looks
     (`status`) needs no write lock while another holds it."""
-    return _version(connection) == len(MIGRATIONS) and _has_inbox(connection)
+    return _version(connection) == len(MIGRATIONS)
 
 
 def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
@@ -175,9 +202,6 @@ def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
     for statements in MIGRATIONS[version:]:
         for statement in statements:
             connection.execute(statement)
-    if not _has_inbox(connection):
-        for statement in INBOX:
-            connection.execute(statement)
     if recorded is None:
         connection.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
     else:
@@ -193,11 +217,3 @@ def _version(connection: sqlite3.Connection) -> int | None:
         return None
     row = connection.execute("SELECT version FROM schema_version").fetchone()
     return None if row is None else int(row[0])
-
-
-def _has_inbox(connection: sqlite3.Connection) -> bool:
-    return bool(
-        connection.execute(
-            "SELECT 1 FROM arrivals.sqlite_master WHERE type = 'table' AND name = 'inbox'"
-        ).fetchone()
-    )
