@@ -2,21 +2,21 @@
 
     python -m bench.inbox [--events N] [--group G] [--runs R]
 
-`bench.ingest` is bound by the two cores once its event loop is relieved (see the README), and
-the store's threads take more CPU per event than any other part of the server. This measures
-where it goes, on the store's own connections and code (`Arrivals`, `Sorter`), one stage after
+`bench.ingest` is bound by the two cores once its event loop is relieved (see the README), so
+what the store's threads spend per event is what the event loops cannot. This measures where
+it goes, on the store's own connections and code (`Arrivals`, `Sorter`), one stage after
 another on a fresh file in a temporary directory:
 
-- append: the events to the inbox in groups of G, one commit each (as the appender
-  group-commits under load);
-- sort: the inbox into `events` and `lanes`, in one transaction;
-- deletes: the sorted rows out of the inbox (the writer's upkeep, `DELETE_ROWS` at a time);
+- append: the events to a segment in groups of G, each group checked against `events` for
+  duplicates and flushed (as the appender group-commits under load);
+- sort: the segment into `events` and `lanes`, in one transaction;
+- cleanup: the sorted segment, sealed, deleted (the writer's upkeep);
 - baseline insert: the same groups into `bench/ingest_baseline.py`'s table, by its statement;
+- file append: the same groups appended to a file as length-prefixed msgpack with a flush
+  (fdatasync) per group: a durable append with nothing else;
 
 in two rounds of N events: into an empty store, then into one that holds the first round (the
-append's duplicate check and the sort's indexes then read a populated index). And, beside the
-baseline's insert, the same groups appended to a file as length-prefixed msgpack with a flush
-(fdatasync) per group: what a durable inbox costs without SQLite. Each figure is CPU µs per
+duplicate check and the sort's indexes then read a populated index). Each figure is CPU µs per
 event (user and system time of this process), the median of R runs.
 """
 
@@ -76,9 +76,9 @@ def run(
     """Each round's CPU µs per event, by stage."""
     path = str(directory / "bench.db")
     writer = open_connection(path, True)
-    appender = open_connection(path, False)
-    arrivals = Arrivals()
-    sorter = Sorter(arrivals)
+    appender = open_connection(path)
+    arrivals = Arrivals(directory / "arrivals")
+    sorter = Sorter(directory / "arrivals", arrivals)
     baseline = ingest_baseline.connect(str(directory / "baseline.db"))
     log = os.open(directory / "inbox.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     encoder = msgspec.msgpack.Encoder()
@@ -97,9 +97,9 @@ def run(
     def sort(chunks: list[list[NewEvent]]) -> None:
         in_transaction(lambda: sorter.sort(writer))
 
-    def delete_sorted(chunks: list[list[NewEvent]]) -> None:
-        while in_transaction(lambda: sorter.upkeep(writer)):
-            pass
+    def clean_up(chunks: list[list[NewEvent]]) -> None:
+        arrivals.close()  # sealed: the next round appends to a new segment
+        in_transaction(lambda: sorter.upkeep(writer))
 
     def insert_baseline(chunks: list[list[NewEvent]]) -> None:
         for chunk in chunks:
@@ -114,7 +114,7 @@ def run(
     stages = {
         "append": append,
         "sort": sort,
-        "deletes": delete_sorted,
+        "cleanup": clean_up,
         "baseline insert": insert_baseline,
         "file append": append_to_file,
     }

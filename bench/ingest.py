@@ -308,6 +308,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="at most this long")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--batch", type=int, default=10, help="events per request")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="ingest's --processes (default: one per core, as a deployment would run it)",
+    )
     parser.add_argument("--ids", choices=["random", "time-ordered"], default="random")
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the bare Starlette + SQLite run"
@@ -318,12 +324,21 @@ def main() -> None:
     prepared = list(requests(args.events, args.batch, "127.0.0.1", args.ids))
     print(
         f"workload: {len(prepared):,} requests of {args.batch} events ({args.ids} "
-        f"messageIds), {args.connections} connections, at most {args.seconds:g} s each run"
+        f"messageIds), {args.connections} connections, at most {args.seconds:g} s each run;"
+        f" ingest in {args.processes} process(es)"
     )
     python = [sys.executable, "-m"]
     ingest = measure(
         "ingest",
-        [*python, "intercom_destination", "ingest", "--port", "0"],
+        [
+            *python,
+            "intercom_destination",
+            "ingest",
+            "--port",
+            "0",
+            "--processes",
+            str(args.processes),
+        ],
         {"SEGMENT_WRITE_KEYS": WRITE_KEY, "DATABASE_URL": "sqlite:///{database}"},
         lambda database: asyncio.run(backlog(database)),
         prepared,

@@ -121,8 +121,8 @@ def deliver(workers: int) -> Callable[[Store, list[NewEvent]], Awaitable[None]]:
 
 
 async def in_lanes(store: Store) -> None:
-    """Returns once every event is in its lane (the SQLite store sorts its inbox for a lease
-    that finds too few lanes), leasing every lane for no time at all."""
+    """Returns once every event is in its lane (the SQLite store sorts its segments for a
+    lease that finds too few lanes), leasing every lane for no time at all."""
     await store.lease("bench", USERS + HOT_USERS, 0, NOW)
 
 

@@ -392,12 +392,7 @@ def _ingest(
     settings = _ingest_settings(config_path, host)
     logs.configure()
     try:
-        if processes > 1 and store_kind(settings.database_url) == "sqlite":
-            # It works, only slower: their enqueues take turns at the inbox file's write lock.
-            logging.getLogger(__name__).warning(
-                "several ingest processes on one SQLite store are slower than one; "
-                "--processes helps on PostgreSQL"
-            )
+        store_kind(settings.database_url)  # an unusable URL is refused before the port is taken
     except StoreError as error:
         raise click.ClickException(str(error)) from None
     try:
