@@ -54,6 +54,11 @@ def _connect(path: Path | str) -> sqlite3.Connection:
     return connection
 
 
+def _arrivals_and_sorter(directory: Path) -> tuple[Arrivals, Sorter]:
+    arrivals = Arrivals(directory, sync=False)
+    return arrivals, Sorter(directory, arrivals)
+
+
 def _events(connection: sqlite3.Connection) -> list[tuple[int, str, str]]:
     return connection.execute("SELECT id, message_id, lane FROM events ORDER BY id").fetchall()
 
@@ -200,8 +205,7 @@ async def test_a_segment_a_crash_cut_short_is_sorted_up_to_the_cut_and_deleted(
 def test_a_sort_gives_ids_in_arrival_order_and_resolves_visitors_linked_meanwhile(
     connection: sqlite3.Connection, directory: Path
 ) -> None:
-    arrivals = Arrivals(directory, sync=False)
-    sorter = Sorter(directory, arrivals)
+    arrivals, sorter = _arrivals_and_sorter(directory)
     arrivals.append(
         connection,
         [
@@ -271,8 +275,7 @@ def test_an_event_that_cannot_be_read_back_is_refused_and_nothing_of_its_batch_a
 def test_duplicates_are_found_in_the_batch_the_waiting_events_and_the_sorted_ones(
     connection: sqlite3.Connection, directory: Path
 ) -> None:
-    arrivals = Arrivals(directory, sync=False)
-    sorter = Sorter(directory, arrivals)
+    arrivals, sorter = _arrivals_and_sorter(directory)
     arrivals.append(connection, [event("m1")])
     sorter.sort(connection)
     arrivals.append(connection, [event("m2")])
@@ -334,8 +337,7 @@ def test_sealed_segments_sorted_to_their_end_are_deleted_and_others_kept(
     connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(segments, "SEGMENT_BYTES", 1)  # a segment per group
-    arrivals = Arrivals(directory, sync=False)
-    sorter = Sorter(directory, arrivals)
+    arrivals, sorter = _arrivals_and_sorter(directory)
     arrivals.append(connection, [event("m1")])
     arrivals.append(connection, [event("m2")])
     sorter.sort(connection)
@@ -377,8 +379,7 @@ def test_a_failed_write_seals_its_segment_and_acknowledges_nothing(
 def test_a_sort_rolled_back_with_its_job_leaves_the_events_waiting(
     connection: sqlite3.Connection, directory: Path
 ) -> None:
-    arrivals = Arrivals(directory, sync=False)
-    sorter = Sorter(directory, arrivals)
+    arrivals, sorter = _arrivals_and_sorter(directory)
     arrivals.append(connection, [event("m1", None, anonymous_id="a")])
     connection.execute("SAVEPOINT job")
     assert sorter.sort(connection) == 1
