@@ -11,8 +11,8 @@ it: the sqlite3 module lets go of the GIL around every statement and the event l
 it for up to the interpreter's switch interval (5 ms), so each statement can cost the writer
 that wait, which inside a transaction it spends holding the database's write lock. Between
 transactions, when its `Upkeep` says so, the writer runs it in a transaction of its own (the
-store sorts its inbox into lanes there). A transaction starts with `BEGIN IMMEDIATE`, which
-takes the write lock of every attached file, or with the statements the writer is given.
+store sorts its arrivals into lanes there). A transaction starts with `BEGIN IMMEDIATE`, which
+takes the database's write lock.
 A writer whose work can wait may run at a lower priority (`nice`), so that when the cores are
 short they go to the threads that answer callers first.
 
@@ -216,14 +216,11 @@ class Writer(_Thread, Generic[Item, Result]):
         *,
         batcher: Batcher[Item, Result] | None = None,
         upkeep: Upkeep | None = None,
-        begin: Sequence[str] = ("BEGIN IMMEDIATE",),
         nice: int = 0,
     ) -> None:
         # Set before the thread starts, which asks them when upkeep is due.
         self._batcher = batcher
         self._upkeep = upkeep
-        #: What starts a transaction that holds the write lock from the start.
-        self._begin = begin
         #: No upkeep before this time (monotonic seconds), after upkeep failed.
         self._upkeep_after = 0.0
         super().__init__(connection, name, nice=nice)
@@ -242,7 +239,7 @@ class Writer(_Thread, Generic[Item, Result]):
         connection = self._connection
         settled: list[_Settled] = []
         try:
-            self._begin_transaction()
+            self._connection.execute("BEGIN IMMEDIATE")
             start = 0
             while start < len(tasks):
                 task = tasks[start]
@@ -275,7 +272,7 @@ class Writer(_Thread, Generic[Item, Result]):
             return
         connection = self._connection
         try:
-            self._begin_transaction()
+            self._connection.execute("BEGIN IMMEDIATE")
             upkeep.upkeep(connection)
             connection.execute("COMMIT")
         except Exception:
@@ -283,10 +280,6 @@ class Writer(_Thread, Generic[Item, Result]):
             log.exception("the store's upkeep failed; it is tried again in %g s", UPKEEP_RETRY)
             self._upkeep_after = time.monotonic() + UPKEEP_RETRY
             self._roll_back()
-
-    def _begin_transaction(self) -> None:
-        for statement in self._begin:
-            self._connection.execute(statement)
 
     def _roll_back(self) -> None:
         if self._connection.in_transaction:
