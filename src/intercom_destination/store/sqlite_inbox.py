@@ -183,7 +183,7 @@ class Waiting:
 
     def read(self, connection: sqlite3.Connection) -> tuple[int, float | None, set[str]]:
         """How many events wait, the earliest arrival among them, and their lanes."""
-        marks = dict(connection.execute("SELECT name, through FROM segments").fetchall())
+        marks = _marks(connection)
         scans: dict[str, _Scan] = {}
         for path in segment_paths(self._directory):
             mark = marks.get(path.name, 0)
@@ -256,7 +256,7 @@ class Sorter:
         self._sort_due = False
         before = self._stamp_clock()
         (through,) = connection.execute("SELECT through FROM sorted").fetchone()
-        marks = dict(connection.execute("SELECT name, through FROM segments").fetchall())
+        marks = _marks(connection)
         taken: list[tuple[int, str, Group]] = []
         for path in segment_paths(self.directory):
             for group in read_groups(path, marks.get(path.name, 0)):
@@ -327,7 +327,7 @@ class Sorter:
         """Delete the sealed segments with no whole group past their mark, and the marks of
         segments gone. (A segment is deleted before its mark: a crash between the two leaves
         a mark, deleted the next time, rather than a segment sorted twice.)"""
-        marks = dict(connection.execute("SELECT name, through FROM segments").fetchall())
+        marks = _marks(connection)
         deleted = 0
         for path in segment_paths(self.directory):
             mark = marks.get(path.name, 0)
@@ -337,6 +337,11 @@ class Sorter:
         gone = [(name,) for name in marks if not (self.directory / name).exists()]
         connection.executemany("DELETE FROM segments WHERE name = ?", gone)
         return deleted
+
+
+def _marks(connection: sqlite3.Connection) -> dict[str, int]:
+    """How far each segment is sorted (a byte offset), by its name."""
+    return dict(connection.execute("SELECT name, through FROM segments").fetchall())
 
 
 def _rows(events: list[Arrived]) -> tuple[str, bytes]:
