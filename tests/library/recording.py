@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from intercom_destination.library import DestinationPlugin, Event, Plugin, PluginType
+from intercom_destination.library import DestinationPlugin, Event, Flushed, Plugin, PluginType
 
 
 class Recorder(DestinationPlugin):
@@ -29,11 +29,13 @@ class Recorder(DestinationPlugin):
     async def astart(self) -> None:
         self.started = True
 
-    def close(self) -> None:
+    def close(self) -> Flushed:
         self.closed = True
+        return Flushed()
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> Flushed:
         self.closed = True
+        return Flushed()
 
     def of_type(self, kind: str) -> list[Event]:
         return [event for event in self.events if event["type"] == kind]

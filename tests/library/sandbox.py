@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import httpx
@@ -32,3 +33,10 @@ def company_ids(url: str, external_id: str) -> list[str]:
 
 def set_faults(url: str, **faults: Any) -> None:
     httpx.post(f"{url}/_sandbox/faults", json=faults).raise_for_status()
+
+
+def nowhere(host: str = "127.0.0.1") -> str:
+    """The URL of an Intercom that is not there: a port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://{host}:{probe.getsockname()[1]}"

@@ -4,15 +4,14 @@ the events, and the next start delivers them."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from intercom_destination.library import Analytics, Flushed, IntercomDestination
-from intercom_destination.store import open_store
 from tests.library import sandbox as sb
+from tests.library.store import pending
 
 USERS = 20
 #: How long the application may take to hand its events to the store before the test gives
@@ -35,23 +34,12 @@ analytics.flush()
 """
 
 
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def pending(database_url: str) -> int:
-    async with await open_store(database_url) as store:
-        return (await store.status(time.time())).backlog
-
-
 def test_events_survive_a_kill_and_are_delivered_on_the_next_start(
     sandbox: str, tmp_path: Path
 ) -> None:
     database = tmp_path / "app.db"
     database_url = f"sqlite:///{database}"
-    nowhere = f"http://127.0.0.1:{unused_port()}"
+    nowhere = sb.nowhere()
     errors = tmp_path / "stderr.txt"
     with errors.open("wb") as stderr:
         application = subprocess.Popen(

@@ -8,6 +8,12 @@ Each call builds a complete Segment event and runs it through the timeline's plu
 caller's thread; destinations queue it and deliver in the background. `Analytics` is for
 threaded code; `AsyncAnalytics` runs delivery as tasks in the application's event loop.
 
+Ending is analytics-python's flush and shutdown, bounded: `flush(timeout)` waits until every
+event is delivered or raises FlushTimeout saying what is left; `close(timeout)` (the end of a
+`with` block, and interpreter exit for an `Analytics` not closed) gives delivery up to
+`close_timeout` seconds, stops, and returns what is left, which a file store keeps for the
+next start (and a warning names how many and where).
+
 The user is remembered between calls as the mobile SDKs do: after `identify("u1")`, a call
 without user_id is about u1. A server handling many users passes user_id on every call.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine, Sequence
@@ -36,17 +43,28 @@ log = logging.getLogger("intercom_destination.library")
 
 P = TypeVar("P", bound=Plugin)
 R = TypeVar("R")
-#: How long delivery may go on when the interpreter exits without `close()`, seconds.
-EXIT_TIMEOUT = 5.0
+#: How long closing (a `with` block's end, interpreter exit) gives delivery, seconds.
+CLOSE_TIMEOUT = 5.0
+
+
+class UseClientDefault:
+    """`close()`'s timeout when none is given: the client's `close_timeout`."""
+
+
+USE_CLIENT_DEFAULT = UseClientDefault()
 
 
 class _Client(Calls[R]):
     """What both clients share: the user, the timeline, and the calls (`Calls`), which hand
     their events to each client's `_dispatch`."""
 
-    def __init__(self, *, anonymous_id: str | None = None) -> None:
+    def __init__(
+        self, *, anonymous_id: str | None = None, close_timeout: float | None = CLOSE_TIMEOUT
+    ) -> None:
         super().__init__(Identity(anonymous_id))
         self.timeline = Timeline()
+        #: Seconds closing gives delivery (None: as long as it takes).
+        self.close_timeout = close_timeout
         self._closed = False
 
     @property
@@ -93,18 +111,25 @@ class _Client(Calls[R]):
     def _after(self, event: Event) -> None:
         self.timeline.apply(PluginType.AFTER, event)
 
+    def _close_timeout(self, timeout: float | UseClientDefault | None) -> float | None:
+        return self.close_timeout if isinstance(timeout, UseClientDefault) else timeout
+
 
 class Analytics(_Client[None]):
     """The timeline for threaded applications (web apps, workers, scripts).
 
     Calls cost microseconds and never wait for the network; `flush()` waits until what was
     sent is delivered. At interpreter exit, an Analytics not closed is closed, giving
-    delivery up to EXIT_TIMEOUT seconds (the file store keeps the rest for the next start).
+    delivery up to `close_timeout` seconds (the file store keeps the rest for the next
+    start). The exit status stays the application's: the events left are not lost, and an
+    atexit hook could change the status only by skipping the application's other hooks.
     """
 
-    def __init__(self, *, anonymous_id: str | None = None) -> None:
-        super().__init__(anonymous_id=anonymous_id)
-        atexit.register(self._at_exit)
+    def __init__(
+        self, *, anonymous_id: str | None = None, close_timeout: float | None = CLOSE_TIMEOUT
+    ) -> None:
+        super().__init__(anonymous_id=anonymous_id, close_timeout=close_timeout)
+        atexit.register(self.close)
 
     def add(self, plugin: P) -> P:
         """Add a plugin; a destination starts delivering."""
@@ -121,7 +146,8 @@ class Analytics(_Client[None]):
 
     def flush(self, timeout: float | None = None) -> Flushed:
         """Wait until every event sent so far is delivered (or dead, or waiting for its
-        contact's identify: see `Flushed`); TimeoutError after `timeout` seconds."""
+        contact's identify: see `Flushed`); after `timeout` seconds, FlushTimeout, whose
+        `left` says what is not delivered yet."""
         deadline = None if timeout is None else time.monotonic() + timeout
         flushed = Flushed()
         for destination in self.timeline.destinations:
@@ -129,13 +155,14 @@ class Analytics(_Client[None]):
             flushed += destination.flush(remaining)
         return flushed
 
-    def close(self, timeout: float | None = None) -> None:
-        """Deliver what was sent (waiting up to `timeout` seconds), then stop every
-        destination. Events not delivered by then stay in a file store for the next start."""
+    def close(self, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT) -> Flushed:
+        """Deliver what was sent (waiting up to `timeout` seconds, `close_timeout` unless
+        given), then stop every destination; what is left. Events not delivered by then stay
+        in a file store for the next start."""
         if self._closed:
-            return
-        atexit.unregister(self._at_exit)
-        _shut_down(self._detach_destinations(), timeout)
+            return Flushed()
+        atexit.unregister(self.close)
+        return _shut_down(self._detach_destinations(), self._close_timeout(timeout))
 
     def __enter__(self) -> Self:
         return self
@@ -156,9 +183,6 @@ class Analytics(_Client[None]):
             destination.process(source)
         self._after(source)
 
-    def _at_exit(self) -> None:
-        self.close(EXIT_TIMEOUT)
-
 
 class AsyncAnalytics(_Client[Coroutine[Any, Any, None]]):
     """The timeline for asyncio applications: the same calls, awaited (each makes its event
@@ -178,19 +202,19 @@ class AsyncAnalytics(_Client[Coroutine[Any, Any, None]]):
         if isinstance(plugin, DestinationPlugin):
             await _ashut_down([plugin], timeout)
 
-    async def flush(self) -> Flushed:
+    async def flush(self, timeout: float | None = None) -> Flushed:
         """Wait until every event sent so far is delivered (or dead, or waiting for its
-        contact's identify); bound it with `asyncio.timeout`."""
-        flushed = Flushed()
-        for result in await asyncio.gather(*(d.aflush() for d in self.timeline.destinations)):
-            flushed += result
-        return flushed
+        contact's identify); after `timeout` seconds, FlushTimeout, whose `left` says what
+        is not delivered yet."""
+        destinations = self.timeline.destinations
+        return _sum(await asyncio.gather(*(d.aflush(timeout) for d in destinations)))
 
-    async def close(self, timeout: float | None = None) -> None:
-        """Deliver what was sent (waiting up to `timeout` seconds), then stop every
-        destination."""
-        if not self._closed:
-            await _ashut_down(self._detach_destinations(), timeout)
+    async def close(self, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT) -> Flushed:
+        """Deliver what was sent (waiting up to `timeout` seconds, `close_timeout` unless
+        given), then stop every destination; what is left."""
+        if self._closed:
+            return Flushed()
+        return await _ashut_down(self._detach_destinations(), self._close_timeout(timeout))
 
     async def __aenter__(self) -> Self:
         return self
@@ -215,21 +239,34 @@ class AsyncAnalytics(_Client[Coroutine[Any, Any, None]]):
         self._after(source)
 
 
-def _shut_down(destinations: Sequence[DestinationPlugin], timeout: float | None) -> None:
+# Closing flushes until the time is up, then each destination's close says what it left
+# (and returns it): it knows where its events wait.
+
+
+def _shut_down(destinations: Sequence[DestinationPlugin], timeout: float | None) -> Flushed:
     deadline = None if timeout is None else time.monotonic() + timeout
+    left = Flushed()
     for destination in destinations:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
+        with contextlib.suppress(TimeoutError):
             destination.flush(remaining)
-        except TimeoutError as error:
-            log.warning("closing with events undelivered: %s", error)
-        destination.close()
+        left += destination.close()
+    return left
 
 
-async def _ashut_down(destinations: Sequence[DestinationPlugin], timeout: float | None) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            await asyncio.gather(*(d.aflush() for d in destinations))
-    except TimeoutError:
-        log.warning("closing with events undelivered after %s s", timeout)
-    await asyncio.gather(*(d.aclose() for d in destinations))
+async def _ashut_down(destinations: Sequence[DestinationPlugin], timeout: float | None) -> Flushed:
+    # Every flush ends (each within `timeout`) before any destination closes.
+    flushed = await asyncio.gather(
+        *(d.aflush(timeout) for d in destinations), return_exceptions=True
+    )
+    for result in flushed:
+        if isinstance(result, BaseException) and not isinstance(result, TimeoutError):
+            raise result
+    return _sum(await asyncio.gather(*(d.aclose() for d in destinations)))
+
+
+def _sum(results: Sequence[Flushed]) -> Flushed:
+    total = Flushed()
+    for result in results:
+        total += result
+    return total

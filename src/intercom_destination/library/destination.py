@@ -18,14 +18,21 @@ from typing import Any
 import httpx
 import msgspec
 
+from intercom_destination.commands.worker import without_credentials
 from intercom_destination.delivery.connection import NoIntercom, delivery_settings
 from intercom_destination.library.failures import Failure, OnError, report
 from intercom_destination.library.intake import Intake
 from intercom_destination.library.loop import LoopThread
 from intercom_destination.library.pipeline import Item, Pipeline
-from intercom_destination.library.timeline import DestinationPlugin, Event, Flushed
+from intercom_destination.library.timeline import (
+    DestinationPlugin,
+    Event,
+    Flushed,
+    FlushTimeout,
+)
 from intercom_destination.mapping.integrations import DESTINATION
 from intercom_destination.settings import Settings, SettingsError, load_settings
+from intercom_destination.store import store_kind
 
 log = logging.getLogger("intercom_destination.library")
 
@@ -110,17 +117,15 @@ class IntercomDestination(DestinationPlugin):
             self._dropped(event, timeout)
 
     def flush(self, timeout: float | None = None) -> Flushed:
-        pipeline, thread = self._running(), self._loop_thread()
-        try:
-            return thread.run(asyncio.wait_for(pipeline.flush(), timeout))
-        except TimeoutError:
-            raise TimeoutError(f"Intercom: events still pending after {timeout} s") from None
+        self._running()
+        return self._loop_thread().run(self.aflush(timeout))
 
-    def close(self) -> None:
+    def close(self) -> Flushed:
         thread = self._loop_thread()
-        thread.run(self.aclose())
+        left = thread.run(self.aclose())
         thread.stop()
         self._thread = None
+        return left
 
     # asyncio.
 
@@ -131,19 +136,22 @@ class IntercomDestination(DestinationPlugin):
         if not await self._intake.aput(_item(event), self._queue_timeout):
             self._dropped(event, self._queue_timeout)
 
-    async def aflush(self) -> Flushed:
-        return await self._running().flush()
+    async def aflush(self, timeout: float | None = None) -> Flushed:
+        pipeline = self._running()
+        try:
+            async with asyncio.timeout(timeout):
+                return await pipeline.flush()
+        except TimeoutError:
+            left = await pipeline.left()
+            message = f"Intercom: {left.pending} events still pending after {timeout} s"
+            raise FlushTimeout(message, left) from None
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> Flushed:
         left = await self._running().close()
         self._pipeline = None
-        waiting = left.backlog + left.parked
-        if not waiting:
-            return
-        if self.settings.database_url.endswith(":memory:"):
-            log.error("%d events were not delivered and are lost: the store was in memory", waiting)
-        else:
-            log.info("%d events wait in the store for the next start", waiting)
+        if left.pending or left.waiting:
+            _report_left(left, self.settings.database_url)
+        return left
 
     async def _open(self) -> Pipeline:
         return await Pipeline.open(
@@ -172,6 +180,35 @@ class IntercomDestination(DestinationPlugin):
             "delivery is behind"
         )
         report(self._on_error, Failure.of(self.key, "dropped", reason, event))
+
+
+def _report_left(left: Flushed, database_url: str) -> None:
+    """Say how many events were not delivered, and where they wait (if anywhere)."""
+    count = left.pending + left.waiting
+    events = "1 event" if count == 1 else f"{count} events"
+    kinds = [f"{left.pending} pending"] if left.pending else []
+    if left.waiting:
+        kinds.append(f"{left.waiting} waiting for their contact's identify")
+    if database_url.endswith(":memory:"):
+        log.error(
+            "Intercom: %s not delivered, lost with the store in memory (%s)",
+            events,
+            ", ".join(kinds),
+        )
+    else:
+        log.warning(
+            "Intercom: %s not delivered, kept in the store %s for the next start (%s)",
+            events,
+            _where(database_url),
+            ", ".join(kinds),
+        )
+
+
+def _where(database_url: str) -> str:
+    """The store, for a message: a SQLite file's absolute path, or a URL without credentials."""
+    if store_kind(database_url) == "sqlite":
+        return str(Path(database_url.removeprefix("sqlite:///")).resolve())
+    return without_credentials(database_url)
 
 
 def _item(event: Event) -> Item:

@@ -16,7 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from intercom_destination.library.failures import Failure, FailureKind, OnError, report
-from intercom_destination.library.timeline import DestinationPlugin, Event, Flushed, Timeline
+from intercom_destination.library.timeline import (
+    DestinationPlugin,
+    Event,
+    Flushed,
+    FlushTimeout,
+    Timeline,
+)
 
 INSTALL = (
     "SegmentForwarder sends through segment-analytics-python, which is not installed: "
@@ -102,18 +108,28 @@ class SegmentForwarder(DestinationPlugin):
         flushing.start()
         flushing.join(timeout)
         if flushing.is_alive():
-            raise TimeoutError(f"Segment.io: events still queued after {timeout} s")
+            raise self._timed_out(timeout)
         return Flushed()
 
-    async def aflush(self) -> Flushed:
-        await asyncio.to_thread(self._client.flush)
+    async def aflush(self, timeout: float | None = None) -> Flushed:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._client.flush), timeout)
+        except TimeoutError:
+            raise self._timed_out(timeout) from None
         return Flushed()
 
-    def close(self) -> None:
+    def close(self) -> Flushed:
         self._client.join()
+        return Flushed()
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> Flushed:
         await asyncio.to_thread(self._client.join)
+        return Flushed()
+
+    def _timed_out(self, timeout: float | None) -> FlushTimeout:
+        left = Flushed(pending=self._client.queue.qsize())
+        message = f"Segment.io: {left.pending} events still queued after {timeout} s"
+        return FlushTimeout(message, left)
 
     def _send(self, event: Event) -> tuple[bool, Any]:
         client = self._client

@@ -125,11 +125,16 @@ class Pipeline:
             await asyncio.sleep(delay)
             delay = min(MAX_POLL, delay * 2)
         await self._report_dead_letters()
-        return Flushed(waiting=status.parked, dead=status.dead)
+        return _left(status)
 
-    async def close(self) -> Status:
+    async def left(self) -> Flushed:
+        """What is not delivered yet: pending (in the store, or queued for it), waiting,
+        dead."""
+        return _left(await self._store.status(self._clock()), self._intake.accepted - self._written)
+
+    async def close(self) -> Flushed:
         """Write what is queued, finish the deliveries in flight, and close the store; what
-        the store still holds then (pending, waiting)."""
+        the store still holds then."""
         writer, worker, watcher = self._tasks
         self._intake.close()
         # `wait`, not `await`: a task that crashed was logged, and closing goes on.
@@ -141,7 +146,7 @@ class Pipeline:
         await self._report_dead_letters()
         status = await self._store.status(self._clock())
         await self._stack.aclose()
-        return status
+        return _left(status)
 
     async def _write(self) -> None:
         while batch := await self._intake.take(BATCH):
@@ -225,6 +230,10 @@ class Pipeline:
         task: asyncio.Task[None] = asyncio.create_task(work, name=f"intercom-destination {name}")
         task.add_done_callback(_log_crash)
         return task
+
+
+def _left(status: Status, queued: int = 0) -> Flushed:
+    return Flushed(waiting=status.parked, dead=status.dead, pending=status.backlog + queued)
 
 
 def _json(body: bytes) -> dict[str, Any]:

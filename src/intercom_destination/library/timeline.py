@@ -50,7 +50,7 @@ class Plugin:
 
 
 class Flushed(msgspec.Struct, frozen=True):
-    """What a flush left behind."""
+    """What a flush or a close left behind."""
 
     #: Events set aside until their contact's identify arrives: Intercom cannot take an event
     #: for a person it does not know, and flush does not wait for an identify that may never
@@ -58,9 +58,22 @@ class Flushed(msgspec.Struct, frozen=True):
     waiting: int = 0
     #: Dead letters in the store (each was reported to `on_error` when it died).
     dead: int = 0
+    #: Events not delivered when the time given ran out (Intercom did not answer, say): a
+    #: file store keeps them for the next start.
+    pending: int = 0
 
     def __add__(self, other: Flushed) -> Flushed:
-        return Flushed(self.waiting + other.waiting, self.dead + other.dead)
+        return Flushed(
+            self.waiting + other.waiting, self.dead + other.dead, self.pending + other.pending
+        )
+
+
+class FlushTimeout(TimeoutError):
+    """A flush ran out of time; `left` says what it left behind."""
+
+    def __init__(self, message: str, left: Flushed) -> None:
+        super().__init__(message)
+        self.left = left
 
 
 class DestinationPlugin(Plugin, abc.ABC):
@@ -121,17 +134,20 @@ class DestinationPlugin(Plugin, abc.ABC):
         """Start delivering in the running event loop."""
 
     def flush(self, timeout: float | None = None) -> Flushed:
-        """Wait until what was taken is delivered; TimeoutError after `timeout` seconds."""
+        """Wait until what was taken is delivered; after `timeout` seconds, FlushTimeout
+        (or any TimeoutError) saying what is left."""
         return Flushed()
 
-    async def aflush(self) -> Flushed:
+    async def aflush(self, timeout: float | None = None) -> Flushed:
         return Flushed()
 
-    def close(self) -> None:
-        """Stop; what is not delivered yet stays where the destination keeps it."""
+    def close(self) -> Flushed:
+        """Stop; what is not delivered yet stays where the destination keeps it, and the
+        result says how much that is."""
+        return Flushed()
 
-    async def aclose(self) -> None:
-        pass
+    async def aclose(self) -> Flushed:
+        return Flushed()
 
     def _prepare(self, event: Event) -> Event | None:
         if not self.enabled(event):
