@@ -93,7 +93,8 @@ def test_a_real_segment_client_reaches_intercom_through_serve(
     assert errors == []
 
     deadline = time.monotonic() + PATIENCE
-    while (status := _status(env))["outcomes"].get("delivered", 0) < 3:
+    # Each of the five events settles on its own: wait for all of them, not for the first three.
+    while sum((status := _status(env))["outcomes"].values()) < 5:
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
     assert status["outcomes"] == {"delivered": 3, "skipped": 2}

@@ -114,11 +114,13 @@ class SQLiteStore(Store):
         try:
             if path == MEMORY:
                 # An in-memory database exists on one connection only, which does everything.
+                # It is migrated before the writer starts: the writer's first upkeep sorts.
+                connection = await _connect(path)
+                await asyncio.to_thread(migrate, connection)
                 writer: Writer[NewEvent, Enqueued] = Writer(
-                    await _connect(path), "store-writer", batcher=arrivals, upkeep=sorter
+                    connection, "store-writer", batcher=arrivals, upkeep=sorter
                 )
                 threads.append(writer)
-                await writer.call(migrate)
                 appender, reader = writer, writer
             else:
                 reader = Reader(await _connect(path), "store-reader")
