@@ -48,18 +48,22 @@ class Companies:
         if record.synced and known is not None:
             return False
         try:
-            await self._sync(attempt, company_id, record)
+            await self._sync(attempt, company_id, record, known)
         except ValidationFailed:
             # Refused for good: what this event added must not ride along with later ones.
             await self._change(company_id, lambda state: company_state.withdraw(state, at, body))
             raise
         return True
 
-    async def _sync(self, attempt: Attempt, company_id: str, record: CompanyRecord) -> None:
+    async def _sync(
+        self, attempt: Attempt, company_id: str, record: CompanyRecord, known: str | None
+    ) -> None:
         """Send the record's state until the version sent is still the latest once answered."""
         while True:
             company = await self._send(attempt, company_id, record)
-            await self._store.put_identity("company_id", company_id, company)
+            if company != known:
+                await self._store.put_identity("company_id", company_id, company)
+                known = company
             if await self._store.company_synced(company_id, record.version):
                 return
             latest = await self._store.company_record(company_id)
