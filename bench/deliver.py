@@ -1,4 +1,5 @@
-"""Delivery to the sandbox with its rate limit on: calls per event, budget use, 429s, drain time.
+"""Delivery to the sandbox with its rate limit on: calls per event, budget use, 429s, drain time,
+and whether each company ended as its newest group call says.
 
     python -m bench.deliver [--users N] [--sessions S] [--rate-limit L]
 
@@ -7,7 +8,9 @@ per page load, tracks, occasional groups; 30 % begin logged out) is stored, then
 delivers it to a sandbox subprocess that enforces L calls per 10-second window. The share
 of the rate budget used is measured per sandbox window while the backlog lasted (the first
 and last windows are partial and left out), against the budget the destination allows
-itself (rate_share times L).
+itself (rate_share times L). Many users' lanes write each company, in no set order: a
+company is stale when a field ends other than the newest group call (by timestamp) that set
+it says.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench.workload import events
 from intercom_destination.delivery.engine import open_worker
-from intercom_destination.settings import settings_from
+from intercom_destination.mapping.company import company_body
+from intercom_destination.settings import Settings, settings_from
 from intercom_destination.spec import InvalidEvent, decode_event
 from intercom_destination.store import NewEvent, open_store
 from intercom_destination.store.events import new_event
@@ -77,6 +82,24 @@ async def count_windows(url: str, per_window: dict[int, int], done: asyncio.Even
             previous = total
 
 
+def stale_companies(
+    objects: list[dict[str, Any]], companies: list[dict[str, Any]], settings: Settings
+) -> int:
+    """Companies in which a field differs from what the group calls, applied in timestamp
+    order as Intercom applies an upsert (the fields it names), leave."""
+    expected: dict[str, dict[str, Any]] = defaultdict(dict)
+    groups = sorted((o for o in objects if o["type"] == "group"), key=lambda o: o["timestamp"])
+    for group in groups:
+        expected[group["groupId"]].update(
+            company_body(group["groupId"], group["traits"], settings, [])
+        )
+    found = {company["company_id"]: company for company in companies}
+    return sum(
+        any(found.get(company_id, {}).get(field) != value for field, value in fields.items())
+        for company_id, fields in expected.items()
+    )
+
+
 async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
     settings = settings_from(
         {
@@ -102,6 +125,8 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
     await store.close()
 
     calls = httpx.get(f"{url}/_sandbox/calls").json()["counts"]
+    companies = httpx.get(f"{url}/_sandbox/state").json()["companies"]
+    stale = stale_companies(objects, companies, settings)
     total_calls = sum(sum(s.values()) for s in calls.values())
     rate_limited = sum(s.get("429", 0) for s in calls.values())
     by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -130,6 +155,11 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
         print(f"  {kind:9} {made / count:.3f} calls per event ({count} events)")
     print(f"calls by endpoint: {dict(sorted(calls.items()))}")
     print(f"429 answers: {rate_limited}")
+    upserts = sum(calls.get("POST /companies", {}).values())
+    print(
+        f"companies: {stale} of {len(companies)} stale; {upserts} company upserts "
+        f"for {sum(o['type'] == 'group' for o in objects)} group calls"
+    )
     rate = len(objects) / drain_time
     print(f"drain time: {drain_time:.1f} s for {len(objects)} events ({rate:,.0f} events/s)")
     if full:

@@ -25,5 +25,15 @@ def track(user: str, name: str, second: int, **properties: object) -> dict[str, 
     }
 
 
+def group(user: str, company: str, second: int, **traits: object) -> dict[str, Any]:
+    return {
+        "type": "group",
+        "userId": user,
+        "groupId": company,
+        "traits": traits,
+        "timestamp": _at(second),
+    }
+
+
 def _at(second: int) -> str:
     return f"2026-11-28T10:00:{second:02d}Z"

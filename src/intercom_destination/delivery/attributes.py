@@ -61,6 +61,11 @@ class Attributes:
             admitted["custom_attributes"] = kept
         return admitted
 
+    async def readmit(self, attempt: Attempt, model: Model, body: dict[str, Any]) -> dict[str, Any]:
+        """`admit` after reading the attributes afresh: Intercom lacks one we believed it had."""
+        await self.refresh(attempt, model)
+        return await self.admit(attempt, model, body)
+
     async def refresh(self, attempt: Attempt, model: Model) -> None:
         """Read the workspace's attributes again (Intercom refused one we thought it had)."""
         listed = await attempt.call(lambda: self._client.list_data_attributes(model))

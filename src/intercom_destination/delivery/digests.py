@@ -1,4 +1,4 @@
-"""Digests of what was last delivered, so that an unchanged identify or group makes no call."""
+"""Digests of what was last delivered, so that an unchanged identify makes no call."""
 
 from __future__ import annotations
 
@@ -29,10 +29,6 @@ def contact_key(ref: ContactRef) -> str:
         if value is not None:
             return f"contact:{kind}:{value}"
     raise ValueError("a contact reference names no identifier")
-
-
-def company_key(company_id: str) -> str:
-    return f"company:{company_id}"
 
 
 def attachment_key(ref: ContactRef, company_id: str) -> str:

@@ -16,11 +16,11 @@ from typing import Any
 
 from intercom_destination.delivery.attempt import Attempt
 from intercom_destination.delivery.attributes import Attributes
+from intercom_destination.delivery.companies import Companies
 from intercom_destination.delivery.contacts import Contacts, Refused, WaitingForContact, describe
 from intercom_destination.delivery.digests import (
     DONE,
     attachment_key,
-    company_key,
     contact_key,
     digest,
 )
@@ -48,7 +48,7 @@ from intercom_destination.mapping import (
 )
 from intercom_destination.settings import Settings
 from intercom_destination.spec import Event, Identify
-from intercom_destination.store import Model, Store
+from intercom_destination.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Executor:
         self._backoff_base = backoff_base
         self._contacts = Contacts(client, store, settings)
         self._attributes = Attributes(client, store, settings)
+        self._companies = Companies(client, store, self._attributes)
 
     async def execute(
         self, event: Event, plan: Plan, *, lane: str, attempts: int, received_at: float
@@ -121,7 +122,7 @@ class Executor:
                 await self._create_event(attempt, operation)
                 return True
             case UpsertCompany():
-                return await self._upsert_company(attempt, operation)
+                return await self._upsert_company(attempt, event, operation)
             case AttachCompany():
                 return await self._attach(attempt, operation)
             case DetachCompany():
@@ -136,7 +137,7 @@ class Executor:
         try:
             await self._contacts.upsert(attempt, operation.contact, body)
         except UnknownCustomAttribute:
-            body = await self._readmit(attempt, "contact", operation.body)
+            body = await self._attributes.readmit(attempt, "contact", operation.body)
             await self._contacts.upsert(attempt, operation.contact, body)
         await self._store.put_digest(key, fingerprint)
         return True
@@ -179,21 +180,13 @@ class Executor:
             contact_id = await self._contacts.create(attempt, contact, {"role": "lead"})
         return {**named, "id": contact_id}
 
-    async def _upsert_company(self, attempt: Attempt, operation: UpsertCompany) -> bool:
+    async def _upsert_company(
+        self, attempt: Attempt, event: Event, operation: UpsertCompany
+    ) -> bool:
+        # Other users' lanes write the same company: the event's time orders their writes.
         body = await self._attributes.admit(attempt, "company", operation.body)
-        key = company_key(operation.company_id)
-        fingerprint = digest(body)
-        known = await self._store.get_identity("company_id", operation.company_id)
-        if known is not None and await self._store.get_digest(key) == fingerprint:
-            return False
-        try:
-            company = await attempt.call(lambda: self._client.upsert_company(body))
-        except UnknownCustomAttribute:
-            body = await self._readmit(attempt, "company", operation.body)
-            company = await attempt.call(lambda: self._client.upsert_company(body))
-        await self._store.put_identity("company_id", operation.company_id, company.id)
-        await self._store.put_digest(key, fingerprint)
-        return True
+        at = event.timestamp.timestamp()
+        return await self._companies.upsert(attempt, operation.company_id, body, at)
 
     async def _attach(self, attempt: Attempt, operation: AttachCompany) -> bool:
         contact = self._linked(attempt, operation.contact)
@@ -247,13 +240,6 @@ class Executor:
             )
         await self._store.put_identity("company_id", company_id, company.id)
         return company.id
-
-    async def _readmit(
-        self, attempt: Attempt, model: Model, body: dict[str, Any]
-    ) -> dict[str, Any]:
-        # Intercom lacks an attribute we believed it had: learn its attributes afresh.
-        await self._attributes.refresh(attempt, model)
-        return await self._attributes.admit(attempt, model, body)
 
     def _linked(self, attempt: Attempt, contact: ContactRef) -> ContactRef:
         """An anonymous visitor's user, once an identify linked them (their lanes merged);

@@ -118,6 +118,19 @@ class OutcomeRow(msgspec.Struct, frozen=True, kw_only=True):
     calls: int
 
 
+class CompanyRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What the store keeps of a company that many users' lanes write.
+
+    `state` is opaque to the store (the merged attributes: see `delivery.company_state`).
+    `version` counts the record's writes from 1; `synced` says Intercom was sent this version
+    and no later write came before the send was confirmed.
+    """
+
+    version: int
+    synced: bool
+    state: bytes
+
+
 class Status(msgspec.Struct, frozen=True, kw_only=True):
     #: Lanes with pending events.
     lanes: int
@@ -330,6 +343,28 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def put_digest(self, contact: str, digest: bytes) -> None: ...
+
+    # Companies, which many lanes write at once.
+
+    @abc.abstractmethod
+    async def company_record(self, company_id: str) -> CompanyRecord | None:
+        """The record of the company with this company_id, if one was saved."""
+
+    @abc.abstractmethod
+    async def save_company_record(self, company_id: str, record: CompanyRecord) -> bool:
+        """Write `record` if it follows the stored one: the stored version is
+        `record.version - 1` (no record at all, for version 1).
+
+        Returns False, writing nothing, when another write came first: of several workers
+        that read the same version and each write the next, exactly one succeeds.
+        """
+
+    @abc.abstractmethod
+    async def company_synced(self, company_id: str, version: int) -> bool:
+        """Mark `version` as the one Intercom holds, if it is still the latest.
+
+        Returns False, marking nothing, when a later version was saved meanwhile.
+        """
 
     # Rate budget, shared by every worker using this store.
 

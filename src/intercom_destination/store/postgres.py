@@ -26,6 +26,7 @@ from intercom_destination.store import postgres_lanes as lanes
 from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
+    CompanyRecord,
     DeadLetter,
     Enqueued,
     IdentityKind,
@@ -40,14 +41,18 @@ from intercom_destination.store.base import (
 )
 from intercom_destination.store.postgres_schema import Connection, migrate
 from intercom_destination.store.rows import (
+    COMPANY_RECORD,
+    COMPANY_SYNCED,
     DEAD,
     DONE,
     EVENT_COLUMNS,
     OUTCOME_COLUMNS,
     PARKED,
     PENDING,
+    company_record,
     dead_letter,
     outcome_row,
+    save_company,
     stored_event,
 )
 
@@ -327,6 +332,16 @@ class PostgresStore(Store):
             " ON CONFLICT (contact) DO UPDATE SET digest = excluded.digest",
             (contact, digest),
         )
+
+    async def company_record(self, company_id: str) -> CompanyRecord | None:
+        rows = await self._fetch(COMPANY_RECORD, (company_id,))
+        return None if not rows else company_record(rows[0])
+
+    async def save_company_record(self, company_id: str, record: CompanyRecord) -> bool:
+        return bool(await self._fetch(*save_company(company_id, record)))
+
+    async def company_synced(self, company_id: str, version: int) -> bool:
+        return bool(await self._fetch(COMPANY_SYNCED, (company_id, version)))
 
     async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
         bucket.check(n, rate, burst)

@@ -104,6 +104,15 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "INSERT INTO rate_bucket (id) VALUES (1)",
     ],
+    [
+        # Per company, the attributes many lanes sent, merged by event time (`CompanyRecord`).
+        """CREATE TABLE company_states (
+            company_id text PRIMARY KEY,
+            version integer NOT NULL,
+            synced boolean NOT NULL,
+            state bytea NOT NULL
+        )""",
+    ],
 ]
 
 

@@ -8,7 +8,13 @@ from typing import Any
 
 import msgspec
 
-from intercom_destination.store.base import Attempt, DeadLetter, OutcomeRow, StoredEvent
+from intercom_destination.store.base import (
+    Attempt,
+    CompanyRecord,
+    DeadLetter,
+    OutcomeRow,
+    StoredEvent,
+)
 
 #: An event's state. One table holds events in every state, so that the messageId index
 #: deduplicates across all of them and an event's bytes never move.
@@ -53,3 +59,32 @@ def outcome_row(row: Sequence[Any]) -> OutcomeRow:
         reason=reason,
         calls=calls,
     )
+
+
+#: The statements of the company records, in PostgreSQL's placeholders (SQLite's: `sqlite`).
+#: Each returns a row when it wrote one.
+COMPANY_RECORD = "SELECT version, synced, state FROM company_states WHERE company_id = %s"
+COMPANY_SYNCED = (
+    "UPDATE company_states SET synced = true WHERE company_id = %s AND version = %s RETURNING 1"
+)
+
+
+def save_company(company_id: str, record: CompanyRecord) -> tuple[str, tuple[Any, ...]]:
+    """The statement writing `record` over the version before it, and its parameters."""
+    if record.version == 1:
+        return (
+            "INSERT INTO company_states (company_id, version, synced, state)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (company_id) DO NOTHING RETURNING 1",
+            (company_id, record.version, record.synced, record.state),
+        )
+    return (
+        "UPDATE company_states SET version = %s, synced = %s, state = %s"
+        " WHERE company_id = %s AND version = %s RETURNING 1",
+        (record.version, record.synced, record.state, company_id, record.version - 1),
+    )
+
+
+def company_record(row: Sequence[Any]) -> CompanyRecord:
+    """A CompanyRecord from a row of `COMPANY_RECORD`."""
+    version, synced, state = row
+    return CompanyRecord(version=version, synced=bool(synced), state=bytes(state))

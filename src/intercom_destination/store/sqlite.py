@@ -26,6 +26,7 @@ from intercom_destination.store import sqlite_lanes as lanes
 from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
+    CompanyRecord,
     DeadLetter,
     Enqueued,
     IdentityKind,
@@ -39,14 +40,18 @@ from intercom_destination.store.base import (
     StoreError,
 )
 from intercom_destination.store.rows import (
+    COMPANY_RECORD,
+    COMPANY_SYNCED,
     DEAD,
     DONE,
     EVENT_COLUMNS,
     OUTCOME_COLUMNS,
     PARKED,
     PENDING,
+    company_record,
     dead_letter,
     outcome_row,
+    save_company,
     stored_event,
 )
 from intercom_destination.store.sqlite_inbox import Arrivals, Sorter, Waiting
@@ -323,6 +328,17 @@ class SQLiteStore(Store):
             "INSERT OR REPLACE INTO digests (contact, digest) VALUES (?, ?)", (contact, digest)
         )
 
+    async def company_record(self, company_id: str) -> CompanyRecord | None:
+        rows = await self._read(_placeholders(COMPANY_RECORD), (company_id,))
+        return None if not rows else company_record(rows[0])
+
+    async def save_company_record(self, company_id: str, record: CompanyRecord) -> bool:
+        sql, parameters = save_company(company_id, record)
+        return await self._changed(_placeholders(sql), parameters)
+
+    async def company_synced(self, company_id: str, version: int) -> bool:
+        return await self._changed(_placeholders(COMPANY_SYNCED), (company_id, version))
+
     async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
         bucket.check(n, rate, burst)
         return await self._writer.call(partial(_take_tokens, n=n, now=now, rate=rate, burst=burst))
@@ -366,6 +382,12 @@ class SQLiteStore(Store):
 
     async def _write(self, sql: str, parameters: Sequence[Any]) -> None:
         await self._writer.call(lambda connection: connection.execute(sql, parameters))
+
+    async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
+        """Whether the statement (one with `RETURNING`) wrote a row."""
+        return await self._writer.call(
+            lambda connection: connection.execute(sql, parameters).fetchone() is not None
+        )
 
 
 async def migrate_database(path: str) -> tuple[int, int]:
@@ -431,6 +453,11 @@ def _open(path: str, legacy_inbox: bool = False) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _placeholders(sql: str) -> str:
+    """A statement written for PostgreSQL (`rows`) in SQLite's placeholders."""
+    return sql.replace("%s", "?")
 
 
 def _busy(error: sqlite3.Error) -> bool:

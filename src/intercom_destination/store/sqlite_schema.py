@@ -165,6 +165,15 @@ MIGRATIONS: list[list[str]] = [
         # How far each segment is sorted (a byte offset).
         "CREATE TABLE segments (name TEXT PRIMARY KEY, through INTEGER NOT NULL) WITHOUT ROWID",
     ],
+    [
+        # Per company, the attributes many lanes sent, merged by event time (`CompanyRecord`).
+        """CREATE TABLE company_states (
+            company_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            synced INTEGER NOT NULL,
+            state BLOB NOT NULL
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 

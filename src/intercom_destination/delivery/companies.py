@@ -1,0 +1,105 @@
+"""Company upserts that leave each company as its newest events say, though lanes race.
+
+Each lane delivers its user's events in order, but many lanes write one company at once, so
+an older group call can reach Intercom after a newer one. An upsert therefore sends the
+company's merged state (`company_state`), not the event's body alone, and:
+
+- merges the event into the state the store keeps, by compare-and-set on its version, so of
+  two workers merging at once neither loses the other's fields;
+- sends nothing when the merge changed no value and Intercom was sent the state already
+  (an older event that a newer one superseded, or a repeated group call);
+- after Intercom answers, marks that version synced only if it is still the latest. When a
+  newer version was saved meanwhile, this send may have reached Intercom after the newer
+  one's and undone it, so the newest state is sent again: whichever send lands last, the
+  worker that hears last sends the newest state;
+- withdraws what the event added when Intercom refuses the state for good (400/422), so that
+  one bad value does not make every later call for the company fail too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from intercom_destination.delivery import company_state
+from intercom_destination.delivery.attempt import Attempt
+from intercom_destination.delivery.attributes import Attributes
+from intercom_destination.delivery.company_state import CompanyState
+from intercom_destination.intercom import IntercomClient
+from intercom_destination.intercom.errors import UnknownCustomAttribute, ValidationFailed
+from intercom_destination.store import CompanyRecord, Store
+
+_EMPTY = CompanyState()
+
+
+class Companies:
+    def __init__(self, client: IntercomClient, store: Store, attributes: Attributes) -> None:
+        self._client = client
+        self._store = store
+        self._attributes = attributes
+
+    async def upsert(
+        self, attempt: Attempt, company_id: str, body: dict[str, Any], at: float
+    ) -> bool:
+        """Merge `body`, from an event at `at`, into the company, and have Intercom hold the
+        result; False when Intercom held it already."""
+        record = await self._change(company_id, lambda state: company_state.merge(state, at, body))
+        known = await self._store.get_identity("company_id", company_id)
+        if record.synced and known is not None:
+            return False
+        try:
+            await self._sync(attempt, company_id, record, known)
+        except ValidationFailed:
+            # Refused for good: what this event added must not ride along with later ones.
+            await self._change(company_id, lambda state: company_state.withdraw(state, at, body))
+            raise
+        return True
+
+    async def _sync(
+        self, attempt: Attempt, company_id: str, record: CompanyRecord, known: str | None
+    ) -> None:
+        """Send the record's state until the version sent is still the latest once answered."""
+        while True:
+            company = await self._send(attempt, company_id, record)
+            if company != known:
+                await self._store.put_identity("company_id", company_id, company)
+                known = company
+            if await self._store.company_synced(company_id, record.version):
+                return
+            latest = await self._store.company_record(company_id)
+            assert latest is not None, "a company's record is never deleted"
+            record = latest
+
+    async def _change(
+        self, company_id: str, change: Callable[[CompanyState], CompanyState]
+    ) -> CompanyRecord:
+        """The company's record with its state changed; saved (by compare-and-set, read again
+        when another write came first) unless that changed nothing."""
+        while True:
+            record = await self._store.company_record(company_id)
+            before = _EMPTY if record is None else company_state.decode(record.state)
+            after = change(before)
+            if record is not None and after == before:
+                return record
+            changed = CompanyRecord(
+                version=1 if record is None else record.version + 1,
+                # Newer times for the same values: Intercom holds them if it held the old.
+                synced=record is not None
+                and record.synced
+                and not company_state.values_differ(before, after),
+                state=company_state.encode(after),
+            )
+            if await self._store.save_company_record(company_id, changed):
+                return changed
+
+    async def _send(self, attempt: Attempt, company_id: str, record: CompanyRecord) -> str:
+        """Upsert the record's state; the company's Intercom id."""
+        body = company_state.body(company_id, company_state.decode(record.state))
+        # Admitted when merged, but the workspace's attributes may have changed since.
+        body = await self._attributes.admit(attempt, "company", body)
+        try:
+            company = await attempt.call(lambda: self._client.upsert_company(body))
+        except UnknownCustomAttribute:
+            body = await self._attributes.readmit(attempt, "company", body)
+            company = await attempt.call(lambda: self._client.upsert_company(body))
+        return company.id

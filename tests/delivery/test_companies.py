@@ -1,0 +1,138 @@
+"""A company many users' lanes write ends as its newest events say, in whatever order the
+lanes deliver them (against a live sandbox over HTTP)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from intercom_destination.delivery.engine import open_worker
+from intercom_destination.settings import settings_from
+from intercom_destination.store import open_store
+from tests.delivery.harness import harness, new_events
+from tests.events import group, identify
+
+pytestmark = pytest.mark.anyio
+
+USERS = [identify(user, f"{user}@example.com") for user in ("u1", "u2", "u3")]
+
+
+def company(sandbox: str, company_id: str) -> dict[str, Any]:
+    companies = httpx.get(f"{sandbox}/_sandbox/state").json()["companies"]
+    [found] = [c for c in companies if c["company_id"] == company_id]
+    return found  # type: ignore[no-any-return]
+
+
+def upserts(sandbox: str) -> dict[str, int]:
+    """The company upserts the sandbox answered, by status."""
+    return httpx.get(f"{sandbox}/_sandbox/calls").json()["counts"]["POST /companies"]  # type: ignore[no-any-return]
+
+
+async def test_an_older_group_call_delivered_last_leaves_the_newer_values(sandbox: str) -> None:
+    async with harness(sandbox) as h:
+        await h.deliver(*USERS)
+        await h.deliver(group("u2", "c-1", 30, name="Initech", plan="enterprise", employees=50))
+        # Older calls from other users' lanes, delivered after it: one names a field the
+        # newer call did not (industry), which stands; one says nothing newer at all.
+        await h.deliver(group("u1", "c-1", 20, plan="free", employees=10, industry="Retail"))
+        await h.deliver(group("u3", "c-1", 10, plan="team"))
+
+        found = company(sandbox, "c-1")
+        assert (found["name"], found["plan"], found["size"], found["industry"]) == (
+            "Initech",
+            "enterprise",
+            50,
+            "Retail",
+        )
+        assert upserts(sandbox) == {"200": 2}
+        for user in ("u1", "u2", "u3"):
+            assert h.contact(user)["company_ids"] == [found["id"]]
+
+
+async def test_identify_traits_company_follows_the_same_order(sandbox: str) -> None:
+    async with harness(sandbox) as h:
+        newer = identify("u2", "u2@example.com", company={"id": "c-1", "plan": "enterprise"})
+        await h.deliver({**newer, "timestamp": "2026-11-28T10:00:30Z"})
+        await h.deliver(group("u1", "c-1", 20, plan="free", website="https://initech.example"))
+
+        found = company(sandbox, "c-1")
+        assert (found["plan"], found["website"]) == ("enterprise", "https://initech.example")
+
+
+Hook = Callable[[httpx.Request], Awaitable[httpx.Response | None]]
+
+
+class _Hooked(httpx.AsyncBaseTransport):
+    """Real HTTP, except that each `POST /companies` goes through `hook` first, whose answer
+    (if any) replaces the sandbox's."""
+
+    def __init__(self, hook: Hook) -> None:
+        self._http = httpx.AsyncHTTPTransport()
+        self._hook = hook
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if (request.method, request.url.path) == ("POST", "/companies"):
+            answer = await self._hook(request)
+            if answer is not None:
+                return answer
+        return await self._http.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+async def test_an_older_upsert_overtaken_in_flight_is_followed_by_the_newest(
+    sandbox: str,
+) -> None:
+    """The older event's worker has merged and is sending when a newer event's worker merges,
+    sends and is answered; the older send then lands last, and is sent again as the newest."""
+    settings = settings_from(
+        {"access_token": "test-token", "api_url": sandbox, "database_url": "sqlite:///:memory:"}
+    )
+    async with (
+        await open_store(settings.database_url) as store,
+        open_worker(settings, store) as newer_worker,
+    ):
+        newer = [group("u2", "c-1", 30, plan="enterprise", employees=50)]
+
+        async def deliver_the_newer_call_first(_: httpx.Request) -> None:
+            if newer:
+                await store.enqueue(new_events([newer.pop()]))
+                await newer_worker.step()
+                await newer_worker.settle()
+
+        transport = _Hooked(deliver_the_newer_call_first)
+        async with open_worker(settings, store, transport=transport) as older_worker:
+            await store.enqueue(new_events(USERS[:2]))
+            await older_worker.drain()
+            older = group("u1", "c-1", 20, plan="free", employees=10, industry="Retail")
+            await store.enqueue(new_events([older]))
+            await older_worker.drain()
+
+    found = company(sandbox, "c-1")
+    assert (found["plan"], found["size"], found["industry"]) == ("enterprise", 50, "Retail")
+    # The older state, the newer, then the newer again once the older one's send was answered.
+    assert upserts(sandbox) == {"200": 3}
+
+
+async def test_values_intercom_refuses_do_not_ride_along_with_later_calls(sandbox: str) -> None:
+    async def refuse_one_industry(request: httpx.Request) -> httpx.Response | None:
+        if json.loads(request.content).get("industry") != "Refused":
+            return None
+        error = {"code": "parameter_invalid", "message": "Industry is invalid", "field": "industry"}
+        return httpx.Response(422, json={"type": "error.list", "errors": [error]})
+
+    async with harness(sandbox, transport=_Hooked(refuse_one_industry)) as h:
+        await h.deliver(*USERS[:2])
+        await h.deliver(group("u1", "c-1", 10, plan="free", industry="Refused"))
+        await h.deliver(group("u2", "c-1", 20, plan="team"))
+
+        [latest, refused, *_] = await h.store.outcomes()
+        assert (refused.outcome, latest.outcome) == ("dead", "delivered")
+        assert "Industry is invalid" in (refused.reason or "")
+        found = company(sandbox, "c-1")
+        assert (found["plan"], found["industry"]) == ("team", None)
