@@ -100,19 +100,24 @@ async def test_link_moves_an_anonymous_lane_behind_the_identify(store: Store) ->
         ]
     )
     leases = {lease.lane: lease for lease in await store.lease("w", 10, 30, NOW)}
-    # a1 waits for a contact; a2 is in flight when the link happens.
     await store.park(leases["anon"], "anonymous_id:anon", NOW + 3600, now=NOW)
-    anonymous = await head(store, "anon")
-    assert anonymous.event.message_id == "a2"
 
     assert await store.link("anon", "u1", now=NOW) == 3
     await store.delivered(leases["u1"], now=NOW)
 
-    with pytest.raises(LeaseLost):
-        await store.delivered(anonymous, now=NOW)
     await store.enqueue([event("a4", None, anonymous_id="anon")])
-    order = await drain(store)
-    assert order == ["a1", "a2", "a3", "u2", "a4"]
+    assert await drain(store) == ["a1", "a2", "a3", "u2", "a4"]
+
+
+async def test_link_takes_a_visitors_lane_whose_lease_expired(store: Store) -> None:
+    await store.enqueue([event("a1", None, anonymous_id="anon")])
+    [lease] = await store.lease("w", 10, 30, NOW)
+
+    assert await store.link("anon", "u1", now=NOW + 30) == 1
+
+    with pytest.raises(LeaseLost):
+        await store.delivered(lease, now=NOW + 30)
+    assert await drain(store, NOW + 30) == ["a1"]
 
 
 async def test_link_merges_the_visitors_events_among_the_users_as_they_arrived(

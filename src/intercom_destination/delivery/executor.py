@@ -8,10 +8,11 @@ failure repeats only what did not happen yet.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from intercom_destination.delivery.attempt import Attempt
@@ -26,6 +27,7 @@ from intercom_destination.delivery.digests import (
 )
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pacer import Pacer
+from intercom_destination.delivery.visitors import link_visitor
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import (
     EventNameLimit,
@@ -68,6 +70,7 @@ class Executor:
         *,
         clock: Callable[[], float],
         rng: random.Random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff_base: float = BACKOFF_BASE,
     ) -> None:
         self._client = client
@@ -76,6 +79,7 @@ class Executor:
         self._pacer = pacer
         self._clock = clock
         self._rng = rng
+        self._sleep = sleep
         self._backoff_base = backoff_base
         self._contacts = Contacts(client, store, settings)
         self._attributes = Attributes(client, store, settings)
@@ -146,7 +150,9 @@ class Executor:
         await self._store.unpark(lane=attempt.lane, now=attempt.now)
         user_id = event.user_id if isinstance(event, Identify) else None
         if user_id and event.anonymous_id and event.anonymous_id != user_id:
-            await self._store.link(event.anonymous_id, user_id, now=attempt.now)
+            await link_visitor(
+                self._store, event.anonymous_id, user_id, clock=self._clock, sleep=self._sleep
+            )
 
     async def _create_event(self, attempt: Attempt, operation: CreateEvent) -> None:
         name = operation.body["event_name"]

@@ -46,6 +46,14 @@ class LeaseLost(StoreError):
     """The lease was spent already, or another worker leased the lane after it expired."""
 
 
+class VisitorInFlight(StoreError):
+    """`link` found a worker delivering the visitor's lane head: merging the lane now would
+    hand that event to the user's lane too, and send it twice."""
+
+    def __init__(self, anonymous_id: str) -> None:
+        super().__init__(f"an event of anonymous visitor {anonymous_id!r} is being delivered")
+
+
 class Enqueued(enum.Enum):
     ACCEPTED = "accepted"
     #: An event with this messageId was accepted before (or earlier in the same batch).
@@ -261,7 +269,12 @@ class Store(abc.ABC):
         user's lane in the order events arrived: behind the head the user's lane has now (the
         identify being delivered), among the user's own events as they came in. Events
         enqueued later with this anonymousId and no userId go straight to the user's lane.
-        A lease on the anonymous lane is lost. Returns how many events moved.
+        Returns how many events moved.
+
+        While a worker holds a live lease on the anonymous lane, its head is on its way to
+        Intercom: nothing changes and `VisitorInFlight` is raised. Link again once the head
+        is finished (or the lease expired): an event is never in two lanes at once, so it is
+        neither sent twice nor overtaken by the user's lane.
         """
 
     # Dead letters.
