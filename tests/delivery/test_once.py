@@ -44,3 +44,18 @@ async def test_a_track_in_flight_when_its_visitor_signs_up_is_sent_once(sandbox:
             ("identify", "delivered"),
         ]
         assert [e["event_name"] for e in h.events_of("u1")] == ["Viewed Pricing"]
+
+
+async def test_a_visitors_track_does_not_overtake_their_earlier_one_that_waits(
+    sandbox: str,
+) -> None:
+    async with harness(sandbox) as h:
+        # Intercom does not know the email yet: the first track waits for its contact.
+        await h.deliver(visitor(1, "Viewed Pricing", email=EMAIL))
+        # The person signs up on another device; then the visitor tracks again.
+        await h.deliver(
+            {**sign_up(2), "anonymousId": None}, visitor(3, "Started Trial", email=EMAIL)
+        )
+        await h.deliver(sign_up(4))
+        events = [(e["event_name"], e["created_at"] % 60) for e in h.events_of("u1")]
+        assert events == [("Viewed Pricing", 1), ("Started Trial", 3)]

@@ -89,6 +89,18 @@ async def test_expired_parked_events_can_be_dead_lettered(store: Store) -> None:
     assert (status.parked, status.dead) == (1, 1)
 
 
+async def test_a_lane_says_what_its_oldest_parked_event_waits_for(store: Store) -> None:
+    await store.enqueue([event("t1"), event("t2"), event("t3")])
+    assert await store.waiting_in("u1") is None
+    await store.park(await head(store), "first", NOW + 60, now=NOW)
+    await store.park(await head(store), "second", NOW + 60, now=NOW)
+
+    assert await store.waiting_in("u1") == "first"
+    assert await store.waiting_in("u2") is None
+    await store.unpark(lane="u1", now=NOW)
+    assert await store.waiting_in("u1") is None
+
+
 async def test_link_moves_an_anonymous_lane_behind_the_identify(store: Store) -> None:
     await store.enqueue(
         [

@@ -155,6 +155,7 @@ class Executor:
             )
 
     async def _create_event(self, attempt: Attempt, operation: CreateEvent) -> None:
+        await self._behind_waiting(attempt)
         name = operation.body["event_name"]
         if not await self._store.add_event_name(
             event_name_key(name), budget=self._settings.max_event_names
@@ -169,6 +170,18 @@ class Executor:
             await attempt.call(lambda: self._client.create_event(body))
         except EventNameLimit:
             raise Refused(event_budget_reason(name, None)) from None
+
+    async def _behind_waiting(self, attempt: Attempt) -> None:
+        """A person's events reach Intercom in the order they happened: while an earlier event
+        of the lane waits for its contact, a later one waits behind it rather than overtake it
+        (a visitor's track naming an email Intercom has come to know since, say)."""
+        waiting_for = await self._store.waiting_in(attempt.lane)
+        if waiting_for is not None:
+            raise WaitingForContact(
+                waiting_for,
+                f"an earlier event of {attempt.lane!r} waits for {waiting_for}: this one waits "
+                "behind it, to reach Intercom after it",
+            )
 
     async def _event_body(
         self, attempt: Attempt, contact: ContactRef, body: dict[str, Any]

@@ -254,6 +254,10 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def waiting_in(self, lane: str) -> str | None:
+        """What the lane's oldest parked event waits for; None when none of its events is."""
+
+    @abc.abstractmethod
     async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
         """Parked events whose `until` is past, oldest first, for `dead_parked`."""
 

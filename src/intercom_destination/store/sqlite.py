@@ -223,6 +223,14 @@ class SQLiteStore(Store):
             partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
         )
 
+    async def waiting_in(self, lane: str) -> str | None:
+        rows = await self._read(
+            f"SELECT waiting_for FROM events WHERE lane = ? AND state = {PARKED}"
+            " ORDER BY position LIMIT 1",
+            (lane,),
+        )
+        return str(rows[0][0]) if rows else None
+
     async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
         rows = await self._read(
             f"SELECT {EVENT_COLUMNS}, waiting_for, until FROM events"
