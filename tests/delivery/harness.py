@@ -97,7 +97,9 @@ async def harness(sandbox: str, **values: Any) -> AsyncIterator[Harness]:
     clock = Clock()
     store = await open_store(settings.database_url)
     try:
-        async with open_worker(settings, store, clock=clock, backoff_base=0.01) as worker:
+        async with open_worker(
+            settings, store, clock=clock, backoff_base=0.01, auth_pause=0.5
+        ) as worker:
             yield Harness(store, worker, sandbox, clock)
     finally:
         await store.close()

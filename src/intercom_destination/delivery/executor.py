@@ -72,6 +72,7 @@ class Executor:
         rng: random.Random,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff_base: float = BACKOFF_BASE,
+        auth_pause: float = AUTH_PAUSE,
     ) -> None:
         self._client = client
         self._store = store
@@ -81,6 +82,7 @@ class Executor:
         self._rng = rng
         self._sleep = sleep
         self._backoff_base = backoff_base
+        self._auth_pause = auth_pause
         self._contacts = Contacts(client, store, settings)
         self._attributes = Attributes(client, store, settings)
 
@@ -300,7 +302,7 @@ class Executor:
                 "check INTERCOM_ACCESS_TOKEN and INTERCOM_REGION",
                 error,
             )
-            until = attempt.now + AUTH_PAUSE
+            until = attempt.now + self._auth_pause
             await self._store.pause_until(until)
             return Retry(at=until, reason=reason, calls=attempt.calls)
         if error.transient:
