@@ -72,6 +72,20 @@ async def test_a_visitors_track_does_not_overtake_their_earlier_one_that_waits(
         assert events == [("Viewed Pricing", 1), ("Started Trial", 3)]
 
 
+async def test_two_sign_ups_naming_each_others_user_as_visitor_do_not_wait_forever(
+    sandbox: str,
+) -> None:
+    # Each identify holds its user's lane and would wait for the other's to finish first.
+    async with harness(sandbox, lease_for=1.0) as h:
+        await h.deliver(
+            {**sign_up(1, "u1", "one@example.com"), "anonymousId": "u2"},
+            {**sign_up(1, "u2", "two@example.com"), "anonymousId": "u1"},
+        )
+        assert {c["external_id"] for c in h.state()["contacts"]} == {"u1", "u2"}
+        status = await h.store.status(h.clock())
+        assert (status.backlog, status.parked, status.dead) == (0, 0, 0)
+
+
 def a_visit(n: int) -> list[dict[str, object]]:
     """Visitor n's day: logged out (the first track without an email, two naming it), the
     sign-up, then tracks both as the user and, from a tab still anonymous, as the visitor.

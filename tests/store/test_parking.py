@@ -121,15 +121,18 @@ async def test_link_moves_an_anonymous_lane_behind_the_identify(store: Store) ->
     assert await drain(store) == ["a1", "a2", "a3", "u2", "a4"]
 
 
-async def test_link_takes_a_visitors_lane_whose_lease_expired(store: Store) -> None:
+@pytest.mark.parametrize(("at", "force"), [(NOW + 30, False), (NOW, True)])
+async def test_link_takes_the_visitors_head_once_its_lease_expired_or_when_forced(
+    store: Store, at: float, force: bool
+) -> None:
     await store.enqueue([event("a1", None, anonymous_id="anon")])
     [lease] = await store.lease("w", 10, 30, NOW)
 
-    assert await store.link("anon", "u1", now=NOW + 30) == 1
+    assert await store.link("anon", "u1", now=at, force=force) == 1
 
     with pytest.raises(LeaseLost):
-        await store.delivered(lease, now=NOW + 30)
-    assert await drain(store, NOW + 30) == ["a1"]
+        await store.delivered(lease, now=at)
+    assert await drain(store, at) == ["a1"]
 
 
 async def test_link_merges_the_visitors_events_among_the_users_as_they_arrived(

@@ -153,7 +153,12 @@ class Executor:
         user_id = event.user_id if isinstance(event, Identify) else None
         if user_id and event.anonymous_id and event.anonymous_id != user_id:
             await link_visitor(
-                self._store, event.anonymous_id, user_id, clock=self._clock, sleep=self._sleep
+                self._store,
+                event.anonymous_id,
+                user_id,
+                patience=self._settings.lease_for,
+                clock=self._clock,
+                sleep=self._sleep,
             )
 
     async def _create_event(self, attempt: Attempt, operation: CreateEvent) -> None:

@@ -17,6 +17,7 @@ async def link_visitor(
     anonymous_id: str,
     user_id: str,
     *,
+    patience: float,
     clock: Callable[[], float],
     sleep: Callable[[float], Awaitable[None]],
 ) -> int:
@@ -24,12 +25,16 @@ async def link_visitor(
 
     While another worker delivers the visitor's lane head, this waits (holding the user's
     lane, so nothing of the user's overtakes that event) rather than move the event into
-    the user's lane, from where it would be sent a second time.
+    the user's lane, from where it would be sent a second time. After `patience` seconds
+    the head moves anyway, as if its lease had expired: two identifies that each name the
+    other's userId as their anonymousId would otherwise wait for each other for ever.
     """
+    deadline = clock() + patience
     poll = FIRST_POLL
-    while True:
+    while clock() < deadline:
         try:
             return await store.link(anonymous_id, user_id, now=clock())
         except VisitorInFlight:
             await sleep(poll)
             poll = min(MAX_POLL, poll * 2)
+    return await store.link(anonymous_id, user_id, now=clock(), force=True)

@@ -188,6 +188,7 @@ class Worker:
                 self._store,
                 event.previous_id,
                 event.user_id,
+                patience=self._settings.lease_for,
                 clock=self._clock,
                 sleep=self._sleep,
             )

@@ -266,7 +266,9 @@ class Store(abc.ABC):
         """Move a parked event to the dead letters; False if it is no longer parked."""
 
     @abc.abstractmethod
-    async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
+    async def link(
+        self, anonymous_id: str, user_id: str, *, now: float, force: bool = False
+    ) -> int:
         """Remember that `anonymous_id` is `user_id`, and merge the anonymous lane into theirs.
 
         The anonymous lane's pending and parked events move, with their bytes, into the
@@ -278,7 +280,8 @@ class Store(abc.ABC):
         While a worker holds a live lease on the anonymous lane, its head is on its way to
         Intercom: nothing changes and `VisitorInFlight` is raised. Link again once the head
         is finished (or the lease expired): an event is never in two lanes at once, so it is
-        neither sent twice nor overtaken by the user's lane.
+        neither sent twice nor overtaken by the user's lane. With `force` the head moves too
+        and that lease is lost, as if it had expired.
         """
 
     # Dead letters.

@@ -233,9 +233,11 @@ class PostgresStore(Store):
             partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
         )
 
-    async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
+    async def link(
+        self, anonymous_id: str, user_id: str, *, now: float, force: bool = False
+    ) -> int:
         return await self._transaction(
-            partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now)
+            partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now, force=force)
         )
 
     async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:

@@ -300,7 +300,9 @@ async def dead_parked(connection: Connection, event_id: int, reason: str, now: f
     return cursor.rowcount == 1
 
 
-async def link(connection: Connection, anonymous_id: str, user_id: str, now: float) -> int:
+async def link(
+    connection: Connection, anonymous_id: str, user_id: str, now: float, force: bool
+) -> int:
     # Enqueues of the visitor's events that started before this link finish first, and
     # those that start later read the link: none of them is left in the visitor's lane.
     await connection.execute(
@@ -316,7 +318,7 @@ async def link(connection: Connection, anonymous_id: str, user_id: str, now: flo
             "SELECT FROM lanes WHERE lane = %s AND owner IS NOT NULL AND lease_until > %s",
             (anonymous_id, now),
         )
-        if cursor.rowcount:
+        if cursor.rowcount and not force:
             raise VisitorInFlight(anonymous_id)
     await connection.execute(
         "INSERT INTO links (anonymous_id, user_id, linked_at) VALUES (%s, %s, %s)"

@@ -176,8 +176,10 @@ def unpark(
     return len(rows)
 
 
-def link(connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: float) -> int:
-    if anonymous_id != user_id:
+def link(
+    connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: float, force: bool
+) -> int:
+    if anonymous_id != user_id and not force:
         _not_in_flight(connection, anonymous_id, now)
     connection.execute(
         "INSERT INTO links (anonymous_id, user_id, linked_at) VALUES (?, ?, ?)"
