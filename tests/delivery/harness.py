@@ -101,7 +101,12 @@ async def harness(
     store = await open_store(settings.database_url)
     try:
         async with open_worker(
-            settings, store, clock=clock, backoff_base=0.01, transport=transport
+            settings,
+            store,
+            clock=clock,
+            backoff_base=0.01,
+            transport=transport,
+            auth_pause=0.5,
         ) as worker:
             yield Harness(store, worker, sandbox, clock)
     finally:

@@ -117,6 +117,30 @@ def test_an_injected_error_is_intercoms_5xx_body(
     assert retried.status_code == 404
 
 
+def test_an_error_after_commit_loses_only_the_answer(
+    intercom: httpx.Client, control: httpx.Client
+) -> None:
+    lost = {"error_rate": 1, "after_commit": 1, "max_errors": 1, "endpoints": ["POST /events"]}
+    control.post("/faults", json=lost).raise_for_status()
+    intercom.post("/contacts", json={"external_id": "u1"}).raise_for_status()
+    event = {"event_name": "x", "created_at": 1, "user_id": "u1"}
+    assert intercom.post("/events", json=event).status_code in (500, 503)
+    assert [e["event_name"] for e in control.get("/state").json()["events"]] == ["x"]
+    # Sent again, it is Intercom's duplicate: accepted, and not recorded twice.
+    assert intercom.post("/events", json=event).status_code == 202
+    assert len(control.get("/state").json()["events"]) == 1
+
+
+def test_a_window_that_refuses_every_token(intercom: httpx.Client, control: httpx.Client) -> None:
+    control.post("/clock", json={"now": 1_700_000_000}).raise_for_status()
+    control.post("/faults", json={"unauthorized_seconds": 30}).raise_for_status()
+    refused = intercom.get("/me")
+    assert (refused.status_code, codes(refused)) == (401, ["unauthorized"])
+    assert not any(name in refused.headers for name in RATE_HEADERS)
+    control.post("/clock", json={"advance": 30}).raise_for_status()
+    assert intercom.get("/me").status_code == 200
+
+
 def test_added_latency_delays_the_answer(intercom: httpx.Client, control: httpx.Client) -> None:
     control.post("/faults", json={"latency_ms": 300, "endpoints": ["GET /me"]}).raise_for_status()
     started = time.monotonic()

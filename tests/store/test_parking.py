@@ -89,6 +89,18 @@ async def test_expired_parked_events_can_be_dead_lettered(store: Store) -> None:
     assert (status.parked, status.dead) == (1, 1)
 
 
+async def test_a_lane_says_what_its_oldest_parked_event_waits_for(store: Store) -> None:
+    await store.enqueue([event("t1"), event("t2"), event("t3")])
+    assert await store.waiting_in("u1") is None
+    await store.park(await head(store), "first", NOW + 60, now=NOW)
+    await store.park(await head(store), "second", NOW + 60, now=NOW)
+
+    assert await store.waiting_in("u1") == "first"
+    assert await store.waiting_in("u2") is None
+    await store.unpark(lane="u1", now=NOW)
+    assert await store.waiting_in("u1") is None
+
+
 async def test_link_moves_an_anonymous_lane_behind_the_identify(store: Store) -> None:
     await store.enqueue(
         [
@@ -100,19 +112,27 @@ async def test_link_moves_an_anonymous_lane_behind_the_identify(store: Store) ->
         ]
     )
     leases = {lease.lane: lease for lease in await store.lease("w", 10, 30, NOW)}
-    # a1 waits for a contact; a2 is in flight when the link happens.
     await store.park(leases["anon"], "anonymous_id:anon", NOW + 3600, now=NOW)
-    anonymous = await head(store, "anon")
-    assert anonymous.event.message_id == "a2"
 
     assert await store.link("anon", "u1", now=NOW) == 3
     await store.delivered(leases["u1"], now=NOW)
 
-    with pytest.raises(LeaseLost):
-        await store.delivered(anonymous, now=NOW)
     await store.enqueue([event("a4", None, anonymous_id="anon")])
-    order = await drain(store)
-    assert order == ["a1", "a2", "a3", "u2", "a4"]
+    assert await drain(store) == ["a1", "a2", "a3", "u2", "a4"]
+
+
+@pytest.mark.parametrize(("at", "force"), [(NOW + 30, False), (NOW, True)])
+async def test_link_takes_the_visitors_head_once_its_lease_expired_or_when_forced(
+    store: Store, at: float, force: bool
+) -> None:
+    await store.enqueue([event("a1", None, anonymous_id="anon")])
+    [lease] = await store.lease("w", 10, 30, NOW)
+
+    assert await store.link("anon", "u1", now=at, force=force) == 1
+
+    with pytest.raises(LeaseLost):
+        await store.delivered(lease, now=at)
+    assert await drain(store, at) == ["a1"]
 
 
 async def test_link_merges_the_visitors_events_among_the_users_as_they_arrived(

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from intercom_destination.delivery.executor import BACKOFF_BASE, Executor
+from intercom_destination.delivery.executor import AUTH_PAUSE, BACKOFF_BASE, Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.pacer import Pacer
 from intercom_destination.delivery.worker import Worker
@@ -29,6 +29,7 @@ async def open_worker(
     transport: httpx.AsyncBaseTransport | None = None,
     worker_id: str | None = None,
     backoff_base: float = BACKOFF_BASE,
+    auth_pause: float = AUTH_PAUSE,
     metrics: DeliveryMetrics | None = None,
 ) -> AsyncIterator[Worker]:
     """A worker delivering `store`'s lanes to the Intercom `settings` names."""
@@ -44,7 +45,14 @@ async def open_worker(
             rng=rng,
         )
         executor = Executor(
-            client, store, settings, pacer, clock=clock, rng=rng, backoff_base=backoff_base
+            client,
+            store,
+            settings,
+            pacer,
+            clock=clock,
+            rng=rng,
+            backoff_base=backoff_base,
+            auth_pause=auth_pause,
         )
         if metrics is not None:
             metrics.watch_budget(client.rate_limit, pacer)

@@ -8,10 +8,11 @@ failure repeats only what did not happen yet.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from intercom_destination.delivery.attempt import Attempt
@@ -26,6 +27,7 @@ from intercom_destination.delivery.digests import (
 )
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pacer import Pacer
+from intercom_destination.delivery.visitors import link_visitor
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import (
     EventNameLimit,
@@ -68,7 +70,9 @@ class Executor:
         *,
         clock: Callable[[], float],
         rng: random.Random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff_base: float = BACKOFF_BASE,
+        auth_pause: float = AUTH_PAUSE,
     ) -> None:
         self._client = client
         self._store = store
@@ -76,7 +80,9 @@ class Executor:
         self._pacer = pacer
         self._clock = clock
         self._rng = rng
+        self._sleep = sleep
         self._backoff_base = backoff_base
+        self._auth_pause = auth_pause
         self._contacts = Contacts(client, store, settings)
         self._attributes = Attributes(client, store, settings)
         self._companies = Companies(client, store, self._attributes)
@@ -147,9 +153,17 @@ class Executor:
         await self._store.unpark(lane=attempt.lane, now=attempt.now)
         user_id = event.user_id if isinstance(event, Identify) else None
         if user_id and event.anonymous_id and event.anonymous_id != user_id:
-            await self._store.link(event.anonymous_id, user_id, now=attempt.now)
+            await link_visitor(
+                self._store,
+                event.anonymous_id,
+                user_id,
+                patience=self._settings.lease_for,
+                clock=self._clock,
+                sleep=self._sleep,
+            )
 
     async def _create_event(self, attempt: Attempt, operation: CreateEvent) -> None:
+        await self._behind_waiting(attempt)
         name = operation.body["event_name"]
         if not await self._store.add_event_name(
             event_name_key(name), budget=self._settings.max_event_names
@@ -164,6 +178,18 @@ class Executor:
             await attempt.call(lambda: self._client.create_event(body))
         except EventNameLimit:
             raise Refused(event_budget_reason(name, None)) from None
+
+    async def _behind_waiting(self, attempt: Attempt) -> None:
+        """A person's events reach Intercom in the order they happened: while an earlier event
+        of the lane waits for its contact, a later one waits behind it rather than overtake it
+        (a visitor's track naming an email Intercom has come to know since, say)."""
+        waiting_for = await self._store.waiting_in(attempt.lane)
+        if waiting_for is not None:
+            raise WaitingForContact(
+                waiting_for,
+                f"an earlier event of {attempt.lane!r} waits for {waiting_for}: this one waits "
+                "behind it, to reach Intercom after it",
+            )
 
     async def _event_body(
         self, attempt: Attempt, contact: ContactRef, body: dict[str, Any]
@@ -267,7 +293,7 @@ class Executor:
                 "check INTERCOM_ACCESS_TOKEN and INTERCOM_REGION",
                 error,
             )
-            until = attempt.now + AUTH_PAUSE
+            until = attempt.now + self._auth_pause
             await self._store.pause_until(until)
             return Retry(at=until, reason=reason, calls=attempt.calls)
         if error.transient:

@@ -20,6 +20,7 @@ import msgspec
 from intercom_destination.delivery.executor import Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
+from intercom_destination.delivery.visitors import link_visitor
 from intercom_destination.mapping import Skip, plan
 from intercom_destination.settings import Settings
 from intercom_destination.spec import Alias, InvalidEvent, decode_event
@@ -158,8 +159,8 @@ class Worker:
                 keeper.cancel()
             await self._record(lease, outcome)
         except LeaseLost:
-            # The lease expired and another worker took the lane, or an identify merged this
-            # visitor's lane into their user's: either way the event is delivered from there.
+            # The lease expired and another worker took the lane: the event is delivered
+            # from there.
             log.info("lane %r changed hands while its head was being delivered", lease.lane)
         except Exception:
             # A bug must not take the worker down with it: the lease expires and the event
@@ -183,7 +184,14 @@ class Worker:
         if isinstance(event, Alias) and event.user_id is not None:
             # Intercom has no alias; here it links an anonymous visitor to their user, whose
             # waiting events follow.
-            await self._store.link(event.previous_id, event.user_id, now=self._clock())
+            await link_visitor(
+                self._store,
+                event.previous_id,
+                event.user_id,
+                patience=self._settings.lease_for,
+                clock=self._clock,
+                sleep=self._sleep,
+            )
         outcome = plan(event, self._settings)
         if isinstance(outcome, Skip):
             return Skipped(reason=outcome.reason, warnings=outcome.warnings)

@@ -107,7 +107,8 @@ async def _answer(
     handler: Handler | None,
     request_id: str,
 ) -> Response:
-    if not _authorized(sandbox, request.headers.get("authorization")):
+    authorization = request.headers.get("authorization")
+    if not _authorized(sandbox, authorization) or sandbox.faults.refuses_token(sandbox.clock.now()):
         # Intercom sends no rate-limit headers to a request without valid credentials.
         return _error(ApiError.of(401, "unauthorized", "Access Token Invalid"), request_id, {})
     quota = sandbox.limiter.take()
@@ -119,7 +120,7 @@ async def _answer(
     if delay:
         await asyncio.sleep(delay)
     injected = sandbox.faults.error_status(endpoint)
-    if injected is not None:
+    if injected is not None and not sandbox.faults.after_commit():
         return _error(_INJECTED[injected], request_id, headers)
     try:
         if handler is None:
@@ -136,6 +137,9 @@ async def _answer(
         status, document = handler(sandbox, incoming)
     except ApiError as error:
         return _error(error, request_id, headers)
+    if injected is not None:
+        # Served, and the answer lost: the caller cannot tell this from a failure before.
+        return _error(_INJECTED[injected], request_id, headers)
     if document is None:
         return Response(status_code=status, headers=headers)
     return Response(msgspec.json.encode(document), status, headers, "application/json")

@@ -63,7 +63,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
 
     def faults(change: Faults | None) -> Any:
         if change is not None:
-            sandbox.faults.configure(change)
+            sandbox.faults.configure(change, sandbox.clock.now())
             seconds = change.throttle_seconds
             sandbox.limiter.refuse_until(sandbox.clock.now() + seconds if seconds else None)
         return sandbox.faults.document()

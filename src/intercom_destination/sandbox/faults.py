@@ -1,4 +1,5 @@
-"""Failures a test asks for: error answers, added latency, a forced 429 window, a 409 race.
+"""Failures a test asks for: error answers (before or after the work is done), added latency,
+a forced 429 or 401 window, a 409 race.
 
 Error answers are drawn from a random generator seeded by the test, so the same seed and the
 same requests give the same answers.
@@ -18,6 +19,9 @@ class Faults(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Share of requests answered with one of `error_statuses` instead of being served.
     error_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
     error_statuses: list[Literal[500, 503]] = msgspec.field(default_factory=lambda: [500, 503])
+    #: Of the injected errors, the share answered after the request was served: Intercom did
+    #: the work (a contact created, an event recorded) and the answer was lost on the way.
+    after_commit: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
     #: Stop injecting errors after this many.
     max_errors: Annotated[int, msgspec.Meta(ge=0)] | None = None
     seed: int | None = None
@@ -27,6 +31,8 @@ class Faults(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     endpoints: list[str] | None = None
     #: Answer every request with 429 for this many seconds from now.
     throttle_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    #: Refuse every token (401) for this many seconds from now: one revoked, then restored.
+    unauthorized_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     #: The next this-many contact creations race a concurrent create: the contact is created,
     #: and the answer is the 409 naming it.
     conflicts: Annotated[int, msgspec.Meta(ge=0)] = 0
@@ -38,11 +44,15 @@ class FaultInjector:
     def __init__(self) -> None:
         self.configure(Faults())
 
-    def configure(self, faults: Faults) -> None:
+    def configure(self, faults: Faults, now: float = 0.0) -> None:
         self.faults = faults
         self._random = random.Random(faults.seed)
         self._errors = 0
         self._conflicts = faults.conflicts
+        self._unauthorized_until = now + faults.unauthorized_seconds
+
+    def refuses_token(self, now: float) -> bool:
+        return now < self._unauthorized_until
 
     def _applies(self, endpoint: str) -> bool:
         return self.faults.endpoints is None or endpoint in self.faults.endpoints
@@ -62,6 +72,11 @@ class FaultInjector:
             return None
         self._errors += 1
         return self._random.choice(faults.error_statuses)
+
+    def after_commit(self) -> bool:
+        """Whether the error just injected comes after the request is served."""
+        share = self.faults.after_commit
+        return share > 0 and self._random.random() < share
 
     def take_conflict(self) -> bool:
         if self._conflicts <= 0:

@@ -23,6 +23,7 @@ from intercom_destination.store.base import (
     Store,
     StoredEvent,
     StoreError,
+    VisitorInFlight,
 )
 from intercom_destination.store.events import new_event
 from intercom_destination.store.sqlite import SQLiteStore
@@ -47,6 +48,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredEvent",
+    "VisitorInFlight",
     "migrate_store",
     "new_event",
     "open_store",

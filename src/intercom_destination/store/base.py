@@ -46,6 +46,14 @@ class LeaseLost(StoreError):
     """The lease was spent already, or another worker leased the lane after it expired."""
 
 
+class VisitorInFlight(StoreError):
+    """`link` found a worker delivering the visitor's lane head: merging the lane now would
+    hand that event to the user's lane too, and send it twice."""
+
+    def __init__(self, anonymous_id: str) -> None:
+        super().__init__(f"an event of anonymous visitor {anonymous_id!r} is being delivered")
+
+
 class Enqueued(enum.Enum):
     ACCEPTED = "accepted"
     #: An event with this messageId was accepted before (or earlier in the same batch).
@@ -259,6 +267,10 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def waiting_in(self, lane: str) -> str | None:
+        """What the lane's oldest parked event waits for; None when none of its events is."""
+
+    @abc.abstractmethod
     async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
         """Parked events whose `until` is past, oldest first, for `dead_parked`."""
 
@@ -267,14 +279,22 @@ class Store(abc.ABC):
         """Move a parked event to the dead letters; False if it is no longer parked."""
 
     @abc.abstractmethod
-    async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
+    async def link(
+        self, anonymous_id: str, user_id: str, *, now: float, force: bool = False
+    ) -> int:
         """Remember that `anonymous_id` is `user_id`, and merge the anonymous lane into theirs.
 
         The anonymous lane's pending and parked events move, with their bytes, into the
         user's lane in the order events arrived: behind the head the user's lane has now (the
         identify being delivered), among the user's own events as they came in. Events
         enqueued later with this anonymousId and no userId go straight to the user's lane.
-        A lease on the anonymous lane is lost. Returns how many events moved.
+        Returns how many events moved.
+
+        While a worker holds a live lease on the anonymous lane, its head is on its way to
+        Intercom: nothing changes and `VisitorInFlight` is raised. Link again once the head
+        is finished (or the lease expired): an event is never in two lanes at once, so it is
+        neither sent twice nor overtaken by the user's lane. With `force` the head moves too
+        and that lease is lost, as if it had expired.
         """
 
     # Dead letters.

@@ -217,6 +217,14 @@ class PostgresStore(Store):
             partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
         )
 
+    async def waiting_in(self, lane: str) -> str | None:
+        rows = await self._fetch(
+            f"SELECT waiting_for FROM events WHERE lane = %s AND state = {PARKED}"
+            " ORDER BY position LIMIT 1",
+            (lane,),
+        )
+        return str(rows[0][0]) if rows else None
+
     async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
         rows = await self._fetch(
             f"SELECT {EVENT_COLUMNS}, waiting_for, until FROM events"
@@ -230,9 +238,11 @@ class PostgresStore(Store):
             partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
         )
 
-    async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
+    async def link(
+        self, anonymous_id: str, user_id: str, *, now: float, force: bool = False
+    ) -> int:
         return await self._transaction(
-            partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now)
+            partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now, force=force)
         )
 
     async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:

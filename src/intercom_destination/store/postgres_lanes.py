@@ -25,6 +25,7 @@ from intercom_destination.store.base import (
     LeaseLost,
     NewEvent,
     OutcomeName,
+    VisitorInFlight,
 )
 from intercom_destination.store.postgres_schema import LOCKS, Connection
 from intercom_destination.store.rows import (
@@ -299,12 +300,26 @@ async def dead_parked(connection: Connection, event_id: int, reason: str, now: f
     return cursor.rowcount == 1
 
 
-async def link(connection: Connection, anonymous_id: str, user_id: str, now: float) -> int:
+async def link(
+    connection: Connection, anonymous_id: str, user_id: str, now: float, force: bool
+) -> int:
     # Enqueues of the visitor's events that started before this link finish first, and
     # those that start later read the link: none of them is left in the visitor's lane.
     await connection.execute(
         "SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", (LOCKS, anonymous_id)
     )
+    if anonymous_id != user_id:
+        await connection.execute(
+            "SELECT FROM lanes WHERE lane = ANY(%s) ORDER BY lane FOR UPDATE",
+            ([anonymous_id, user_id],),
+        )
+        # The lanes are locked: a lease taken on the visitor's lane has committed, or waits.
+        cursor = await connection.execute(
+            "SELECT FROM lanes WHERE lane = %s AND owner IS NOT NULL AND lease_until > %s",
+            (anonymous_id, now),
+        )
+        if cursor.rowcount and not force:
+            raise VisitorInFlight(anonymous_id)
     await connection.execute(
         "INSERT INTO links (anonymous_id, user_id, linked_at) VALUES (%s, %s, %s)"
         " ON CONFLICT (anonymous_id) DO UPDATE SET user_id = excluded.user_id,"
@@ -313,10 +328,6 @@ async def link(connection: Connection, anonymous_id: str, user_id: str, now: flo
     )
     if anonymous_id == user_id:
         return 0
-    await connection.execute(
-        "SELECT FROM lanes WHERE lane = ANY(%s) ORDER BY lane FOR UPDATE",
-        ([anonymous_id, user_id],),
-    )
     # The visitor's events keep their positions, which are their arrival order: they merge
     # into the user's lane among the user's own events as they arrived, behind its head.
     cursor = await connection.execute(

@@ -230,6 +230,14 @@ class SQLiteStore(Store):
             partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
         )
 
+    async def waiting_in(self, lane: str) -> str | None:
+        rows = await self._read(
+            f"SELECT waiting_for FROM events WHERE lane = ? AND state = {PARKED}"
+            " ORDER BY position LIMIT 1",
+            (lane,),
+        )
+        return str(rows[0][0]) if rows else None
+
     async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
         rows = await self._read(
             f"SELECT {EVENT_COLUMNS}, waiting_for, until FROM events"
@@ -243,9 +251,18 @@ class SQLiteStore(Store):
             partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
         )
 
-    async def link(self, anonymous_id: str, user_id: str, *, now: float) -> int:
+    async def link(
+        self, anonymous_id: str, user_id: str, *, now: float, force: bool = False
+    ) -> int:
         return await self._writer.call(
-            partial(_link, sorter=self._sorter, anonymous_id=anonymous_id, user_id=user_id, now=now)
+            partial(
+                _link,
+                sorter=self._sorter,
+                anonymous_id=anonymous_id,
+                user_id=user_id,
+                now=now,
+                force=force,
+            )
         )
 
     async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
@@ -488,12 +505,17 @@ def _lease(
 
 
 def _link(
-    connection: sqlite3.Connection, sorter: Sorter, anonymous_id: str, user_id: str, now: float
+    connection: sqlite3.Connection,
+    sorter: Sorter,
+    anonymous_id: str,
+    user_id: str,
+    now: float,
+    force: bool,
 ) -> int:
     # The visitor's events still in the inbox must move with the others.
     if sorter.holds_lane(connection, anonymous_id):
         sorter.sort(connection)
-    return lanes.link(connection, anonymous_id, user_id, now)
+    return lanes.link(connection, anonymous_id, user_id, now, force)
 
 
 def _take_tokens(

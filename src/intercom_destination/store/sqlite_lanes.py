@@ -21,6 +21,7 @@ from intercom_destination.store.base import (
     LeaseLost,
     OutcomeName,
     StoredEvent,
+    VisitorInFlight,
 )
 from intercom_destination.store.rows import (
     DEAD,
@@ -175,7 +176,11 @@ def unpark(
     return len(rows)
 
 
-def link(connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: float) -> int:
+def link(
+    connection: sqlite3.Connection, anonymous_id: str, user_id: str, now: float, force: bool
+) -> int:
+    if anonymous_id != user_id and not force:
+        _not_in_flight(connection, anonymous_id, now)
     connection.execute(
         "INSERT INTO links (anonymous_id, user_id, linked_at) VALUES (?, ?, ?)"
         " ON CONFLICT (anonymous_id) DO UPDATE SET user_id = excluded.user_id,"
@@ -280,6 +285,15 @@ def _open_lane(connection: sqlite3.Connection, lane: str, now: float) -> None:
         "INSERT INTO lanes (lane, available_at) VALUES (?, ?) ON CONFLICT (lane) DO NOTHING",
         (lane, now),
     )
+
+
+def _not_in_flight(connection: sqlite3.Connection, anonymous_id: str, now: float) -> None:
+    leased = connection.execute(
+        "SELECT 1 FROM lanes WHERE lane = ? AND owner IS NOT NULL AND lease_until > ?",
+        (anonymous_id, now),
+    ).fetchone()
+    if leased is not None:
+        raise VisitorInFlight(anonymous_id)
 
 
 def _check(connection: sqlite3.Connection, lease: Lease) -> None:
