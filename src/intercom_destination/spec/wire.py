@@ -42,13 +42,13 @@ _LONE_SURROGATE = re.compile(
 
 def decode_value(data: bytes, where: str) -> Any:
     """The JSON value `data` holds, or an `InvalidEvent` at `where` naming why not."""
-    error = nesting_error(data, where)
-    if error is not None:
-        return error
     try:
-        return _decoder.decode(data)
-    except msgspec.DecodeError as decode_error:
-        return InvalidEvent(where, why_not_json(data, decode_error))
+        value = _decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError) as error:
+        return InvalidEvent(where, why_not_json(data, error))
+    # After decoding: what cannot be decoded (a broken JSON Lines file read whole, to see if it
+    # is one document) is never scanned.
+    return nesting_error(data, where) or value
 
 
 def decode_object(data: bytes, where: str) -> dict[str, Any] | InvalidEvent:
