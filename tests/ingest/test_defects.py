@@ -1,6 +1,7 @@
 """An event no decoder can read whole (nested past Python's recursion limit, holding a lone
-UTF-16 surrogate) or whose time no datetime can hold is rejected alone, with its reason: the
-batch's other events are stored, and the connection stays usable for the next request."""
+UTF-16 surrogate or bytes that are not UTF-8) or whose time no datetime can hold is rejected
+alone, with its reason: the batch's other events are stored, and the connection stays usable
+for the next request."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ DEFECTS = {
         b'{"writeKey": "WRITEKEY_PY", "batch": [%s, {"type": "track", "event": "E", "userId": "\\ud800"}]}'
         % GOOD,
         {"field": "event", "reason": "holds a lone UTF-16 surrogate (\\ud800), which is not text"},
+    ),
+    "bytes that are not UTF-8 in a value": (
+        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, {"type": "track", "event": "E", "userId": "u", "properties": {"a": "\xff"}}]}'
+        % GOOD,
+        {"field": "event", "reason": "is not UTF-8: invalid start byte at byte 68"},
+    ),
+    "bytes that are not UTF-8 in a key": (
+        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, {"type": "track", "event": "E", "userId": "u", "\xc3": 1}]}'
+        % GOOD,
+        {"field": "event", "reason": "is not UTF-8: invalid continuation byte at byte 48"},
     ),
     "a timestamp of 9999-12-31": (
         b'{"writeKey": "WRITEKEY_PY", "batch": [%s, %s]}'

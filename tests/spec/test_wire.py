@@ -9,6 +9,7 @@ from intercom_destination.spec.wire import (
     Split,
     decode_object,
     nesting_error,
+    raw_error,
     split_batch,
 )
 
@@ -99,3 +100,13 @@ def test_its_key_may_be_escaped_and_its_array_empty() -> None:
 )
 def test_a_body_that_is_not_one_object_with_a_batch_array_does_not_split(body: bytes) -> None:
     assert split_batch(body) is None
+
+
+def test_raw_bytes_that_are_not_utf_8_are_named_where_they_start() -> None:
+    assert raw_error('{"a": "é"}'.encode(), "event") is None
+    assert raw_error(b'{"a": "\xe9"}', "event") == InvalidEvent(
+        "event", "is not UTF-8: invalid continuation byte at byte 7"
+    )
+    assert raw_error(nested(MAX_NESTING + 1), "event") == InvalidEvent(
+        "event", "nested deeper than 256 levels"
+    )

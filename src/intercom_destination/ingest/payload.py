@@ -19,6 +19,7 @@ from intercom_destination.spec.decode import Arrival, merge_envelope
 from intercom_destination.spec.wire import (
     decode_object,
     nesting_error,
+    raw_error,
     split_batch,
     why_not_json,
 )
@@ -133,9 +134,9 @@ class Decoder:
                 rejected.append(RejectedItem.of(index, error))
                 continue
             data = bytes(raw)
-            too_deep = nesting_error(data, "event")
-            if too_deep is not None:
-                rejected.append(RejectedItem.of(index, too_deep))
+            unreadable = raw_error(data, "event")
+            if unreadable is not None:
+                rejected.append(RejectedItem.of(index, unreadable))
                 continue
             # An envelope's context and integrations are merged into objects: those are built.
             stored = None if merges else arrival.decode_plain_for_storage(raw)

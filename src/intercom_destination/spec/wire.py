@@ -59,6 +59,18 @@ def decode_object(data: bytes, where: str) -> dict[str, Any] | InvalidEvent:
     return InvalidEvent(where, "must be an object")
 
 
+def raw_error(data: bytes, where: str) -> InvalidEvent | None:
+    """An `InvalidEvent` at `where` for what msgspec lets through when it skims JSON without
+    building its values (a batch's raw items, the plain way of reading an event): nesting
+    past `MAX_NESTING`, and bytes that are not UTF-8, which JSON must be."""
+    if not data.isascii():
+        try:
+            data.decode()
+        except UnicodeDecodeError as error:
+            return InvalidEvent(where, f"is not UTF-8: {error.reason} at byte {error.start}")
+    return nesting_error(data, where)
+
+
 def nesting_error(data: bytes, where: str) -> InvalidEvent | None:
     """An `InvalidEvent` at `where` if the JSON `data` nests deeper than `MAX_NESTING`."""
     # No deeper than it has brackets: nearly every event has far fewer than the limit, and
