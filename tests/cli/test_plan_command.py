@@ -140,3 +140,16 @@ def test_lines_no_decoder_reads_whole_or_out_of_years_are_reported_and_the_rest_
     ]
     assert [document["line"] for document in documents] == [1, 2, 3, 4]
     assert stderr.strip() == "1 planned, 0 skipped, 3 invalid"
+
+
+def test_a_line_that_is_not_utf_8_is_reported_and_the_rest_planned(tmp_path: Path) -> None:
+    file = tmp_path / "events.jsonl"
+    file.write_bytes(
+        b'{"type":"track","userId":"u\xff","event":"E"}\n'
+        b'{"type":"track","userId":"u1","event":"E","messageId":"m2"}\n'
+    )
+    code, documents, stderr = run([str(file)])
+    assert code == 1
+    assert documents[0] == {"line": 1, "error": "json: is not UTF-8: invalid start byte at byte 27"}
+    assert documents[1]["messageId"] == "m2"
+    assert stderr.strip() == "1 planned, 0 skipped, 1 invalid"

@@ -49,7 +49,7 @@ def test_send_delivers_the_valid_events_and_reports_each_invalid_line(
     assert names == ["Signed Up", "Logged In"]
 
 
-def test_send_reports_lines_no_decoder_reads_whole_or_out_of_years_and_stores_the_rest(
+def test_send_reports_lines_no_decoder_reads_or_out_of_years_and_stores_the_rest(
     sandbox: str, tmp_path: Path
 ) -> None:
     env = environment(tmp_path / "store.db", sandbox)
@@ -61,8 +61,9 @@ def test_send_reports_lines_no_decoder_reads_whole_or_out_of_years_and_stores_th
         '{"type":"track","userId":"\\ud800","event":"E"}',
         json.dumps(far),
         json.dumps(track("u1", "Signed Up", 3)),
+        '{"type":"track","userId":"u\udcff","event":"E"}',  # the byte 0xff
     ]
-    file.write_text("\n".join(lines))
+    file.write_bytes("\n".join(lines).encode(errors="surrogateescape"))
 
     result = run(env, "send", "--no-wait", str(file))
 
@@ -71,7 +72,8 @@ def test_send_reports_lines_no_decoder_reads_whole_or_out_of_years_and_stores_th
         "line 1: json: nested deeper than 256 levels",
         "line 2: json: holds a lone UTF-16 surrogate (\\ud800), which is not text",
         "line 3: timestamp: too far from sentAt: corrected for clock skew, outside years 1-9999",
-        "1 stored for delivery; 3 invalid, 0 duplicate",
+        "line 5: json: is not UTF-8: invalid start byte at byte 27",
+        "1 stored for delivery; 4 invalid, 0 duplicate",
     ]
 
 

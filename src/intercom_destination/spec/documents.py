@@ -34,7 +34,7 @@ def read_items(lines: Iterable[str]) -> Iterator[Item]:
         return
     first_line, first_text = first
     following = _next_filled(numbered)
-    value = decode_value(first_text.encode(), "json")
+    value = decode_value(_bytes(first_text), "json")
     if not isinstance(value, InvalidEvent):
         if following is None:
             yield from _document(first_line, value)
@@ -47,7 +47,7 @@ def read_items(lines: Iterable[str]) -> Iterator[Item]:
     # whose first line is broken, which reading it a line at a time reports; or it is a batch
     # with an item no decoder reads whole, which is read an item at a time.
     rest = [first, *([following] if following else []), *numbered]
-    text = "".join(line for _, line in rest).encode()
+    text = _bytes("".join(line for _, line in rest))
     document = decode_value(text, "json")
     if not isinstance(document, InvalidEvent):
         yield from _document(first_line, document)
@@ -60,6 +60,12 @@ def read_items(lines: Iterable[str]) -> Iterator[Item]:
             yield from _batch(first_line, envelope, items)
             return
     yield from _json_lines(rest)
+
+
+def _bytes(text: str) -> bytes:
+    """The bytes of a file's text, those that are not UTF-8 as they were, if the file was read
+    with errors="surrogateescape"."""
+    return text.encode(errors="surrogateescape")
 
 
 def _next_filled(numbered: Iterator[tuple[int, str]]) -> tuple[int, str] | None:
@@ -85,7 +91,7 @@ def _batch(first_line: int, envelope: dict[str, Any], items: list[Any]) -> Itera
 def _json_lines(lines: Iterable[tuple[int, str]]) -> Iterator[Item]:
     for number, line in lines:
         if line.strip():
-            yield _item(number, decode_value(line.encode(), "json"), "event")
+            yield _item(number, decode_value(_bytes(line), "json"), "event")
 
 
 def _item(line: int, value: Any, where: str, envelope: dict[str, Any] | None = None) -> Item:

@@ -63,12 +63,20 @@ def raw_error(data: bytes, where: str) -> InvalidEvent | None:
     """An `InvalidEvent` at `where` for what msgspec lets through when it skims JSON without
     building its values (a batch's raw items, the plain way of reading an event): nesting
     past `MAX_NESTING`, and bytes that are not UTF-8, which JSON must be."""
-    if not data.isascii():
-        try:
-            data.decode()
-        except UnicodeDecodeError as error:
-            return InvalidEvent(where, f"is not UTF-8: {error.reason} at byte {error.start}")
+    not_utf_8 = _utf_8_error(data)
+    if not_utf_8 is not None:
+        return InvalidEvent(where, not_utf_8)
     return nesting_error(data, where)
+
+
+def _utf_8_error(data: bytes) -> str | None:
+    if data.isascii():
+        return None
+    try:
+        data.decode()
+    except UnicodeDecodeError as error:
+        return f"is not UTF-8: {error.reason} at byte {error.start}"
+    return None
 
 
 def nesting_error(data: bytes, where: str) -> InvalidEvent | None:
@@ -91,6 +99,9 @@ def nesting_error(data: bytes, where: str) -> InvalidEvent | None:
 def why_not_json(data: bytes, error: Exception) -> str:
     """Why msgspec's decoding of `data` raised `error` (a `DecodeError`, or `RecursionError`),
     in words: msgspec's own, but for the two defects it names misleadingly, if at all."""
+    not_utf_8 = _utf_8_error(data)
+    if not_utf_8 is not None:
+        return not_utf_8
     lone = _LONE_SURROGATE.search(data)
     if lone is not None:
         escape = (lone.group(1) or lone.group(2)).decode()
