@@ -81,9 +81,9 @@ def _utf_8_error(data: bytes) -> str | None:
 
 def nesting_error(data: bytes, where: str) -> InvalidEvent | None:
     """An `InvalidEvent` at `where` if the JSON `data` nests deeper than `MAX_NESTING`."""
-    # No deeper than it has brackets: nearly every event has far fewer than the limit, and
-    # counting them is all it costs.
-    if data.count(b"[") + data.count(b"{") <= MAX_NESTING:
+    # Each level takes two brackets, and it is no deeper than it has brackets: nearly every
+    # event is short, or has far fewer than the limit, and that is all it costs.
+    if len(data) <= 2 * MAX_NESTING or data.count(b"[") + data.count(b"{") <= MAX_NESTING:
         return None
     depth = 0
     for _, char in _structure(data):
