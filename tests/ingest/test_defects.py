@@ -25,45 +25,48 @@ FAR = "9999-12-31T23:59:59Z"
 NEAR = "2026-11-28T22:59:59Z"
 OUT_OF_YEARS = "corrected for clock skew, outside years 1-9999"
 
+
+def with_good(second: bytes, envelope: bytes = b"") -> bytes:
+    """A batch body of GOOD and `second`, and whatever else `envelope` adds to it."""
+    return b'{"writeKey": "WRITEKEY_PY", "batch": [%s, %s]%s}' % (GOOD, second, envelope)
+
+
+def tracked(**fields: str) -> bytes:
+    return json.dumps(track("m2", **fields)).encode()
+
+
 #: Batch bodies, GOOD first, and what is said of the second item.
 DEFECTS = {
     "nested 1,100 levels": (
-        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, %s]}' % (GOOD, DEEP),
+        with_good(DEEP),
         {"field": "event", "reason": "nested deeper than 256 levels"},
     ),
     "nested 1,100 levels, in an envelope with context": (
-        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, %s], "context": {"ip": "1.2.3.4"}}'
-        % (GOOD, DEEP),
+        with_good(DEEP, b', "context": {"ip": "1.2.3.4"}'),
         {"field": "event", "reason": "nested deeper than 256 levels"},
     ),
     "a lone surrogate": (
-        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, {"type": "track", "event": "E", "userId": "\\ud800"}]}'
-        % GOOD,
+        with_good(b'{"type": "track", "event": "E", "userId": "\\ud800"}'),
         {"field": "event", "reason": "holds a lone UTF-16 surrogate (\\ud800), which is not text"},
     ),
     "bytes that are not UTF-8 in a value": (
-        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, {"type": "track", "event": "E", "userId": "u", "properties": {"a": "\xff"}}]}'
-        % GOOD,
+        with_good(b'{"type": "track", "event": "E", "userId": "u", "properties": {"a": "\xff"}}'),
         {"field": "event", "reason": "is not UTF-8: invalid start byte at byte 68"},
     ),
     "bytes that are not UTF-8 in a key": (
-        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, {"type": "track", "event": "E", "userId": "u", "\xc3": 1}]}'
-        % GOOD,
+        with_good(b'{"type": "track", "event": "E", "userId": "u", "\xc3": 1}'),
         {"field": "event", "reason": "is not UTF-8: invalid continuation byte at byte 48"},
     ),
     "a timestamp of 9999-12-31": (
-        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, %s]}'
-        % (GOOD, json.dumps(track("m2", timestamp=FAR, sentAt=NEAR)).encode()),
+        with_good(tracked(timestamp=FAR, sentAt=NEAR)),
         {"messageId": "m2", "field": "timestamp", "reason": f"too far from sentAt: {OUT_OF_YEARS}"},
     ),
     "a sentAt of 9999-12-31": (
-        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, %s]}'
-        % (GOOD, json.dumps(track("m2", timestamp=NEAR, sentAt=FAR)).encode()),
+        with_good(tracked(timestamp=NEAR, sentAt=FAR)),
         {"messageId": "m2", "field": "sentAt", "reason": f"too far from timestamp: {OUT_OF_YEARS}"},
     ),
     "an envelope sentAt of 9999-12-31": (
-        b'{"writeKey": "WRITEKEY_PY", "batch": [%s, %s], "sentAt": "%s"}'
-        % (GOOD, json.dumps(track("m2", timestamp=NEAR)).encode(), FAR.encode()),
+        with_good(tracked(timestamp=NEAR), b', "sentAt": "%s"' % FAR.encode()),
         {"messageId": "m2", "field": "sentAt", "reason": f"too far from timestamp: {OUT_OF_YEARS}"},
     ),
 }
