@@ -3,9 +3,10 @@
 msgspec refuses two defects in a way that takes more than the value with it: nesting deeper
 than Python's recursion allows raises `RecursionError`, and a lone UTF-16 surrogate
 (`"\\ud800"`, which no UTF-8 text can hold) is a `DecodeError` of the whole document, even
-while msgspec only skips over the value that holds it. Here each becomes an `InvalidEvent` of
-the value alone, and a batch that holds one is split into its items without decoding them, so
-its other events are read as usual.
+while msgspec only skips over the value that holds it. A third it lets through when it skips a
+value: bytes that are not UTF-8. Here each becomes an `InvalidEvent` of the value alone, and a
+batch that holds one is split into its items without decoding them, so its other events are
+read as usual.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def nesting_error(data: bytes, where: str) -> InvalidEvent | None:
 
 def why_not_json(data: bytes, error: Exception) -> str:
     """Why msgspec's decoding of `data` raised `error` (a `DecodeError`, or `RecursionError`),
-    in words: msgspec's own, but for the two defects it names misleadingly, if at all."""
+    in words: msgspec's own, but for the defects it names misleadingly, if at all."""
     not_utf_8 = _utf_8_error(data)
     if not_utf_8 is not None:
         return not_utf_8
