@@ -84,6 +84,27 @@ async def test_the_event_is_rejected_alone_and_the_others_stored(
     assert ingest.metric("ingest_events_rejected_total", reason=said["field"]) == 1
 
 
+@pytest.mark.parametrize("name", ["context", "integrations"])
+async def test_an_envelope_object_too_deep_for_the_events_it_is_merged_into_is_refused(
+    client: httpx.AsyncClient, store: Store, name: str
+) -> None:
+    def body(levels: int) -> bytes:
+        nested = b'{"a":' * (levels - 1) + b"{}" + b"}" * (levels - 1)
+        return with_good(tracked(), b', "%s": %s' % (name.encode(), nested))
+
+    # 256 levels in the envelope are 257 in each event, under its own `context`.
+    response = await client.post("/v1/batch", content=body(256))
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "success": False,
+        "code": "invalid_json",
+        "message": f"the body is not a batch: {name}: nested deeper than 256 levels",
+    }
+    assert await stored(store) == {}
+    assert (await client.post("/v1/batch", content=body(255))).status_code == 200
+
+
 async def test_a_single_event_too_deep_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/track", content=DEEP)
 

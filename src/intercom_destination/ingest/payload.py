@@ -50,6 +50,7 @@ class Decoded(msgspec.Struct, frozen=True):
 
 
 _envelope = msgspec.json.Decoder(Envelope)
+_encoder = msgspec.json.Encoder()
 _object = msgspec.json.Decoder(dict[str, Any])
 _write_key = msgspec.json.Decoder(_WriteKey)
 
@@ -69,6 +70,14 @@ def read_envelope(body: bytes) -> Envelope:
             "too_many_events",
             f"the batch has {len(envelope.batch):,} events, more than {MAX_BATCH_EVENTS:,}",
         )
+    for name in ("context", "integrations"):
+        value = getattr(envelope, name)
+        if value is None:
+            continue
+        # Merged into each event, it nests there as deep as under its name in the envelope.
+        too_deep = nesting_error(_encoder.encode({name: value}), name)
+        if too_deep is not None:
+            raise bad_request("invalid_json", f"the body is not a batch: {too_deep}")
     return envelope
 
 
