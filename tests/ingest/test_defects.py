@@ -61,6 +61,14 @@ DEFECTS = {
         with_good(tracked(timestamp=FAR, sentAt=NEAR)),
         {"messageId": "m2", "field": "timestamp", "reason": f"too far from sentAt: {OUT_OF_YEARS}"},
     ),
+    "a timestamp of 400 digits": (
+        with_good(tracked(timestamp="1" * 400)),
+        {
+            "messageId": "m2",
+            "field": "timestamp",
+            "reason": "not a timestamp (ISO-8601 or Unix seconds)",
+        },
+    ),
     "a sentAt of 9999-12-31": (
         with_good(tracked(timestamp=NEAR, sentAt=FAR)),
         {"messageId": "m2", "field": "sentAt", "reason": f"too far from timestamp: {OUT_OF_YEARS}"},

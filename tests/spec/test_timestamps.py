@@ -55,6 +55,10 @@ def test_parses_every_form_clients_send(text: object, expected: datetime) -> Non
         "9999-12-31 23:59:59 -0100",
         "0001-01-01T00:00:00+01:00",
         "0001-1-1 00:00+01",
+        # Unix numbers no float holds, and digits past what Python converts to an int
+        10**400,
+        "1" * 400,
+        "1" * 5_000,
     ],
 )
 def test_unreadable_values_are_none(value: object) -> None:

@@ -30,7 +30,7 @@ def parse_timestamp(value: object) -> datetime | None:
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
-        return _from_unix(int(text))
+        return _from_unix(text)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -46,9 +46,12 @@ def parse_timestamp(value: object) -> datetime | None:
         return None
 
 
-def _from_unix(value: float) -> datetime | None:
-    seconds = value / 1000 if abs(value) >= _MILLISECONDS_FROM else value
+def _from_unix(value: float | str) -> datetime | None:
+    """The moment of Unix seconds or milliseconds, a number or its digits; None past what a
+    datetime (or a float, or Python's conversion of digits to an int) holds."""
     try:
+        number = int(value) if isinstance(value, str) else value
+        seconds = number / 1000 if abs(number) >= _MILLISECONDS_FROM else number
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None
