@@ -83,8 +83,13 @@ def main() -> None:
     """A self-hosted, Segment-compatible Intercom destination."""
 
 
+#: A file of events. Bytes that are not UTF-8 are kept (as lone surrogates, which the reader
+#: turns back into the bytes), so that the event holding them is reported and the rest read.
+EVENTS_FILE = click.File("r", encoding="utf-8", errors="surrogateescape")
+
+
 @main.command("plan")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=EVENTS_FILE)
 @config_option
 @click.option("--pretty", is_flag=True, help="Indent each document.")
 def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
@@ -138,7 +143,7 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
 
 
 @main.command("send")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=EVENTS_FILE)
 @config_option
 @click.option("--no-wait", is_flag=True, help="Only store the events; a worker delivers them.")
 def send_command(file: Any, config_path: Path | None, no_wait: bool) -> None:

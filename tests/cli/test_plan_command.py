@@ -118,3 +118,38 @@ def test_the_bundled_example_runs_as_the_readme_says() -> None:
         "track",
     ]
     assert result.returncode == 0, result.stderr
+
+
+def test_lines_no_decoder_reads_whole_or_out_of_years_are_reported_and_the_rest_planned() -> None:
+    deep = "[" * 1_100 + "]" * 1_100
+    text = "\n".join(
+        [
+            f'{{"type":"track","userId":"u1","event":"E","properties":{{"x":{deep}}}}}',
+            '{"type":"track","userId":"\\ud800","event":"E"}',
+            '{"type":"track","userId":"u1","event":"E","timestamp":"9999-12-31T23:59:59Z","sentAt":"2026-01-01T00:00:00Z"}',
+            '{"type":"track","userId":"u1","event":"E","messageId":"m4"}',
+        ]
+    )
+    code, documents, stderr = run(["-"], text)
+    assert code == 1
+    assert [document.get("error", document.get("messageId")) for document in documents] == [
+        "json: nested deeper than 256 levels",
+        "json: holds a lone UTF-16 surrogate (\\ud800), which is not text",
+        "timestamp: too far from sentAt: corrected for clock skew, outside years 1-9999",
+        "m4",
+    ]
+    assert [document["line"] for document in documents] == [1, 2, 3, 4]
+    assert stderr.strip() == "1 planned, 0 skipped, 3 invalid"
+
+
+def test_a_line_that_is_not_utf_8_is_reported_and_the_rest_planned(tmp_path: Path) -> None:
+    file = tmp_path / "events.jsonl"
+    file.write_bytes(
+        b'{"type":"track","userId":"u\xff","event":"E"}\n'
+        b'{"type":"track","userId":"u1","event":"E","messageId":"m2"}\n'
+    )
+    code, documents, stderr = run([str(file)])
+    assert code == 1
+    assert documents[0] == {"line": 1, "error": "json: is not UTF-8: invalid start byte at byte 27"}
+    assert documents[1]["messageId"] == "m2"
+    assert stderr.strip() == "1 planned, 0 skipped, 1 invalid"

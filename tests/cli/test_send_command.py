@@ -49,6 +49,34 @@ def test_send_delivers_the_valid_events_and_reports_each_invalid_line(
     assert names == ["Signed Up", "Logged In"]
 
 
+def test_send_reports_lines_no_decoder_reads_or_out_of_years_and_stores_the_rest(
+    sandbox: str, tmp_path: Path
+) -> None:
+    env = environment(tmp_path / "store.db", sandbox)
+    file = tmp_path / "events.jsonl"
+    deep = json.dumps(track("u1", "Deep", 1) | {"properties": {"x": "X"}})
+    far = track("u1", "Far", 2) | {"timestamp": "9999-12-31T23:59:59Z", "sentAt": "2026-01-01"}
+    lines = [
+        deep.replace('"X"', "[" * 1_100 + "]" * 1_100),
+        '{"type":"track","userId":"\\ud800","event":"E"}',
+        json.dumps(far),
+        json.dumps(track("u1", "Signed Up", 3)),
+        '{"type":"track","userId":"u\udcff","event":"E"}',  # the byte 0xff
+    ]
+    file.write_bytes("\n".join(lines).encode(errors="surrogateescape"))
+
+    result = run(env, "send", "--no-wait", str(file))
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 1: json: nested deeper than 256 levels",
+        "line 2: json: holds a lone UTF-16 surrogate (\\ud800), which is not text",
+        "line 3: timestamp: too far from sentAt: corrected for clock skew, outside years 1-9999",
+        "line 5: json: is not UTF-8: invalid start byte at byte 27",
+        "1 stored for delivery; 4 invalid, 0 duplicate",
+    ]
+
+
 def test_sending_a_file_again_stores_none_of_its_events_twice(sandbox: str, tmp_path: Path) -> None:
     # The events have no messageId: the ones send derives from their content are the same.
     env = environment(tmp_path / "store.db", sandbox)

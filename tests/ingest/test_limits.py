@@ -218,7 +218,7 @@ async def test_a_body_that_cannot_be_decoded_is_refused(
         (
             "/v1/track",
             b"\xff\xfe{}",
-            "the body is not an event: JSON is malformed: invalid character (byte 0)",
+            "the body is not an event: is not UTF-8: invalid start byte at byte 0",
         ),
     ],
 )

@@ -144,6 +144,25 @@ def test_dead_and_invalid_events_reach_on_error(
     assert invalid.reason == "not a Segment event Intercom can take: track.event: missing"
 
 
+def test_an_event_too_deep_for_the_mapping_reaches_on_error(
+    analytics: Analytics, sandbox: str, failures: list[Failure]
+) -> None:
+    deep: dict[str, object] = {}
+    for _ in range(300):
+        deep = {"x": deep}
+    analytics.identify("u1", {"email": "ada@example.com"})
+    analytics.track(event="Deep", properties=deep, message_id="m-deep")
+    analytics.track(event="Shallow", message_id="m-shallow")
+
+    assert analytics.flush() == Flushed(waiting=0, dead=0)
+    assert sb.event_names(sandbox, "u1") == ["Shallow"]
+    [invalid] = failures
+    assert (invalid.kind, invalid.message_id) == ("invalid", "m-deep")
+    assert invalid.reason == (
+        "not a Segment event Intercom can take: event: nested deeper than 256 levels"
+    )
+
+
 class _Unnamed(AddTrait):
     def __init__(self) -> None:
         super().__init__("unused", None)

@@ -86,6 +86,26 @@ INVALID = [
         {"type": "identify", "userId": "u", "timestamp": "yesterday"},
         "timestamp: not a timestamp (ISO-8601 or Unix seconds)",
     ),
+    # Corrected for clock skew, the time falls outside the years 1-9999: the one far from
+    # the moment of arrival is named.
+    (
+        {
+            "type": "identify",
+            "userId": "u",
+            "timestamp": "9999-12-31T23:59:59Z",
+            "sentAt": "2026-11-28T22:50:51Z",
+        },
+        "timestamp: too far from sentAt: corrected for clock skew, outside years 1-9999",
+    ),
+    (
+        {
+            "type": "identify",
+            "userId": "u",
+            "originalTimestamp": "2026-11-28T22:50:50Z",
+            "sentAt": "9999-12-31T23:59:59Z",
+        },
+        "sentAt: too far from originalTimestamp: corrected for clock skew, outside years 1-9999",
+    ),
 ]
 
 
@@ -171,6 +191,27 @@ def test_batch_merges_the_envelope_into_items_with_the_item_winning() -> None:
     assert [(r.index, str(r.error)) for r in batch.rejected] == [
         (1, "track.event: missing"),
         (2, "batch[2]: must be an object"),
+    ]
+
+
+def test_an_envelope_sent_at_too_far_to_correct_rejects_only_the_events_it_corrects() -> None:
+    # The envelope's sentAt is each event's, as Segment defines it: an event with a
+    # timestamp cannot be corrected with it, one without happened when it arrived.
+    batch = decode_batch(
+        {
+            "batch": [
+                {"type": "identify", "userId": "u", "timestamp": "2026-11-28T22:50:50Z"},
+                {"type": "identify", "userId": "u"},
+            ],
+            "sentAt": "9999-12-31T23:59:59Z",
+        },
+        received_at=RECEIVED,
+        make_message_id=lambda: "m",
+    )
+    assert isinstance(batch, Batch)
+    assert [event.timestamp for event in batch.events] == [RECEIVED]
+    assert [(r.index, str(r.error)) for r in batch.rejected] == [
+        (0, "sentAt: too far from timestamp: corrected for clock skew, outside years 1-9999")
     ]
 
 

@@ -58,3 +58,37 @@ def test_json_lines_whose_first_line_is_broken_report_it_and_read_the_rest() -> 
     assert items[0].value.field == "json"
     assert items[1] == Item(2, {"n": 2})
     assert items[2] == Item(4, InvalidEvent("event", "must be an object"))
+
+
+DEEP = '{"type": "track", "properties": {"x": ' + "[" * 1_100 + "]" * 1_100 + "}}"
+LONE = '{"type": "track", "userId": "\\ud800"}'
+
+
+def test_a_line_no_decoder_reads_whole_is_reported_and_the_rest_read() -> None:
+    items = list(read_items(['{"n": 1}\n', DEEP + "\n", LONE + "\n", '{"n": 4}\n']))
+
+    assert items == [
+        Item(1, {"n": 1}),
+        Item(2, InvalidEvent("json", "nested deeper than 256 levels")),
+        Item(3, InvalidEvent("json", "holds a lone UTF-16 surrogate (\\ud800), which is not text")),
+        Item(4, {"n": 4}),
+    ]
+
+
+def test_a_batch_with_such_items_is_read_an_item_at_a_time() -> None:
+    lines = [
+        "{\n",
+        f'  "batch": [{{"n": 1}}, {DEEP},\n',
+        f"    {LONE}],\n",
+        '  "context": {"a": 1}\n',
+        "}\n",
+    ]
+
+    assert list(read_items(lines)) == [
+        Item(1, {"n": 1, "context": {"a": 1}}),
+        Item(1, InvalidEvent("batch[1]", "nested deeper than 256 levels")),
+        Item(
+            1,
+            InvalidEvent("batch[2]", "holds a lone UTF-16 surrogate (\\ud800), which is not text"),
+        ),
+    ]

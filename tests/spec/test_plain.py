@@ -56,6 +56,8 @@ NOT_PLAIN = [
     *(obj for obj, _ in INVALID),
     {"type": "track", "userId": "u", "event": ""},
     {"type": "identify", "userId": "u", "originalTimestamp": "later"},
+    # corrected with SENT_AT, later than the year 9999
+    {"type": "identify", "userId": "u", "timestamp": "9999-12-31T23:59:59.9Z"},
     {"type": "page", "userId": "u", "properties": "none"},
     {"type": "alias", "userId": "", "anonymousId": "a", "previousId": "p"},
 ]

@@ -40,7 +40,26 @@ def test_parses_every_form_clients_send(text: object, expected: datetime) -> Non
 
 
 @pytest.mark.parametrize(
-    "value", ["Mon Mar 26 2018 17:44:51 GMT+0000", "", "soon", True, None, {}, "2026-13-40", "²"]
+    "value",
+    [
+        "Mon Mar 26 2018 17:44:51 GMT+0000",
+        "",
+        "soon",
+        True,
+        None,
+        {},
+        "2026-13-40",
+        "²",
+        # in UTC, after the year 9999 or before the year 1: no datetime holds them
+        "9999-12-31T23:59:59-01:00",
+        "9999-12-31 23:59:59 -0100",
+        "0001-01-01T00:00:00+01:00",
+        "0001-1-1 00:00+01",
+        # Unix numbers no float holds, and digits past what Python converts to an int
+        10**400,
+        "1" * 400,
+        "1" * 5_000,
+    ],
 )
 def test_unreadable_values_are_none(value: object) -> None:
     assert parse_timestamp(value) is None
@@ -54,6 +73,20 @@ def test_skew_correction_uses_sent_at_and_received_at() -> None:
     assert corrected_timestamp(original, sent_at, received_at) == datetime(
         2026, 11, 28, 12, 0, 3, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize(
+    ("original", "sent_at"),
+    [
+        (datetime(9999, 12, 31, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC)),
+        (datetime(2026, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)),
+        (datetime(1, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)),
+    ],
+)
+def test_a_correction_outside_the_years_datetime_holds_is_none(
+    original: datetime, sent_at: datetime
+) -> None:
+    assert corrected_timestamp(original, sent_at, datetime(2026, 1, 1, tzinfo=UTC)) is None
 
 
 def test_without_sent_at_the_client_timestamp_stands() -> None:

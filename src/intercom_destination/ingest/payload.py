@@ -16,6 +16,13 @@ import msgspec
 from intercom_destination.ingest.responses import RejectedItem, bad_request
 from intercom_destination.spec import InvalidEvent
 from intercom_destination.spec.decode import Arrival, merge_envelope
+from intercom_destination.spec.wire import (
+    decode_object,
+    nesting_error,
+    raw_error,
+    split_batch,
+    why_not_json,
+)
 from intercom_destination.store import NewEvent, new_event
 
 #: Segment's limits ("32 KB", "500 KB"), read generously: clients cap themselves below them.
@@ -43,6 +50,7 @@ class Decoded(msgspec.Struct, frozen=True):
 
 
 _envelope = msgspec.json.Decoder(Envelope)
+_encoder = msgspec.json.Encoder()
 _object = msgspec.json.Decoder(dict[str, Any])
 _write_key = msgspec.json.Decoder(_WriteKey)
 
@@ -51,14 +59,39 @@ def read_envelope(body: bytes) -> Envelope:
     """The batch envelope, its items still raw; a 400 Refusal if it is not one."""
     try:
         envelope = _envelope.decode(_non_empty(body))
-    except msgspec.DecodeError as error:
-        raise bad_request("invalid_json", f"the body is not a batch: {error}") from None
+    except (msgspec.DecodeError, RecursionError) as error:
+        split = _split_envelope(body)
+        if split is None:
+            reason = why_not_json(body, error)
+            raise bad_request("invalid_json", f"the body is not a batch: {reason}") from None
+        envelope = split
     if len(envelope.batch) > MAX_BATCH_EVENTS:
         raise bad_request(
             "too_many_events",
             f"the batch has {len(envelope.batch):,} events, more than {MAX_BATCH_EVENTS:,}",
         )
+    for name in ("context", "integrations"):
+        value = getattr(envelope, name)
+        if value is None:
+            continue
+        # Merged into each event, it nests there as deep as under its name in the envelope.
+        too_deep = nesting_error(_encoder.encode({name: value}), name)
+        if too_deep is not None:
+            raise bad_request("invalid_json", f"the body is not a batch: {too_deep}")
     return envelope
+
+
+def _split_envelope(body: bytes) -> Envelope | None:
+    """The envelope of a batch that msgspec refused because of its items alone (one too deep,
+    or holding a lone surrogate), for each item to be read, or refused, on its own."""
+    split = split_batch(body)
+    if split is None or nesting_error(split.envelope, "batch") is not None:
+        return None
+    try:
+        envelope = _envelope.decode(split.envelope)
+    except msgspec.DecodeError:
+        return None
+    return msgspec.structs.replace(envelope, batch=[msgspec.Raw(item) for item in split.items])
 
 
 def envelope_write_key(envelope: Envelope) -> object:
@@ -67,16 +100,20 @@ def envelope_write_key(envelope: Envelope) -> object:
         return envelope.writeKey
     try:
         return _write_key.decode(envelope.batch[0]).writeKey
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # the item is refused when it is read
         return None
 
 
 def read_event(body: bytes) -> dict[str, Any]:
     """A single event's JSON object; a 400 Refusal if it is not one."""
+    error = nesting_error(_non_empty(body), "event")
+    if error is not None:
+        raise bad_request("invalid_json", f"the body is not an event: {error.reason}")
     try:
-        return _object.decode(_non_empty(body))
-    except msgspec.DecodeError as error:
-        raise bad_request("invalid_json", f"the body is not an event: {error}") from None
+        return _object.decode(body)
+    except msgspec.DecodeError as decode_error:
+        reason = why_not_json(body, decode_error)
+        raise bad_request("invalid_json", f"the body is not an event: {reason}") from None
 
 
 def _non_empty(body: bytes) -> bytes:
@@ -105,14 +142,17 @@ class Decoder:
                 error = InvalidEvent("event", f"larger than {MAX_EVENT_BYTES:,} bytes")
                 rejected.append(RejectedItem.of(index, error))
                 continue
+            data = bytes(raw)
+            unreadable = raw_error(data, "event")
+            if unreadable is not None:
+                rejected.append(RejectedItem.of(index, unreadable))
+                continue
             # An envelope's context and integrations are merged into objects: those are built.
             stored = None if merges else arrival.decode_plain_for_storage(raw)
             if stored is None:
-                try:
-                    item = _object.decode(raw)
-                except msgspec.DecodeError:
-                    error = InvalidEvent("event", "must be an object")
-                    rejected.append(RejectedItem.of(index, error))
+                item = decode_object(data, "event")
+                if isinstance(item, InvalidEvent):
+                    rejected.append(RejectedItem.of(index, item))
                     continue
                 result = arrival.decode_for_storage(merge_envelope(item, outer) if merges else item)
                 if isinstance(result, InvalidEvent):

@@ -26,6 +26,7 @@ from intercom_destination.library.intake import Intake
 from intercom_destination.library.timeline import Flushed
 from intercom_destination.settings import Settings
 from intercom_destination.spec import InvalidEvent, decode_event
+from intercom_destination.spec.wire import nesting_error
 from intercom_destination.store import NewEvent, Status, Store, new_event, open_store
 
 log = logging.getLogger("intercom_destination.library")
@@ -169,7 +170,8 @@ class Pipeline:
         """The event as the store keeps it, by the conversion ingest uses."""
         body, at = item
         obj = _json(body)
-        event = decode_event(
+        # Refused past MAX_NESTING, as ingest refuses it: the same events are taken either way.
+        event = nesting_error(body, "event") or decode_event(
             obj,
             received_at=datetime.fromtimestamp(at, UTC),
             make_message_id=lambda: str(uuid.uuid4()),

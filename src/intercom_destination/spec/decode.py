@@ -228,6 +228,8 @@ class Arrival:
                 if happened is None:
                     return None
         corrected = corrected_timestamp(happened, self._sent_at, self._received_at)
+        if corrected is None:
+            return None
         kind = plain.KINDS[type(fields)]
         message_id = fields.messageId or self._make_message_id()
         document = _into_stored_form(
@@ -397,11 +399,20 @@ def _timestamp(
     if timestamp is not None and archived:
         return timestamp
     # A field that is present but null counts as given, as `dict.get` with a default reads it.
+    original_key = "originalTimestamp"
     if "timestamp" in obj:
-        original = timestamp
+        original, original_key = timestamp, "timestamp"
     if "sentAt" not in obj:
         sent_at = envelope_sent_at
-    return corrected_timestamp(original, sent_at, received_at)
+    corrected = corrected_timestamp(original, sent_at, received_at)
+    if corrected is None:
+        # Both were read, and only one of them is far off: name the one farther from now.
+        assert original is not None
+        assert sent_at is not None
+        far = abs(sent_at - received_at) > abs(original - received_at)
+        key, other = ("sentAt", original_key) if far else (original_key, "sentAt")
+        raise _Invalid(key, f"too far from {other}: corrected for clock skew, outside years 1-9999")
+    return corrected
 
 
 def _moment(obj: Mapping[str, Any], key: str) -> datetime | None:

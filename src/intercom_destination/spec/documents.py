@@ -15,8 +15,7 @@ import msgspec
 
 from intercom_destination.spec.decode import merge_envelope
 from intercom_destination.spec.events import InvalidEvent
-
-_decoder = msgspec.json.Decoder()
+from intercom_destination.spec.wire import decode_object, decode_value, split_batch
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -35,11 +34,8 @@ def read_items(lines: Iterable[str]) -> Iterator[Item]:
         return
     first_line, first_text = first
     following = _next_filled(numbered)
-    try:
-        value = _decoder.decode(first_text)
-    except msgspec.DecodeError:
-        pass
-    else:
+    value = decode_value(_bytes(first_text), "json")
+    if not isinstance(value, InvalidEvent):
         if following is None:
             yield from _document(first_line, value)
         else:
@@ -48,14 +44,28 @@ def read_items(lines: Iterable[str]) -> Iterator[Item]:
             yield from _json_lines(chain([following], numbered))
         return
     # The first line is part of a document that spans several; or the file is JSON Lines
-    # whose first line is broken, which reading it a line at a time reports.
+    # whose first line is broken, which reading it a line at a time reports; or it is a batch
+    # with an item no decoder reads whole, which is read an item at a time.
     rest = [first, *([following] if following else []), *numbered]
-    try:
-        document = _decoder.decode("".join(line for _, line in rest))
-    except msgspec.DecodeError:
-        yield from _json_lines(rest)
+    text = _bytes("".join(line for _, line in rest))
+    document = decode_value(text, "json")
+    if not isinstance(document, InvalidEvent):
+        yield from _document(first_line, document)
         return
-    yield from _document(first_line, document)
+    split = split_batch(text)
+    if split is not None:
+        envelope = decode_object(split.envelope, "json")
+        if not isinstance(envelope, InvalidEvent):
+            items = [decode_value(item, f"batch[{i}]") for i, item in enumerate(split.items)]
+            yield from _batch(first_line, envelope, items)
+            return
+    yield from _json_lines(rest)
+
+
+def _bytes(text: str) -> bytes:
+    """The bytes of a file's text, those that are not UTF-8 as they were, if the file was read
+    with errors="surrogateescape"."""
+    return text.encode(errors="surrogateescape")
 
 
 def _next_filled(numbered: Iterator[tuple[int, str]]) -> tuple[int, str] | None:
@@ -65,8 +75,7 @@ def _next_filled(numbered: Iterator[tuple[int, str]]) -> tuple[int, str] | None:
 
 def _document(first_line: int, document: Any) -> Iterator[Item]:
     if isinstance(document, dict) and isinstance(document.get("batch"), list):
-        for index, item in enumerate(document["batch"]):
-            yield _item(first_line, item, f"batch[{index}]", document)
+        yield from _batch(first_line, document, document["batch"])
     elif isinstance(document, list):
         for index, item in enumerate(document):
             yield _item(first_line, item, f"[{index}]")
@@ -74,19 +83,20 @@ def _document(first_line: int, document: Any) -> Iterator[Item]:
         yield _item(first_line, document, "event")
 
 
+def _batch(first_line: int, envelope: dict[str, Any], items: list[Any]) -> Iterator[Item]:
+    for index, item in enumerate(items):
+        yield _item(first_line, item, f"batch[{index}]", envelope)
+
+
 def _json_lines(lines: Iterable[tuple[int, str]]) -> Iterator[Item]:
     for number, line in lines:
-        if not line.strip():
-            continue
-        try:
-            value = _decoder.decode(line)
-        except msgspec.DecodeError as error:
-            yield Item(number, InvalidEvent("json", str(error)))
-            continue
-        yield _item(number, value, "event")
+        if line.strip():
+            yield _item(number, decode_value(_bytes(line), "json"), "event")
 
 
 def _item(line: int, value: Any, where: str, envelope: dict[str, Any] | None = None) -> Item:
+    if isinstance(value, InvalidEvent):
+        return Item(line, value)
     if not isinstance(value, dict):
         return Item(line, InvalidEvent(where, "must be an object"))
     if envelope is None:

@@ -30,7 +30,7 @@ def parse_timestamp(value: object) -> datetime | None:
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
-        return _from_unix(int(text))
+        return _from_unix(text)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -40,12 +40,18 @@ def parse_timestamp(value: object) -> datetime | None:
         parsed = parsed_or_none
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _from_unix(value: float) -> datetime | None:
-    seconds = value / 1000 if abs(value) >= _MILLISECONDS_FROM else value
     try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-01:00 is in the year 10000 in UTC
+        return None
+
+
+def _from_unix(value: float | str) -> datetime | None:
+    """The moment of Unix seconds or milliseconds, a number or its digits; None past what a
+    datetime (or a float, or Python's conversion of digits to an int) holds."""
+    try:
+        number = int(value) if isinstance(value, str) else value
+        seconds = number / 1000 if abs(number) >= _MILLISECONDS_FROM else number
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None
@@ -68,9 +74,9 @@ def _parse_lenient(text: str) -> datetime | None:
             int(fraction),
             tzinfo=UTC,
         )
-    except ValueError:
+        return parsed - _offset(parts["tz"])
+    except (ValueError, OverflowError):
         return None
-    return parsed - _offset(parts["tz"])
 
 
 def _offset(tz: str | None) -> timedelta:
@@ -84,18 +90,22 @@ def _offset(tz: str | None) -> timedelta:
 
 def corrected_timestamp(
     original: datetime | None, sent_at: datetime | None, received_at: datetime
-) -> datetime:
+) -> datetime | None:
     """Segment's rule: `timestamp = receivedAt - (sentAt - originalTimestamp)`.
 
     `sentAt` and `receivedAt` are taken as the same instant, so their difference is the
     device's clock skew. Without `sentAt` the client's own timestamp stands; without either,
-    the event happened when it arrived.
+    the event happened when it arrived. None when the rule gives a moment outside the years
+    1-9999 (a `sentAt` or `timestamp` of 9999-12-31 far from the other): no time to keep.
     """
     if original is None:
         return received_at
     if sent_at is None:
         return original
-    return received_at - (sent_at - original)
+    try:
+        return received_at - (sent_at - original)
+    except OverflowError:
+        return None
 
 
 def isoformat(moment: datetime) -> str:
