@@ -14,6 +14,9 @@ from intercom_destination.store.base import Attempt, DeadLetter, OutcomeRow, Sto
 #: deduplicates across all of them and an event's bytes never move.
 PENDING, PARKED, DEAD, DONE = 0, 1, 2, 3
 
+#: The tables that cache what one Intercom workspace holds (see `Store.claim_workspace`).
+CACHES = ("identities", "digests", "attributes", "event_names")
+
 EVENT_COLUMNS = "id, message_id, lane, type, received_at, body, attempts"
 OUTCOME_COLUMNS = "at, message_id, lane, type, outcome, reason, calls"
 

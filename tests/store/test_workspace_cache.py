@@ -1,0 +1,77 @@
+"""The caches belong to one Intercom workspace, keep the last body delivered, and count an
+event name only once Intercom has accepted it."""
+
+from __future__ import annotations
+
+import pytest
+
+from intercom_destination.store import Store, open_store
+
+pytestmark = pytest.mark.anyio
+
+
+async def fill(store: Store) -> None:
+    await store.put_identity("external_id", "u1", "6651a1")
+    await store.put_digest("contact:external_id:u1", b"\x01" * 16, body=b'{"role":"user"}')
+    await store.replace_attributes("contact", {"plan": "string"})
+    await store.add_event_name("signed up")
+
+
+async def cached(store: Store) -> tuple[object, ...]:
+    return (
+        await store.get_identity("external_id", "u1"),
+        await store.get_digest("contact:external_id:u1"),
+        await store.last_body("contact:external_id:u1"),
+        await store.attributes("contact"),
+        await store.event_names(),
+    )
+
+
+async def test_a_store_adopts_the_first_workspace_and_keeps_its_cache(store: Store) -> None:
+    await fill(store)
+    before = await cached(store)
+
+    assert await store.claim_workspace("app-a") is None
+    assert await store.claim_workspace("app-a") == "app-a"
+
+    assert await cached(store) == before
+
+
+async def test_another_workspace_starts_from_an_empty_cache(store: Store) -> None:
+    await store.claim_workspace("app-a")
+    await fill(store)
+
+    assert await store.claim_workspace("app-b") == "app-a"
+
+    assert await cached(store) == (None, None, None, {}, [])
+
+
+async def test_every_process_of_a_fleet_sees_the_same_workspace(shared_url: str) -> None:
+    async with await open_store(shared_url) as first, await open_store(shared_url) as second:
+        await first.claim_workspace("app-a")
+        await fill(first)
+        assert await second.claim_workspace("app-a") == "app-a"
+        assert await second.get_identity("external_id", "u1") == "6651a1"
+
+
+async def test_the_last_body_goes_with_its_digest(store: Store) -> None:
+    await store.put_digest("contact:external_id:u1", b"\x01" * 16, body=b'{"name":"Ada"}')
+    await store.put_digest("contact:external_id:u1", b"\x02" * 16, body=b'{"name":"Ada L"}')
+    await store.put_digest("attached:contact:external_id:u1:acme", b"done")
+
+    assert await store.last_body("contact:external_id:u1") == b'{"name":"Ada L"}'
+    assert await store.last_body("attached:contact:external_id:u1:acme") is None
+    assert await store.last_body("contact:external_id:u2") is None
+
+
+async def test_an_event_name_intercom_never_accepted_gives_its_slot_back(store: Store) -> None:
+    assert await store.add_event_name("signed up", budget=2)
+    assert await store.add_event_name("ordered", budget=2)
+    await store.accept_event_name("signed up")
+    assert not await store.add_event_name("third", budget=2)
+
+    await store.release_event_name("ordered")
+    await store.release_event_name("signed up")
+
+    assert await store.event_names() == ["signed up"]
+    assert await store.add_event_name("third", budget=2)
