@@ -26,6 +26,7 @@ from intercom_destination.delivery.digests import (
 )
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pacer import Pacer
+from intercom_destination.delivery.workspace import Workspace
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import (
     EventNameLimit,
@@ -79,6 +80,7 @@ class Executor:
         self._backoff_base = backoff_base
         self._contacts = Contacts(client, store, settings)
         self._attributes = Attributes(client, store, settings)
+        self._workspace = Workspace(client, store, settings.base_url)
 
     async def execute(
         self, event: Event, plan: Plan, *, lane: str, attempts: int, received_at: float
@@ -87,6 +89,8 @@ class Executor:
         attempt = Attempt(self._pacer, lane, self._clock(), list(plan.warnings))
         changed = False
         try:
+            attempt.step = "GET /me"
+            await self._workspace.claim(attempt)
             for operation in plan.operations:
                 attempt.step = f"{operation.method} {operation.path}"
                 changed |= await self._run(attempt, event, operation)
