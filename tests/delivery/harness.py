@@ -89,7 +89,9 @@ class Harness:
 
 
 @asynccontextmanager
-async def harness(sandbox: str, **values: Any) -> AsyncIterator[Harness]:
+async def harness(
+    sandbox: str, transport: httpx.AsyncBaseTransport | None = None, **values: Any
+) -> AsyncIterator[Harness]:
     settings = settings_from(
         {"access_token": "test-token", "api_url": sandbox, "database_url": "sqlite:///:memory:"}
         | values
@@ -97,7 +99,9 @@ async def harness(sandbox: str, **values: Any) -> AsyncIterator[Harness]:
     clock = Clock()
     store = await open_store(settings.database_url)
     try:
-        async with open_worker(settings, store, clock=clock, backoff_base=0.01) as worker:
+        async with open_worker(
+            settings, store, clock=clock, backoff_base=0.01, transport=transport
+        ) as worker:
             yield Harness(store, worker, sandbox, clock)
     finally:
         await store.close()

@@ -75,12 +75,14 @@ class Contacts:
                 await attempt.call(lambda: self._client.update_contact(cached, body))
                 return cached
             except ContactMerged as merged:
+                # Merged into another contact: update that one. When Intercom does not say
+                # which, create it anew: the 409 names the contact holding its userId.
                 canonical = merged.canonical_id
-                if canonical is None:
-                    raise
-                await attempt.call(lambda: self._client.update_contact(canonical, body))
-                await self._store.put_identity(kind, key, canonical)
-                return canonical
+                if canonical is not None:
+                    await attempt.call(lambda: self._client.update_contact(canonical, body))
+                    await self._store.put_identity(kind, key, canonical)
+                    return canonical
+                await self._store.delete_identity(kind, key)
             except NotFound:
                 # Deleted in Intercom since: forget it and create the contact anew.
                 await self._store.delete_identity(kind, key)

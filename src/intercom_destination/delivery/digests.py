@@ -1,4 +1,5 @@
-"""Digests of what was last delivered, so that an unchanged identify or group makes no call."""
+"""Digests of what was last delivered, so that an unchanged identify or group makes no call,
+and the bodies they digest, to rebuild a contact or company Intercom lost."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ def digest(body: dict[str, Any]) -> bytes:
         last_seen = body["last_seen_at"]
         body = {**body, "last_seen_at": last_seen - last_seen % LAST_SEEN_RESOLUTION}
     return hashlib.blake2b(_encoder.encode(body), digest_size=16).digest()
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """A delivered body as the store keeps it beside its digest."""
+    return _encoder.encode(body)
+
+
+def decode_body(stored: bytes) -> dict[str, Any]:
+    body: dict[str, Any] = msgspec.json.decode(stored)
+    return body
 
 
 def contact_key(ref: ContactRef) -> str:

@@ -22,13 +22,16 @@ from intercom_destination.delivery.digests import (
     attachment_key,
     company_key,
     contact_key,
+    decode_body,
     digest,
+    encode_body,
 )
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pacer import Pacer
 from intercom_destination.delivery.workspace import Workspace
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import (
+    ContactMerged,
     EventNameLimit,
     Forbidden,
     IntercomError,
@@ -142,7 +145,7 @@ class Executor:
         except UnknownCustomAttribute:
             body = await self._readmit(attempt, "contact", operation.body)
             await self._contacts.upsert(attempt, operation.contact, body)
-        await self._store.put_digest(key, fingerprint)
+        await self._store.put_digest(key, fingerprint, encode_body(body))
         return True
 
     async def _contact_known(self, attempt: Attempt, event: Event) -> None:
@@ -163,10 +166,22 @@ class Executor:
         try:
             await attempt.call(lambda: self._client.create_event(body))
         except NotFound:
-            await self._contacts.unknown(attempt, contact)
+            if await self._recreate(attempt, contact) is None:
+                await self._contacts.unknown(attempt, contact)
+            body = await self._event_body(attempt, contact, operation.body)
             await attempt.call(lambda: self._client.create_event(body))
         except EventNameLimit:
             raise Refused(event_budget_reason(name, None)) from None
+
+    async def _recreate(self, attempt: Attempt, contact: ContactRef) -> str | None:
+        """Intercom has lost a contact the cache knew (deleted, merged away): forget its id
+        and create it again from the body last delivered for it; None if none was."""
+        await self._contacts.forget(contact)
+        last = await self._store.last_body(contact_key(contact))
+        if last is None:
+            return None
+        body = await self._attributes.admit(attempt, "contact", decode_body(last))
+        return await self._contacts.create(attempt, contact, body)
 
     async def _event_body(
         self, attempt: Attempt, contact: ContactRef, body: dict[str, Any]
@@ -196,7 +211,7 @@ class Executor:
             body = await self._readmit(attempt, "company", operation.body)
             company = await attempt.call(lambda: self._client.upsert_company(body))
         await self._store.put_identity("company_id", operation.company_id, company.id)
-        await self._store.put_digest(key, fingerprint)
+        await self._store.put_digest(key, fingerprint, encode_body(body))
         return True
 
     async def _attach(self, attempt: Attempt, operation: AttachCompany) -> bool:
@@ -208,14 +223,15 @@ class Executor:
         company_id = await self._company_id(attempt, operation.company_id)
         try:
             await attempt.call(lambda: self._client.attach_company(contact_id, company_id))
-        except NotFound as missing:
-            # A cached id Intercom no longer has: look both up again, then try once more.
-            if missing.resource == "company":
+        except (NotFound, ContactMerged) as missing:
+            # A cached id Intercom no longer has: rebuild or look it up again, then try once more.
+            if isinstance(missing, NotFound) and missing.resource == "company":
                 await self._store.delete_identity("company_id", operation.company_id)
                 company_id = await self._company_id(attempt, operation.company_id)
             else:
-                await self._contacts.forget(contact)
-                contact_id = await self._contacts.ensure(attempt, contact)
+                contact_id = await self._recreate(attempt, contact) or await self._contacts.ensure(
+                    attempt, contact
+                )
             await attempt.call(lambda: self._client.attach_company(contact_id, company_id))
         await self._store.put_digest(key, DONE)
         return True
@@ -246,11 +262,18 @@ class Executor:
             return cached
         company = await attempt.call(lambda: self._client.get_company_by_company_id(company_id))
         if company is None:
-            company = await attempt.call(
-                lambda: self._client.upsert_company({"company_id": company_id})
-            )
+            body = await self._company_body(attempt, company_id)
+            company = await attempt.call(lambda: self._client.upsert_company(body))
         await self._store.put_identity("company_id", company_id, company.id)
         return company.id
+
+    async def _company_body(self, attempt: Attempt, company_id: str) -> dict[str, Any]:
+        """What creates a company Intercom lacks: the body last delivered for it (it was
+        deleted since), else its id alone."""
+        last = await self._store.last_body(company_key(company_id))
+        if last is None:
+            return {"company_id": company_id}
+        return await self._attributes.admit(attempt, "company", decode_body(last))
 
     async def _readmit(
         self, attempt: Attempt, model: Model, body: dict[str, Any]
