@@ -1,5 +1,6 @@
 """Intercom's state changes without us: another workspace, a contact or company deleted. The
-identity cache follows, and events go on to Intercom rather than waiting for nothing."""
+identity cache follows, and events go on to Intercom rather than waiting for nothing; an
+event that never reached Intercom takes no event name from its budget."""
 
 from __future__ import annotations
 
@@ -168,3 +169,12 @@ async def test_a_deleted_company_is_recreated_from_what_was_last_sent(sandbox: s
         assert (company["name"], company["plan"], company["size"]) == ("Initech", "enterprise", 420)
         assert h.contact("u2")["company_ids"] == [company["id"]]
         assert await settled(h) == (0, 0, 0)
+
+
+async def test_an_event_name_holds_a_slot_only_once_intercom_accepted_it(sandbox: str) -> None:
+    async with harness(sandbox, unknown_contact="dead", max_event_names=1) as h:
+        await h.deliver(track("nobody", "Never Arrived", 0))
+        assert await settled(h) == (0, 0, 1)
+        await h.deliver(IDENTIFY, track("u1", "Order Completed", 1))
+        assert [e["event_name"] for e in h.events_of("u1")] == ["Order Completed"]
+        assert await h.store.event_names() == ["order completed"]

@@ -125,7 +125,7 @@ class Executor:
                 await self._contact_known(attempt, event)
                 return changed
             case CreateEvent():
-                await self._create_event(attempt, operation)
+                await self._create_named_event(attempt, operation)
                 return True
             case UpsertCompany():
                 return await self._upsert_company(attempt, operation)
@@ -155,12 +155,22 @@ class Executor:
         if user_id and event.anonymous_id and event.anonymous_id != user_id:
             await self._store.link(event.anonymous_id, user_id, now=attempt.now)
 
+    async def _create_named_event(self, attempt: Attempt, operation: CreateEvent) -> None:
+        """Create the event within the event-name budget, where a name holds a slot only
+        once Intercom has accepted an event with it."""
+        name = operation.body["event_name"]
+        key = event_name_key(name)
+        if not await self._store.add_event_name(key, budget=self._settings.max_event_names):
+            raise Refused(event_budget_reason(name, self._settings.max_event_names))
+        try:
+            await self._create_event(attempt, operation)
+        except Exception:
+            await self._store.release_event_name(key)
+            raise
+        await self._store.accept_event_name(key)
+
     async def _create_event(self, attempt: Attempt, operation: CreateEvent) -> None:
         name = operation.body["event_name"]
-        if not await self._store.add_event_name(
-            event_name_key(name), budget=self._settings.max_event_names
-        ):
-            raise Refused(event_budget_reason(name, self._settings.max_event_names))
         contact = self._linked(attempt, operation.contact)
         body = await self._event_body(attempt, contact, operation.body)
         try:
