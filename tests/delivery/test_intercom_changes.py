@@ -81,15 +81,21 @@ async def test_a_deleted_contact_is_recreated_from_what_was_last_sent(sandbox: s
         assert await settled(h) == (0, 0, 0)
 
 
+def companies_of(h: Harness, external_id: str) -> list[str]:
+    companies = {c["id"]: c["company_id"] for c in h.state()["companies"]}
+    return [companies[c] for c in h.contact(external_id)["company_ids"]]
+
+
 async def test_a_deleted_contact_is_recreated_to_join_a_company(sandbox: str) -> None:
     async with harness(sandbox) as h:
         await h.deliver(IDENTIFY, group("u1", "c-1"))
         delete_contact(h, "u1")
         await h.deliver(group("u1", "c-2"))
-        contact = h.contact("u1")
-        assert contact["custom_attributes"] == {"plan": "pro"}
-        companies = {c["id"]: c["company_id"] for c in h.state()["companies"]}
-        assert [companies[c] for c in contact["company_ids"]] == ["c-2"]
+        assert h.contact("u1")["custom_attributes"] == {"plan": "pro"}
+        assert companies_of(h, "u1") == ["c-2"]
+        # The new contact is not in the company the old one was: the next group puts it there.
+        await h.deliver(group("u1", "c-1"))
+        assert companies_of(h, "u1") == ["c-2", "c-1"]
         assert await settled(h) == (0, 0, 0)
 
 
@@ -172,7 +178,11 @@ async def test_a_deleted_company_is_recreated_from_what_was_last_sent(sandbox: s
         await h.deliver(identify("u2", "bob@example.com"), group("u2", "c-1"))
         [company] = h.state()["companies"]
         assert (company["name"], company["plan"], company["size"]) == ("Initech", "enterprise", 420)
-        assert h.contact("u2")["company_ids"] == [company["id"]]
+        assert companies_of(h, "u2") == ["c-1"]
+        # Its users left it with the deletion: each one's next group puts them back.
+        assert companies_of(h, "u1") == []
+        await h.deliver(group("u1", "c-1"))
+        assert companies_of(h, "u1") == ["c-1"]
         assert await settled(h) == (0, 0, 0)
 
 

@@ -75,3 +75,15 @@ async def test_an_event_name_intercom_never_accepted_gives_its_slot_back(store: 
 
     assert await store.event_names() == ["signed up"]
     assert await store.add_event_name("third", budget=2)
+
+
+async def test_digests_are_forgotten_by_the_start_and_end_of_their_keys(store: Store) -> None:
+    keys = ["attached:u_1:acme", "attached:uX1:acme", "attached:uX1:c%2", "attached:uX1:cc2"]
+    for key in [*keys, "contact:u_1"]:
+        await store.put_digest(key, b"done")
+
+    await store.delete_digests(prefix="attached:u_1:")
+    await store.delete_digests(prefix="attached:", suffix=":c%2")
+
+    left = [key for key in [*keys, "contact:u_1"] if await store.get_digest(key)]
+    assert left == ["attached:uX1:acme", "attached:uX1:cc2", "contact:u_1"]

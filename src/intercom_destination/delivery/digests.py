@@ -48,3 +48,13 @@ def company_key(company_id: str) -> str:
 
 def attachment_key(ref: ContactRef, company_id: str) -> str:
     return f"attached:{contact_key(ref)}:{company_id}"
+
+
+def attachments_of(ref: ContactRef) -> dict[str, str]:
+    """The start and end (`Store.delete_digests`) of the keys of a contact's attachments."""
+    return {"prefix": attachment_key(ref, "")}
+
+
+def attachments_to(company_id: str) -> dict[str, str]:
+    """The start and end of the keys of the attachments to a company."""
+    return {"prefix": "attached:", "suffix": f":{company_id}"}

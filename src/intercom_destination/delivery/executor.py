@@ -20,6 +20,8 @@ from intercom_destination.delivery.contacts import Contacts, Refused, WaitingFor
 from intercom_destination.delivery.digests import (
     DONE,
     attachment_key,
+    attachments_of,
+    attachments_to,
     company_key,
     contact_key,
     decode_body,
@@ -191,7 +193,10 @@ class Executor:
         if last is None:
             return None
         body = await self._attributes.admit(attempt, "contact", decode_body(last))
-        return await self._contacts.create(attempt, contact, body)
+        contact_id = await self._contacts.create(attempt, contact, body)
+        # Its companies went with it: the next group call for each attaches it again.
+        await self._store.delete_digests(**attachments_of(contact))
+        return contact_id
 
     async def _event_body(
         self, attempt: Attempt, contact: ContactRef, body: dict[str, Any]
@@ -237,6 +242,7 @@ class Executor:
             # A cached id Intercom no longer has: rebuild or look it up again, then try once more.
             if isinstance(missing, NotFound) and missing.resource == "company":
                 await self._store.delete_identity("company_id", operation.company_id)
+                await self._store.delete_digests(**attachments_to(operation.company_id))
                 company_id = await self._company_id(attempt, operation.company_id)
             else:
                 contact_id = await self._recreate(attempt, contact) or await self._contacts.ensure(

@@ -354,6 +354,12 @@ class Store(abc.ABC):
         """Record the digest of what was delivered for a key, and the body it digests."""
 
     @abc.abstractmethod
+    async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
+        """Forget the digests of every key that starts with `prefix` and ends with `suffix`
+        (what was attached to a contact or company Intercom lost), and maybe a few more:
+        that only costs a call that was not needed."""
+
+    @abc.abstractmethod
     async def last_body(self, contact: str) -> bytes | None:
         """The body last delivered for a key (`put_digest`), to rebuild what Intercom lost."""
 

@@ -48,6 +48,7 @@ from intercom_destination.store.rows import (
     PARKED,
     PENDING,
     dead_letter,
+    like,
     outcome_row,
     stored_event,
 )
@@ -353,6 +354,11 @@ class PostgresStore(Store):
             "INSERT INTO digests (contact, digest, body) VALUES (%s, %s, %s)"
             " ON CONFLICT (contact) DO UPDATE SET digest = excluded.digest, body = excluded.body",
             (contact, digest, body),
+        )
+
+    async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
+        await self._fetch(
+            "DELETE FROM digests WHERE contact LIKE %s ESCAPE '\\'", (like(prefix, suffix),)
         )
 
     async def last_body(self, contact: str) -> bytes | None:

@@ -47,6 +47,7 @@ from intercom_destination.store.rows import (
     PARKED,
     PENDING,
     dead_letter,
+    like,
     outcome_row,
     stored_event,
 )
@@ -334,6 +335,11 @@ class SQLiteStore(Store):
         await self._write(
             "INSERT OR REPLACE INTO digests (contact, digest, body) VALUES (?, ?, ?)",
             (contact, digest, body),
+        )
+
+    async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
+        await self._write(
+            "DELETE FROM digests WHERE contact LIKE ? ESCAPE '\\'", (like(prefix, suffix),)
         )
 
     async def last_body(self, contact: str) -> bytes | None:
