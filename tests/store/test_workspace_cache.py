@@ -27,14 +27,23 @@ async def cached(store: Store) -> tuple[object, ...]:
     )
 
 
-async def test_a_store_adopts_the_first_workspace_and_keeps_its_cache(store: Store) -> None:
+async def test_a_claim_again_of_the_same_workspace_keeps_the_cache(store: Store) -> None:
+    assert await store.claim_workspace("app-a") is None
     await fill(store)
     before = await cached(store)
 
-    assert await store.claim_workspace("app-a") is None
     assert await store.claim_workspace("app-a") == "app-a"
 
     assert await cached(store) == before
+
+
+async def test_a_cache_of_an_unknown_workspace_is_emptied(store: Store) -> None:
+    # A store from before workspaces were recorded: whose cache this is, nobody can say.
+    await fill(store)
+
+    assert await store.claim_workspace("app-a") is None
+
+    assert await cached(store) == (None, None, None, {}, [])
 
 
 async def test_another_workspace_starts_from_an_empty_cache(store: Store) -> None:

@@ -2,9 +2,10 @@
 
 Contact and company ids, digests, attributes and event names are true of one workspace only.
 Before a process first uses them it asks Intercom whose token it holds (`GET /me`) and has the
-store claim that workspace, which empties caches learnt from any other: a new token, region or
-`api_url`, or a sandbox that started empty. Every process of a fleet does the same, and finds
-the caches its peers filled for the same workspace.
+store claim that workspace, which empties caches learnt from any other (a new token, region or
+`api_url`, a sandbox that started empty) or from one it cannot name (a store from before
+workspaces were recorded). Every process of a fleet does the same, and finds the caches its
+peers filled for the same workspace.
 """
 
 from __future__ import annotations

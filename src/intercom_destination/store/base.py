@@ -291,11 +291,10 @@ class Store(abc.ABC):
     async def claim_workspace(self, workspace: str) -> str | None:
         """Record that the caches below describe the Intercom workspace `workspace`.
 
-        If they described another one, they are emptied first, in the same transaction:
-        ids, digests and bodies, attributes and event names of one workspace are wrong in
-        any other. A store that records no workspace yet (new, or from before workspaces
-        were recorded) adopts `workspace` and keeps what it holds. Returns the workspace
-        recorded before, None if there was none.
+        If they described another one, or none is recorded (a store from before workspaces
+        were), they are emptied first, in the same transaction: ids, digests and bodies,
+        attributes and event names of one workspace are wrong in any other. Returns the
+        workspace recorded before, None if there was none.
         """
 
     @abc.abstractmethod

@@ -254,9 +254,8 @@ class PostgresStore(Store):
             cursor = await connection.execute("SELECT app FROM workspace WHERE id = 1 FOR UPDATE")
             (previous,) = await _one(cursor)
             if previous != workspace:
-                if previous is not None:
-                    for table in CACHES:
-                        await connection.execute(f"DELETE FROM {table}")
+                for table in CACHES:
+                    await connection.execute(f"DELETE FROM {table}")
                 await connection.execute("UPDATE workspace SET app = %s WHERE id = 1", (workspace,))
             return None if previous is None else str(previous)
 

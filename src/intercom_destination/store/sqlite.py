@@ -514,9 +514,8 @@ def _claim_workspace(connection: sqlite3.Connection, workspace: str) -> str | No
     row = connection.execute("SELECT app FROM workspace").fetchone()
     previous = None if row is None else str(row[0])
     if previous != workspace:
-        if previous is not None:
-            for table in CACHES:
-                connection.execute(f"DELETE FROM {table}")
+        for table in CACHES:
+            connection.execute(f"DELETE FROM {table}")
         connection.execute("INSERT OR REPLACE INTO workspace (id, app) VALUES (1, ?)", (workspace,))
     return previous
 
