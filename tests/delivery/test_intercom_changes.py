@@ -86,6 +86,16 @@ def companies_of(h: Harness, external_id: str) -> list[str]:
     return [companies[c] for c in h.contact(external_id)["company_ids"]]
 
 
+async def test_a_deleted_contact_identified_anew_rejoins_its_company(sandbox: str) -> None:
+    async with harness(sandbox) as h:
+        await h.deliver(IDENTIFY, group("u1", "c-1"))
+        delete_contact(h, "u1")
+        await h.deliver({**IDENTIFY, "traits": {**IDENTIFY["traits"], "plan": "team"}})
+        await h.deliver(group("u1", "c-1"))
+        assert h.contact("u1")["custom_attributes"] == {"plan": "team"}
+        assert companies_of(h, "u1") == ["c-1"]
+
+
 async def test_a_deleted_contact_is_recreated_to_join_a_company(sandbox: str) -> None:
     async with harness(sandbox) as h:
         await h.deliver(IDENTIFY, group("u1", "c-1"))

@@ -20,7 +20,6 @@ from intercom_destination.delivery.contacts import Contacts, Refused, WaitingFor
 from intercom_destination.delivery.digests import (
     DONE,
     attachment_key,
-    attachments_of,
     attachments_to,
     company_key,
     contact_key,
@@ -193,10 +192,7 @@ class Executor:
         if last is None:
             return None
         body = await self._attributes.admit(attempt, "contact", decode_body(last))
-        contact_id = await self._contacts.create(attempt, contact, body)
-        # Its companies went with it: the next group call for each attaches it again.
-        await self._store.delete_digests(**attachments_of(contact))
-        return contact_id
+        return await self._contacts.create(attempt, contact, body)
 
     async def _event_body(
         self, attempt: Attempt, contact: ContactRef, body: dict[str, Any]
