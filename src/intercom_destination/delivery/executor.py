@@ -157,8 +157,8 @@ class Executor:
             await self._store.link(event.anonymous_id, user_id, now=attempt.now)
 
     async def _create_named_event(self, attempt: Attempt, operation: CreateEvent) -> None:
-        """Create the event within the event-name budget, where a name holds a slot only
-        once Intercom has accepted an event with it."""
+        """Create the event within the event-name budget: a new name reserves a slot while
+        its event is sent, and keeps it only once Intercom has accepted the event."""
         name = operation.body["event_name"]
         key = event_name_key(name)
         if not await self._store.add_event_name(key, budget=self._settings.max_event_names):
