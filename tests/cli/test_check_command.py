@@ -39,11 +39,12 @@ def test_a_good_token_shows_the_workspace_and_its_custom_attributes(sandbox: str
     for name, model in [("plan", "contact"), ("score", "contact"), ("tier", "company")]:
         define(sandbox, name, model)
     result = check(sandbox)
+    app_id = httpx.get(f"{sandbox}/_sandbox/state").json()["app_id"]
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         f"API: {sandbox} (INTERCOM_API_URL), Intercom-Version 2.14",
         "Token: accepted, admin Sandbox Admin",
-        "Workspace: intercom-destination sandbox (id sandbox0, region US)",
+        f"Workspace: intercom-destination sandbox (id {app_id}, region US)",
         "Custom attributes: 3 of Intercom's 250 (both models, archived ones included); "
         "the destination creates more while under 200 (max_custom_attributes)",
         "  contact: 2 (plan, score)",

@@ -36,6 +36,7 @@ def test_migrate_upgrades_a_schema_the_fleet_refuses(
     run(env, "migrate")
     latest = len(postgres_schema.MIGRATIONS)
     later = ["CREATE TABLE later (note text)"]
+    latest = len(postgres_schema.MIGRATIONS)
     monkeypatch.setattr(postgres_schema, "MIGRATIONS", [*postgres_schema.MIGRATIONS, later])
 
     refused = run(env, "status")

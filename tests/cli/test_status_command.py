@@ -33,8 +33,8 @@ def test_status_shows_budgets_and_a_pause(sandbox: str, tmp_path: Path) -> None:
     asyncio.run(pause())
 
     document = status(env)
-    # The parked event's name is taken from the budget already: it is sent once u2 comes.
-    assert document["event_names"] == {"known": 2, "max": 7}
+    # The parked event's name takes no slot until Intercom accepts an event with it.
+    assert document["event_names"] == {"known": 1, "max": 7}
     assert document["attributes"] == {
         "contact": {"known": 1, "max": 50},
         "company": {"known": 0, "max": 50},
@@ -47,7 +47,7 @@ def test_status_shows_budgets_and_a_pause(sandbox: str, tmp_path: Path) -> None:
     )
 
     text = run(env, "status").stdout.splitlines()
-    assert "event names  2 of 7 (max_event_names)" in text
+    assert "event names  1 of 7 (max_event_names)" in text
     assert "attributes   contact 1 of 50, company 0 of 50 (max_custom_attributes)" in text
     assert "parked       1 waiting for their contact" in text
     assert "outcomes     delivered 2, parked 1" in text

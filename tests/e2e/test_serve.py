@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
 import time
@@ -17,9 +15,9 @@ import httpx
 import pytest
 from segment.analytics import Client
 
+from tests.e2e.running import PATIENCE, serving
+
 WRITE_KEY = "wk-end-to-end"
-#: How long the service may take to start or to deliver (a hung test, not a threshold).
-PATIENCE = 60.0
 
 
 @pytest.fixture
@@ -32,30 +30,9 @@ def service(sandbox: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]
         "DATABASE_URL": f"sqlite:///{tmp_path}/store.db",
     }
     output = tmp_path / "serve.txt"
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "intercom_destination", "serve", "--port", "0"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        yield _wait_for_url(process, output), env
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=PATIENCE) == 0, output.read_text()
-        assert "e2e-token" not in output.read_text()
-
-
-def _wait_for_url(process: subprocess.Popen[bytes], output: Path) -> str:
-    deadline = time.monotonic() + PATIENCE
-    while time.monotonic() < deadline:
-        assert process.poll() is None, output.read_text()
-        found = re.search(r"Segment ingest listening on (http://\S+);", output.read_text())
-        if found:
-            return found.group(1)
-        time.sleep(0.05)
-    pytest.fail(f"serve did not start: {output.read_text()}")
+    with serving(env, output) as url:
+        yield url, env
+    assert "e2e-token" not in output.read_text()
 
 
 def _status(env: dict[str, str]) -> dict[str, Any]:

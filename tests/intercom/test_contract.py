@@ -281,12 +281,14 @@ async def test_a_taken_attribute_name_is_refused(client: IntercomClient) -> None
     assert (caught.value.code, caught.value.field) == ("parameter_invalid", "name")
 
 
-async def test_me_names_the_admin_and_the_workspace(client: IntercomClient) -> None:
+async def test_me_names_the_admin_and_the_workspace(
+    client: IntercomClient, control: httpx.Client
+) -> None:
     admin = await client.me()
     assert admin.name == "Sandbox Admin"
     assert admin.app is not None
     assert (admin.app.id_code, admin.app.name, admin.app.region) == (
-        "sandbox0",
+        control.get("/state").json()["app_id"],
         "intercom-destination sandbox",
         "US",
     )

@@ -198,14 +198,31 @@ def test_reset_empties_the_workspace_and_undoes_changes(
     control.post("/config", json={"rate_limit": 5, "search_lag": 9}).raise_for_status()
     control.post("/faults", json={"error_rate": 1}).raise_for_status()
     control.post("/clock", json={"now": 1}).raise_for_status()
+    before = control.get("/state").json()["app_id"]
     control.post("/reset").raise_for_status()
     state = control.get("/state").json()
     assert (state["contacts"], state["events"], state["data_attributes"]) == ([], [], [])
     assert control.get("/calls").json() == {"counts": {}, "calls": []}
+    # A new workspace: a destination must not take its cache of the old one for this one.
+    assert intercom.get("/me").json()["app"]["id_code"] == state["app_id"] != before
     config = control.get("/config").json()
     assert (config["rate_limit"], config["search_lag"]) == (1666, 0)
     assert control.get("/clock").json()["frozen"] is False
     assert intercom.post("/contacts", json={"external_id": "u1"}).status_code == 200
+
+
+def test_a_company_deleted_as_an_admin_would_leaves_its_users(
+    intercom: httpx.Client, control: httpx.Client
+) -> None:
+    contact = intercom.post("/contacts", json={"external_id": "u1"}).json()
+    company = intercom.post("/companies", json={"company_id": "c1"}).json()
+    intercom.post(f"/contacts/{contact['id']}/companies", json={"id": company["id"]})
+
+    control.delete(f"/companies/{company['id']}").raise_for_status()
+
+    assert intercom.get("/companies", params={"company_id": "c1"}).status_code == 404
+    assert intercom.get(f"/contacts/{contact['id']}").json()["companies"]["data"] == []
+    assert control.delete(f"/companies/{company['id']}").status_code == 404
 
 
 def test_a_bad_control_request_is_a_400(control: httpx.Client) -> None:
@@ -242,6 +259,8 @@ def test_the_state_file_survives_a_restart(start_sandbox: StartSandbox, tmp_path
     ):
         restored = intercom.get(f"/contacts/{contact['id']}").json()
         assert restored["custom_attributes"] == {"plan": "pro"}
+        assert restored["workspace_id"] == contact["workspace_id"]
+        assert intercom.get("/me").json()["app"]["id_code"] == contact["workspace_id"]
         assert intercom.post("/contacts", json={"external_id": "u1"}).status_code == 409
         assert intercom.get("/companies", params={"company_id": "c1"}).status_code == 200
         assert len(httpx.get(f"{url}/_sandbox/state").json()["events"]) == 1

@@ -104,6 +104,7 @@ async def test_a_postgres_schema_is_migrated_only_when_asked(
         await store.enqueue([event("m1")])
     latest = len(postgres_schema.MIGRATIONS)
     later = ["CREATE TABLE later (note text)", "INSERT INTO later VALUES ('migrated')"]
+    latest = len(postgres_schema.MIGRATIONS)
     monkeypatch.setattr(postgres_schema, "MIGRATIONS", [*postgres_schema.MIGRATIONS, later])
 
     # A fleet's shared schema changes when its operator says, not when a process starts.

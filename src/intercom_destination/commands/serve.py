@@ -1,7 +1,8 @@
 """`serve`: ingest and delivery in one process, and a local Intercom when no token is set.
 
 With no INTERCOM_ACCESS_TOKEN and no INTERCOM_API_URL, the sandbox runs in the same process
-and receives the deliveries, so the service works end to end with nothing configured. On
+and receives the deliveries, so the service works end to end with nothing configured; its
+workspace is kept next to a SQLite store's file, so a restart shows what the last run did. On
 SIGTERM or SIGINT the ingest stops accepting and answers what it has, then the worker
 finishes the events in flight, then the store closes.
 """
@@ -24,9 +25,12 @@ from intercom_destination.sandbox import SandboxConfig
 from intercom_destination.sandbox import create_app as create_sandbox
 from intercom_destination.serving import bind, serve, serving_alongside
 from intercom_destination.settings import Secret, Settings
-from intercom_destination.store import open_store
+from intercom_destination.store import beside_store, open_store
 
 log = logging.getLogger("intercom_destination.serve")
+
+#: The built-in sandbox's state file is the store's path with this suffix.
+SANDBOX_STATE_SUFFIX = "-sandbox.json"
 
 
 async def run_serve(
@@ -64,9 +68,12 @@ async def _intercom(settings: Settings, echo: Callable[[str], None]) -> AsyncIte
         yield msgspec.structs.replace(settings, access_token=token)
         return
     sock, url = bind("127.0.0.1", 0)
-    async with serving_alongside(create_sandbox(SandboxConfig()), sock):
+    state_file = beside_store(settings.database_url, SANDBOX_STATE_SUFFIX)
+    async with serving_alongside(create_sandbox(SandboxConfig(state_file=state_file)), sock):
         echo(f"No INTERCOM_ACCESS_TOKEN: delivering to a local Intercom sandbox at {url}")
         echo(f"  see what arrived: {url}/_sandbox/state")
+        if state_file is not None:
+            echo(f"  its workspace is kept in {state_file} from one run to the next")
         echo(
             "  to deliver to your workspace, set INTERCOM_ACCESS_TOKEN (and INTERCOM_REGION "
             "if it is in the EU or Australia) and restart"

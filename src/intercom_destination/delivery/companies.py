@@ -55,6 +55,13 @@ class Companies:
             raise
         return True
 
+    async def last_body(self, company_id: str) -> dict[str, Any] | None:
+        """The company's merged state as an upsert body; None before any event named it."""
+        record = await self._store.company_record(company_id)
+        if record is None:
+            return None
+        return company_state.body(company_id, company_state.decode(record.state))
+
     async def _sync(
         self, attempt: Attempt, company_id: str, record: CompanyRecord, known: str | None
     ) -> None:

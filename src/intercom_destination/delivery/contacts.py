@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from intercom_destination.delivery.attempt import Attempt
+from intercom_destination.delivery.digests import attachments_of
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import Conflict, ContactMerged, IntercomError, NotFound
 from intercom_destination.mapping import ContactRef
@@ -75,15 +76,17 @@ class Contacts:
                 await attempt.call(lambda: self._client.update_contact(cached, body))
                 return cached
             except ContactMerged as merged:
+                # Merged into another contact: update that one. When Intercom does not say
+                # which, create it anew: the 409 names the contact holding its userId.
                 canonical = merged.canonical_id
-                if canonical is None:
-                    raise
-                await attempt.call(lambda: self._client.update_contact(canonical, body))
-                await self._store.put_identity(kind, key, canonical)
-                return canonical
+                if canonical is not None:
+                    await attempt.call(lambda: self._client.update_contact(canonical, body))
+                    await self._store.put_identity(kind, key, canonical)
+                    return canonical
+                await self.forget(ref)
             except NotFound:
                 # Deleted in Intercom since: forget it and create the contact anew.
-                await self._store.delete_identity(kind, key)
+                await self.forget(ref)
         if kind == "email":
             found = await self._by_email(attempt, ref, key)
             if found is not None:
@@ -147,7 +150,10 @@ class Contacts:
                 )
 
     async def forget(self, ref: ContactRef) -> None:
+        """Intercom lost the contact: forget its id, and its companies, which went with it
+        (the next group call for each attaches it again)."""
         await self._store.delete_identity(*identity(ref))
+        await self._store.delete_digests(**attachments_of(ref))
 
     async def _by_email(self, attempt: Attempt, ref: ContactRef, email: str) -> str | None:
         found = await attempt.call(lambda: self._client.contacts_by_email(email))

@@ -1,4 +1,5 @@
-"""Digests of what was last delivered, so that an unchanged identify makes no call."""
+"""Digests of what was last delivered, so that an unchanged identify makes no call, and the
+bodies they digest, to rebuild a contact Intercom lost."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def digest(body: dict[str, Any]) -> bytes:
     return hashlib.blake2b(_encoder.encode(body), digest_size=16).digest()
 
 
+def encode_body(body: dict[str, Any]) -> bytes:
+    """A delivered body as the store keeps it beside its digest."""
+    return _encoder.encode(body)
+
+
+def decode_body(stored: bytes) -> dict[str, Any]:
+    body: dict[str, Any] = msgspec.json.decode(stored)
+    return body
+
+
 def contact_key(ref: ContactRef) -> str:
     for kind in ("external_id", "email", "anonymous_id"):
         value = getattr(ref, kind)
@@ -33,3 +44,13 @@ def contact_key(ref: ContactRef) -> str:
 
 def attachment_key(ref: ContactRef, company_id: str) -> str:
     return f"attached:{contact_key(ref)}:{company_id}"
+
+
+def attachments_of(ref: ContactRef) -> dict[str, str]:
+    """The start and end (`Store.delete_digests`) of the keys of a contact's attachments."""
+    return {"prefix": attachment_key(ref, "")}
+
+
+def attachments_to(company_id: str) -> dict[str, str]:
+    """The start and end of the keys of the attachments to a company."""
+    return {"prefix": "attached:", "suffix": f":{company_id}"}

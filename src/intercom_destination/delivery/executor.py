@@ -22,14 +22,19 @@ from intercom_destination.delivery.contacts import Contacts, Refused, WaitingFor
 from intercom_destination.delivery.digests import (
     DONE,
     attachment_key,
+    attachments_to,
     contact_key,
+    decode_body,
     digest,
+    encode_body,
 )
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pacer import Pacer
 from intercom_destination.delivery.visitors import link_visitor
+from intercom_destination.delivery.workspace import Workspace
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import (
+    ContactMerged,
     EventNameLimit,
     Forbidden,
     IntercomError,
@@ -86,6 +91,7 @@ class Executor:
         self._contacts = Contacts(client, store, settings)
         self._attributes = Attributes(client, store, settings)
         self._companies = Companies(client, store, self._attributes)
+        self._workspace = Workspace(client, store, settings.base_url)
 
     async def execute(
         self, event: Event, plan: Plan, *, lane: str, attempts: int, received_at: float
@@ -94,6 +100,8 @@ class Executor:
         attempt = Attempt(self._pacer, lane, self._clock(), list(plan.warnings))
         changed = False
         try:
+            attempt.step = "GET /me"
+            await self._workspace.claim(attempt)
             for operation in plan.operations:
                 attempt.step = f"{operation.method} {operation.path}"
                 changed |= await self._run(attempt, event, operation)
@@ -125,7 +133,7 @@ class Executor:
                 await self._contact_known(attempt, event)
                 return changed
             case CreateEvent():
-                await self._create_event(attempt, operation)
+                await self._create_named_event(attempt, operation)
                 return True
             case UpsertCompany():
                 return await self._upsert_company(attempt, event, operation)
@@ -145,7 +153,7 @@ class Executor:
         except UnknownCustomAttribute:
             body = await self._attributes.readmit(attempt, "contact", operation.body)
             await self._contacts.upsert(attempt, operation.contact, body)
-        await self._store.put_digest(key, fingerprint)
+        await self._store.put_digest(key, fingerprint, encode_body(body))
         return True
 
     async def _contact_known(self, attempt: Attempt, event: Event) -> None:
@@ -162,19 +170,31 @@ class Executor:
                 sleep=self._sleep,
             )
 
+    async def _create_named_event(self, attempt: Attempt, operation: CreateEvent) -> None:
+        """Create the event within the event-name budget: a new name reserves a slot while
+        its event is sent, and keeps it only once Intercom has accepted the event."""
+        name = operation.body["event_name"]
+        key = event_name_key(name)
+        if not await self._store.add_event_name(key, budget=self._settings.max_event_names):
+            raise Refused(event_budget_reason(name, self._settings.max_event_names))
+        try:
+            await self._create_event(attempt, operation)
+        except Exception:
+            await self._store.release_event_name(key)
+            raise
+        await self._store.accept_event_name(key)
+
     async def _create_event(self, attempt: Attempt, operation: CreateEvent) -> None:
         await self._behind_waiting(attempt)
         name = operation.body["event_name"]
-        if not await self._store.add_event_name(
-            event_name_key(name), budget=self._settings.max_event_names
-        ):
-            raise Refused(event_budget_reason(name, self._settings.max_event_names))
         contact = self._linked(attempt, operation.contact)
         body = await self._event_body(attempt, contact, operation.body)
         try:
             await attempt.call(lambda: self._client.create_event(body))
         except NotFound:
-            await self._contacts.unknown(attempt, contact)
+            if await self._recreate(attempt, contact) is None:
+                await self._contacts.unknown(attempt, contact)
+            body = await self._event_body(attempt, contact, operation.body)
             await attempt.call(lambda: self._client.create_event(body))
         except EventNameLimit:
             raise Refused(event_budget_reason(name, None)) from None
@@ -190,6 +210,16 @@ class Executor:
                 f"an earlier event of {attempt.lane!r} waits for {waiting_for}: this one waits "
                 "behind it, to reach Intercom after it",
             )
+
+    async def _recreate(self, attempt: Attempt, contact: ContactRef) -> str | None:
+        """Intercom has lost a contact the cache knew (deleted, merged away): forget its id
+        and create it again from the body last delivered for it; None if none was."""
+        await self._contacts.forget(contact)
+        last = await self._store.last_body(contact_key(contact))
+        if last is None:
+            return None
+        body = await self._attributes.admit(attempt, "contact", decode_body(last))
+        return await self._contacts.create(attempt, contact, body)
 
     async def _event_body(
         self, attempt: Attempt, contact: ContactRef, body: dict[str, Any]
@@ -223,14 +253,16 @@ class Executor:
         company_id = await self._company_id(attempt, operation.company_id)
         try:
             await attempt.call(lambda: self._client.attach_company(contact_id, company_id))
-        except NotFound as missing:
-            # A cached id Intercom no longer has: look both up again, then try once more.
-            if missing.resource == "company":
+        except (NotFound, ContactMerged) as missing:
+            # A cached id Intercom no longer has: rebuild or look it up again, then try once more.
+            if isinstance(missing, NotFound) and missing.resource == "company":
                 await self._store.delete_identity("company_id", operation.company_id)
+                await self._store.delete_digests(**attachments_to(operation.company_id))
                 company_id = await self._company_id(attempt, operation.company_id)
             else:
-                await self._contacts.forget(contact)
-                contact_id = await self._contacts.ensure(attempt, contact)
+                contact_id = await self._recreate(attempt, contact) or await self._contacts.ensure(
+                    attempt, contact
+                )
             await attempt.call(lambda: self._client.attach_company(contact_id, company_id))
         await self._store.put_digest(key, DONE)
         return True
@@ -261,11 +293,18 @@ class Executor:
             return cached
         company = await attempt.call(lambda: self._client.get_company_by_company_id(company_id))
         if company is None:
-            company = await attempt.call(
-                lambda: self._client.upsert_company({"company_id": company_id})
-            )
+            body = await self._company_body(attempt, company_id)
+            company = await attempt.call(lambda: self._client.upsert_company(body))
         await self._store.put_identity("company_id", company_id, company.id)
         return company.id
+
+    async def _company_body(self, attempt: Attempt, company_id: str) -> dict[str, Any]:
+        """What creates a company Intercom lacks: its merged state (it was deleted since),
+        else its id alone."""
+        last = await self._companies.last_body(company_id)
+        if last is None:
+            return {"company_id": company_id}
+        return await self._attributes.admit(attempt, "company", last)
 
     def _linked(self, attempt: Attempt, contact: ContactRef) -> ContactRef:
         """An anonymous visitor's user, once an identify linked them (their lanes merged);

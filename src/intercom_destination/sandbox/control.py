@@ -14,6 +14,8 @@ sandbox through them.
 - `GET`, `POST /_sandbox/config`: read or change `rate_limit`, `search_lag`, `event_names`,
   `custom_attributes`.
 - `POST /_sandbox/save`: write the state file now.
+- `DELETE /_sandbox/companies/{id}`: delete a company (by its Intercom id) as an admin can in
+  Intercom's UI; the 2.14 API has no such request.
 """
 
 from __future__ import annotations
@@ -99,7 +101,15 @@ def routes(sandbox: Sandbox) -> list[Route]:
             raise ApiError.of(409, "conflict", "The sandbox was started without --state FILE")
         return {"saved": str(path)}
 
+    async def delete_company(request: Request) -> Response:
+        try:
+            sandbox.workspace.delete_company(request.path_params["company_id"])
+        except ApiError as error:
+            return _error(error)
+        return Response(msgspec.json.encode({"deleted": True}), media_type="application/json")
+
     return [
+        Route(f"{PREFIX}/companies/{{company_id}}", delete_company, methods=["DELETE"]),
         Route(f"{PREFIX}/state", _endpoint(None, state), methods=["GET"]),
         Route(f"{PREFIX}/reset", _endpoint(None, reset), methods=["POST"]),
         Route(f"{PREFIX}/calls", _endpoint(None, calls), methods=["GET"]),
@@ -125,11 +135,15 @@ def _endpoint(
                     raise invalid(str(error)) from None
             document = action(change)
         except ApiError as error:
-            return Response(
-                msgspec.json.encode(error_body(error.errors, None)),
-                error.status,
-                media_type="application/json",
-            )
+            return _error(error)
         return Response(msgspec.json.encode(document), media_type="application/json")
 
     return endpoint
+
+
+def _error(error: ApiError) -> Response:
+    return Response(
+        msgspec.json.encode(error_body(error.errors, None)),
+        error.status,
+        media_type="application/json",
+    )

@@ -9,7 +9,6 @@ from intercom_destination.sandbox.attributes import STANDARD, Model
 from intercom_destination.sandbox.records import Company, Contact, DataAttribute
 from intercom_destination.sandbox.state import Page, Workspace
 
-APP_ID = "sandbox0"
 ADMIN_ID = "991267459"
 #: When the sandbox's app was "created"; /me reports it.
 _APP_CREATED_AT = 1_734_537_243
@@ -41,7 +40,7 @@ _UNTRACKED = (
 )
 
 
-def me() -> dict[str, Any]:
+def me(workspace: Workspace) -> dict[str, Any]:
     return {
         "type": "admin",
         "id": ADMIN_ID,
@@ -50,7 +49,7 @@ def me() -> dict[str, Any]:
         "email_verified": True,
         "app": {
             "type": "app",
-            "id_code": APP_ID,
+            "id_code": workspace.app_id,
             "name": "intercom-destination sandbox",
             "created_at": _APP_CREATED_AT,
             "secure": False,
@@ -63,12 +62,12 @@ def me() -> dict[str, Any]:
     }
 
 
-def contact(found: Contact) -> dict[str, Any]:
+def contact(workspace: Workspace, found: Contact) -> dict[str, Any]:
     url = f"/contacts/{found.id}"
     document: dict[str, Any] = {
         "type": "contact",
         "id": found.id,
-        "workspace_id": APP_ID,
+        "workspace_id": workspace.app_id,
         "external_id": found.external_id,
         "role": found.role,
         "email": found.email,
@@ -118,7 +117,7 @@ def contact_reference(found: Contact, **flags: bool) -> dict[str, Any]:
     return {"type": "contact", "id": found.id, "external_id": found.external_id, **flags}
 
 
-def contact_page(page: Page) -> dict[str, Any]:
+def contact_page(workspace: Workspace, page: Page) -> dict[str, Any]:
     pages: dict[str, Any] = {
         "type": "pages",
         "page": page.page,
@@ -129,7 +128,7 @@ def contact_page(page: Page) -> dict[str, Any]:
         pages["next"] = {"per_page": page.per_page, "starting_after": page.next}
     return {
         "type": "list",
-        "data": [contact(found) for found in page.contacts],
+        "data": [contact(workspace, found) for found in page.contacts],
         "total_count": page.total_count,
         "pages": pages,
     }
@@ -145,7 +144,7 @@ def company(workspace: Workspace, found: Company) -> dict[str, Any]:
         "type": "company",
         "company_id": found.company_id,
         "id": found.id,
-        "app_id": APP_ID,
+        "app_id": workspace.app_id,
         "name": found.name,
         "remote_created_at": found.remote_created_at,
         "created_at": found.created_at,

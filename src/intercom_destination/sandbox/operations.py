@@ -32,7 +32,7 @@ Handler = Callable[[Sandbox, Incoming], Reply]
 
 
 def me(sandbox: Sandbox, request: Incoming) -> Reply:
-    return 200, documents.me()
+    return 200, documents.me(sandbox.workspace)
 
 
 def create_contact(sandbox: Sandbox, request: Incoming) -> Reply:
@@ -42,16 +42,17 @@ def create_contact(sandbox: Sandbox, request: Incoming) -> Reply:
         # A concurrent request created the same contact first: it exists, and this one loses.
         workspace.set_archived(contact.id, sandbox.faults.faults.conflicts_archived)
         raise conflict(contact)
-    return 200, documents.contact(contact)
+    return 200, documents.contact(sandbox.workspace, contact)
 
 
 def get_contact(sandbox: Sandbox, request: Incoming) -> Reply:
-    return 200, documents.contact(sandbox.workspace.contact(request.params["contact_id"]))
+    workspace = sandbox.workspace
+    return 200, documents.contact(workspace, workspace.contact(request.params["contact_id"]))
 
 
 def update_contact(sandbox: Sandbox, request: Incoming) -> Reply:
     contact = sandbox.workspace.update_contact(request.params["contact_id"], request.body)
-    return 200, documents.contact(contact)
+    return 200, documents.contact(sandbox.workspace, contact)
 
 
 def delete_contact(sandbox: Sandbox, request: Incoming) -> Reply:
@@ -61,7 +62,7 @@ def delete_contact(sandbox: Sandbox, request: Incoming) -> Reply:
 
 def find_by_external_id(sandbox: Sandbox, request: Incoming) -> Reply:
     contact = sandbox.workspace.find_by_external_id(request.params["external_id"])
-    return 200, documents.contact(contact)
+    return 200, documents.contact(sandbox.workspace, contact)
 
 
 def search_contacts(sandbox: Sandbox, request: Incoming) -> Reply:
@@ -69,7 +70,7 @@ def search_contacts(sandbox: Sandbox, request: Incoming) -> Reply:
     page = sandbox.workspace.search_contacts(
         request.body["query"], pagination.get("per_page"), pagination.get("starting_after")
     )
-    return 200, documents.contact_page(page)
+    return 200, documents.contact_page(sandbox.workspace, page)
 
 
 def archive_contact(sandbox: Sandbox, request: Incoming) -> Reply:

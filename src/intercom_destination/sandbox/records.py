@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import msgspec
@@ -78,9 +79,17 @@ class DataAttribute(msgspec.Struct, kw_only=True):
     messenger_writable: bool = False
 
 
+def new_app_id() -> str:
+    """An app id like Intercom's `id_code`: a new one for every new workspace, so that a
+    destination can tell that its cache of another one no longer applies."""
+    return secrets.token_hex(4)
+
+
 class WorkspaceData(msgspec.Struct, kw_only=True):
     """Everything the workspace holds, as saved to a state file and shown to tests."""
 
+    #: What `GET /me` answers as the app's `id_code`.
+    app_id: str = msgspec.field(default_factory=new_app_id)
     contacts: list[Contact] = msgspec.field(default_factory=list)
     companies: list[Company] = msgspec.field(default_factory=list)
     events: list[Event] = msgspec.field(default_factory=list)

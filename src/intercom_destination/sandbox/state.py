@@ -137,6 +137,7 @@ class Workspace:
 
     def load(self, data: WorkspaceData) -> None:
         """Replace everything with `data` and rebuild the indexes."""
+        self.app_id = data.app_id
         self._contacts = {contact.id: contact for contact in data.contacts}
         self._companies = {company.id: company for company in data.companies}
         self._events = list(data.events)
@@ -156,6 +157,7 @@ class Workspace:
 
     def snapshot(self) -> WorkspaceData:
         return WorkspaceData(
+            app_id=self.app_id,
             contacts=list(self._contacts.values()),
             companies=list(self._companies.values()),
             events=list(self._events),
@@ -332,6 +334,16 @@ class Workspace:
         if found is None:
             raise company_not_found()
         return self._companies[found]
+
+    def delete_company(self, company_id: str) -> Company:
+        """As an admin deleting it in Intercom's UI: its users leave it."""
+        company = self._company(company_id)
+        del self._companies[company.id]
+        del self._companies_by_company_id[company.company_id]
+        for contact in self._contacts.values():
+            if company.id in contact.company_ids:
+                contact.company_ids.remove(company.id)
+        return company
 
     def plan_id(self, plan: str) -> str:
         return self._plans[plan]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from intercom_destination.store.base import (
@@ -49,6 +50,7 @@ __all__ = [
     "StoreError",
     "StoredEvent",
     "VisitorInFlight",
+    "beside_store",
     "migrate_store",
     "new_event",
     "open_store",
@@ -93,6 +95,15 @@ async def migrate_store(database_url: str) -> tuple[int, int]:
     from intercom_destination.store.postgres import migrate_database
 
     return await migrate_database(location)
+
+
+def beside_store(database_url: str, suffix: str) -> Path | None:
+    """A file next to a SQLite store's file, for what belongs with the store; None for a
+    store in memory or in PostgreSQL, which have no place on this machine."""
+    kind, location = _parse(database_url)
+    if kind != "sqlite" or location == ":memory:":
+        return None
+    return Path(location + suffix)
 
 
 def store_kind(database_url: str) -> Literal["sqlite", "postgresql"]:

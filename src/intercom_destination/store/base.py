@@ -321,6 +321,16 @@ class Store(abc.ABC):
     # Caches and workspace knowledge.
 
     @abc.abstractmethod
+    async def claim_workspace(self, workspace: str) -> str | None:
+        """Record that the caches below describe the Intercom workspace `workspace`.
+
+        If they described another one, or none is recorded (a store from before workspaces
+        were), they are emptied first, in the same transaction: ids, digests and bodies,
+        attributes and event names of one workspace are wrong in any other. Returns the
+        workspace recorded before, None if there was none.
+        """
+
+    @abc.abstractmethod
     async def get_identity(self, kind: IdentityKind, key: str) -> str | None:
         """The Intercom id cached for a contact or company key, if any."""
 
@@ -344,11 +354,21 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def add_event_name(self, name: str, *, budget: int | None = None) -> bool:
-        """Record an event name the workspace knows; atomically within `budget` names.
+        """Reserve a slot for an event name; atomically within `budget` names.
 
         Returns True when the name is known afterwards, False when it is new and `budget`
-        names are known already (then it is not added).
+        names are known already (then it is not added). A new name holds its slot until
+        `accept_event_name` or `release_event_name` says how its event went.
         """
+
+    @abc.abstractmethod
+    async def accept_event_name(self, name: str) -> None:
+        """Intercom accepted an event with this name: it keeps its slot for good."""
+
+    @abc.abstractmethod
+    async def release_event_name(self, name: str) -> None:
+        """The event did not reach Intercom: the name gives its slot back, unless an event
+        with it was accepted before."""
 
     @abc.abstractmethod
     async def event_names(self) -> list[str]:
@@ -362,7 +382,18 @@ class Store(abc.ABC):
         """The digest of the attributes last delivered for a contact key."""
 
     @abc.abstractmethod
-    async def put_digest(self, contact: str, digest: bytes) -> None: ...
+    async def put_digest(self, contact: str, digest: bytes, body: bytes | None = None) -> None:
+        """Record the digest of what was delivered for a key, and the body it digests."""
+
+    @abc.abstractmethod
+    async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
+        """Forget the digests of every key that starts with `prefix` and ends with `suffix`
+        (what was attached to a contact or company Intercom lost), and maybe a few more:
+        that only costs a call that was not needed."""
+
+    @abc.abstractmethod
+    async def last_body(self, contact: str) -> bytes | None:
+        """The body last delivered for a key (`put_digest`), to rebuild what Intercom lost."""
 
     # Companies, which many lanes write at once.
 

@@ -41,6 +41,7 @@ from intercom_destination.store.base import (
 )
 from intercom_destination.store.postgres_schema import Connection, migrate
 from intercom_destination.store.rows import (
+    CACHES,
     COMPANY_RECORD,
     COMPANY_SYNCED,
     DEAD,
@@ -51,6 +52,7 @@ from intercom_destination.store.rows import (
     PENDING,
     company_record,
     dead_letter,
+    like,
     outcome_row,
     save_company,
     stored_event,
@@ -261,6 +263,19 @@ class PostgresStore(Store):
     async def purge(self, event_ids: Sequence[int] | None = None) -> int:
         return await self._transaction(partial(lanes.purge, event_ids=event_ids))
 
+    async def claim_workspace(self, workspace: str) -> str | None:
+        async def claim(connection: Connection) -> str | None:
+            # The row lock makes processes starting at once claim one after another.
+            cursor = await connection.execute("SELECT app FROM workspace WHERE id = 1 FOR UPDATE")
+            (previous,) = await _one(cursor)
+            if previous != workspace:
+                for table in CACHES:
+                    await connection.execute(f"DELETE FROM {table}")
+                await connection.execute("UPDATE workspace SET app = %s WHERE id = 1", (workspace,))
+            return None if previous is None else str(previous)
+
+        return await self._transaction(claim)
+
     async def get_identity(self, kind: IdentityKind, key: str) -> str | None:
         rows = await self._fetch(
             "SELECT intercom_id FROM identities WHERE kind = %s AND key = %s", (kind, key)
@@ -316,13 +331,25 @@ class PostgresStore(Store):
                 if not known and count >= budget:
                     return False
             await connection.execute(
-                "INSERT INTO event_names (name) VALUES (%s) ON CONFLICT DO NOTHING", (name,)
+                "INSERT INTO event_names (name, accepted) VALUES (%s, false)"
+                " ON CONFLICT DO NOTHING",
+                (name,),
             )
             return True
 
         if await self._fetch("SELECT 1 FROM event_names WHERE name = %s", (name,)):
             return True
         return await self._transaction(add)
+
+    async def accept_event_name(self, name: str) -> None:
+        await self._fetch(
+            "INSERT INTO event_names (name, accepted) VALUES (%s, true)"
+            " ON CONFLICT (name) DO UPDATE SET accepted = true",
+            (name,),
+        )
+
+    async def release_event_name(self, name: str) -> None:
+        await self._fetch("DELETE FROM event_names WHERE name = %s AND NOT accepted", (name,))
 
     async def event_names(self) -> list[str]:
         rows = await self._fetch("SELECT name FROM event_names ORDER BY name", ())
@@ -336,11 +363,11 @@ class PostgresStore(Store):
         rows = await self._fetch("SELECT digest FROM digests WHERE contact = %s", (contact,))
         return bytes(rows[0][0]) if rows else None
 
-    async def put_digest(self, contact: str, digest: bytes) -> None:
+    async def put_digest(self, contact: str, digest: bytes, body: bytes | None = None) -> None:
         await self._fetch(
-            "INSERT INTO digests (contact, digest) VALUES (%s, %s)"
-            " ON CONFLICT (contact) DO UPDATE SET digest = excluded.digest",
-            (contact, digest),
+            "INSERT INTO digests (contact, digest, body) VALUES (%s, %s, %s)"
+            " ON CONFLICT (contact) DO UPDATE SET digest = excluded.digest, body = excluded.body",
+            (contact, digest, body),
         )
 
     async def company_record(self, company_id: str) -> CompanyRecord | None:
@@ -352,6 +379,15 @@ class PostgresStore(Store):
 
     async def company_synced(self, company_id: str, version: int) -> bool:
         return bool(await self._fetch(COMPANY_SYNCED, (company_id, version)))
+
+    async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
+        await self._fetch(
+            "DELETE FROM digests WHERE contact LIKE %s ESCAPE '\\'", (like(prefix, suffix),)
+        )
+
+    async def last_body(self, contact: str) -> bytes | None:
+        rows = await self._fetch("SELECT body FROM digests WHERE contact = %s", (contact,))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
         bucket.check(n, rate, burst)

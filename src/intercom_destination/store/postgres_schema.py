@@ -113,6 +113,16 @@ MIGRATIONS: list[list[str]] = [
             state bytea NOT NULL
         )""",
     ],
+    [
+        # The Intercom workspace the caches describe (see `Store.claim_workspace`); one row,
+        # there from the start so that every claimant can lock it.
+        "CREATE TABLE workspace (id integer PRIMARY KEY CHECK (id = 1), app text)",
+        "INSERT INTO workspace (id) VALUES (1)",
+        # The body a digest was taken of, to rebuild a contact Intercom lost.
+        "ALTER TABLE digests ADD COLUMN body bytea",
+        # Names known before were added once their event was sent.
+        "ALTER TABLE event_names ADD COLUMN accepted boolean NOT NULL DEFAULT true",
+    ],
 ]
 
 

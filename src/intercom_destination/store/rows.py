@@ -20,8 +20,22 @@ from intercom_destination.store.base import (
 #: deduplicates across all of them and an event's bytes never move.
 PENDING, PARKED, DEAD, DONE = 0, 1, 2, 3
 
+#: The tables that cache what one Intercom workspace holds (see `Store.claim_workspace`).
+CACHES = ("identities", "digests", "attributes", "event_names")
+
 EVENT_COLUMNS = "id, message_id, lane, type, received_at, body, attempts"
 OUTCOME_COLUMNS = "at, message_id, lane, type, outcome, reason, calls"
+
+
+def like(prefix: str, suffix: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') for the strings that start with `prefix` and end
+    with `suffix`."""
+
+    def escaped(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    return f"{escaped(prefix)}%{escaped(suffix)}"
+
 
 _history = msgspec.json.Decoder(tuple[Attempt, ...])
 

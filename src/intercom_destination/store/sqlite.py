@@ -40,6 +40,7 @@ from intercom_destination.store.base import (
     StoreError,
 )
 from intercom_destination.store.rows import (
+    CACHES,
     COMPANY_RECORD,
     COMPANY_SYNCED,
     DEAD,
@@ -50,6 +51,7 @@ from intercom_destination.store.rows import (
     PENDING,
     company_record,
     dead_letter,
+    like,
     outcome_row,
     save_company,
     stored_event,
@@ -281,6 +283,9 @@ class SQLiteStore(Store):
     async def purge(self, event_ids: Sequence[int] | None = None) -> int:
         return await self._writer.call(partial(lanes.purge, event_ids=event_ids))
 
+    async def claim_workspace(self, workspace: str) -> str | None:
+        return await self._writer.call(partial(_claim_workspace, workspace=workspace))
+
     async def get_identity(self, kind: IdentityKind, key: str) -> str | None:
         rows = await self._read(
             "SELECT intercom_id FROM identities WHERE kind = ? AND key = ?", (kind, key)
@@ -323,10 +328,20 @@ class SQLiteStore(Store):
             (count,) = connection.execute("SELECT count(*) FROM event_names").fetchone()
             if budget is not None and count >= budget:
                 return False
-            connection.execute("INSERT INTO event_names (name) VALUES (?)", (name,))
+            connection.execute("INSERT INTO event_names (name, accepted) VALUES (?, 0)", (name,))
             return True
 
         return await self._writer.call(add)
+
+    async def accept_event_name(self, name: str) -> None:
+        await self._write(
+            "INSERT INTO event_names (name, accepted) VALUES (?, 1)"
+            " ON CONFLICT (name) DO UPDATE SET accepted = 1",
+            (name,),
+        )
+
+    async def release_event_name(self, name: str) -> None:
+        await self._write("DELETE FROM event_names WHERE name = ? AND NOT accepted", (name,))
 
     async def event_names(self) -> list[str]:
         rows = await self._read("SELECT name FROM event_names ORDER BY name", ())
@@ -340,9 +355,10 @@ class SQLiteStore(Store):
         rows = await self._read("SELECT digest FROM digests WHERE contact = ?", (contact,))
         return bytes(rows[0][0]) if rows else None
 
-    async def put_digest(self, contact: str, digest: bytes) -> None:
+    async def put_digest(self, contact: str, digest: bytes, body: bytes | None = None) -> None:
         await self._write(
-            "INSERT OR REPLACE INTO digests (contact, digest) VALUES (?, ?)", (contact, digest)
+            "INSERT OR REPLACE INTO digests (contact, digest, body) VALUES (?, ?, ?)",
+            (contact, digest, body),
         )
 
     async def company_record(self, company_id: str) -> CompanyRecord | None:
@@ -355,6 +371,15 @@ class SQLiteStore(Store):
 
     async def company_synced(self, company_id: str, version: int) -> bool:
         return await self._changed(_placeholders(COMPANY_SYNCED), (company_id, version))
+
+    async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
+        await self._write(
+            "DELETE FROM digests WHERE contact LIKE ? ESCAPE '\\'", (like(prefix, suffix),)
+        )
+
+    async def last_body(self, contact: str) -> bytes | None:
+        rows = await self._read("SELECT body FROM digests WHERE contact = ?", (contact,))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
         bucket.check(n, rate, burst)
@@ -534,6 +559,16 @@ def _take_tokens(
         (after.tokens, after.updated_at),
     )
     return wait_until
+
+
+def _claim_workspace(connection: sqlite3.Connection, workspace: str) -> str | None:
+    row = connection.execute("SELECT app FROM workspace").fetchone()
+    previous = None if row is None else str(row[0])
+    if previous != workspace:
+        for table in CACHES:
+            connection.execute(f"DELETE FROM {table}")
+        connection.execute("INSERT OR REPLACE INTO workspace (id, app) VALUES (1, ?)", (workspace,))
+    return previous
 
 
 def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Status:

@@ -174,6 +174,14 @@ MIGRATIONS: list[list[str]] = [
             state BLOB NOT NULL
         ) WITHOUT ROWID""",
     ],
+    [
+        # The Intercom workspace the caches describe (see `Store.claim_workspace`).
+        "CREATE TABLE workspace (id INTEGER PRIMARY KEY CHECK (id = 1), app TEXT NOT NULL)",
+        # The body a digest was taken of, to rebuild a contact Intercom lost.
+        "ALTER TABLE digests ADD COLUMN body BLOB",
+        # Names known before were added once their event was sent.
+        "ALTER TABLE event_names ADD COLUMN accepted INTEGER NOT NULL DEFAULT 1",
+    ],
 ]
 
 
