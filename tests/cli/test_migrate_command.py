@@ -34,6 +34,7 @@ def test_migrate_upgrades_a_schema_the_fleet_refuses(
     env = environment(tmp_path / "unused.db", None)
     env["DATABASE_URL"] = postgres_url
     run(env, "migrate")
+    latest = len(postgres_schema.MIGRATIONS)
     later = ["CREATE TABLE later (note text)"]
     monkeypatch.setattr(postgres_schema, "MIGRATIONS", [*postgres_schema.MIGRATIONS, later])
 
@@ -42,7 +43,7 @@ def test_migrate_upgrades_a_schema_the_fleet_refuses(
 
     assert refused.exit_code == 1
     assert "run `intercom-destination migrate`" in refused.stderr
-    assert migrated.stdout == "migrated the schema from version 1 to 2\n"
+    assert migrated.stdout == f"migrated the schema from version {latest} to {latest + 1}\n"
     assert run(env, "status").exit_code == 0
 
 

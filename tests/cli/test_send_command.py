@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -126,12 +128,17 @@ def test_send_no_wait_stores_and_a_worker_process_delivers(sandbox: str, tmp_pat
         "attributes",
         "paused",
         "paused_until",
+        "paused_reason",
     }
     assert (before["lanes"], before["backlog"], before["in_flight"]) == (2, 4, 0)
     assert before["oldest_pending_age"] >= 0
     assert before["outcomes"] == {}
     assert before["calls_per_event"] is None
-    assert (before["paused"], before["paused_until"]) == (False, None)
+    assert (before["paused"], before["paused_until"], before["paused_reason"]) == (
+        False,
+        None,
+        None,
+    )
     assert httpx.get(f"{sandbox}/_sandbox/state").json()["contacts"] == []
 
     worker = run_worker_until_idle(env, tmp_path / "worker.log")
@@ -173,3 +180,30 @@ def test_a_segment_archive_keeps_the_timestamps_segment_corrected(
     assert result.exit_code == 0, result.stderr
     [event] = events_by_user(sandbox)["u1"]
     assert event["created_at"] == 1795860000  # 2026-11-28T10:00:00Z
+
+
+def test_send_stops_at_a_refused_token_and_keeps_the_events(
+    start_sandbox: Callable[..., AbstractContextManager[str]], tmp_path: Path
+) -> None:
+    token = "tok-wrong-3f9b"
+    events = [identify("u1", "ada@example.com"), identify("u2", "bob@example.com")]
+    file = write_jsonl(tmp_path / "events.jsonl", events)
+    with start_sandbox("--token", "tok-right") as url:
+        env = environment(tmp_path / "store.db", url) | {"INTERCOM_ACCESS_TOKEN": token}
+
+        result = run(env, "send", str(file))
+
+        assert result.exit_code == 1
+        [line] = result.stderr.splitlines()
+        assert line.startswith(
+            "stopped: Intercom refused the access token (401 unauthorized: Access Token Invalid"
+        )
+        assert "Check INTERCOM_ACCESS_TOKEN, and check INTERCOM_REGION too" in line
+        assert line.endswith(
+            "2 of 2 events wait in the store: run send again, or a worker, once that is fixed"
+        )
+        assert token not in result.output
+        after = status(env)
+        assert (after["backlog"], after["dead"], after["paused"]) == (2, 0, True)
+        assert after["paused_reason"].startswith("Intercom refused the access token (401")
+        assert sandbox_state(url)["contacts"] == []

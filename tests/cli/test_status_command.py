@@ -28,7 +28,7 @@ def test_status_shows_budgets_and_a_pause(sandbox: str, tmp_path: Path) -> None:
 
     async def pause() -> None:
         async with await open_store(f"sqlite:///{store}") as opened:
-            await opened.pause_until(pause_ends)
+            await opened.pause_until(pause_ends, "Intercom refused the access token (401)")
 
     asyncio.run(pause())
 
@@ -51,7 +51,11 @@ def test_status_shows_budgets_and_a_pause(sandbox: str, tmp_path: Path) -> None:
     assert "attributes   contact 1 of 50, company 0 of 50 (max_custom_attributes)" in text
     assert "parked       1 waiting for their contact" in text
     assert "outcomes     delivered 2, parked 1" in text
-    assert f"delivery     paused until {document['paused_until']} (10 min from now)" in text
+    assert document["paused_reason"] == "Intercom refused the access token (401)"
+    assert (
+        f"delivery     paused until {document['paused_until']} (10 min from now): "
+        "Intercom refused the access token (401)"
+    ) in text
 
 
 def test_an_empty_store_has_nothing_pending_and_runs(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 from intercom_destination.store import (
     Enqueued,
     LeaseLost,
+    Pause,
     StoreError,
     migrate_store,
     open_store,
@@ -29,7 +30,7 @@ async def test_everything_survives_close_and_reopen(shared_url: str) -> None:
         await store.link("anon2", "u9", now=NOW)
         await store.put_identity("email", "a@example.com", "c1")
         await store.add_event_name("Signed Up")
-        await store.pause_until(NOW + 30)
+        await store.pause_until(NOW + 30, "429")
 
     async with await open_store(shared_url) as store:
         [lease] = await store.lease("w", 10, 30, NOW + 5)
@@ -42,7 +43,7 @@ async def test_everything_survives_close_and_reopen(shared_url: str) -> None:
         assert [lease.lane for lease in await store.lease("w", 10, 30, NOW + 5)] == ["u9"]
         assert await store.get_identity("email", "a@example.com") == "c1"
         assert await store.event_names() == ["Signed Up"]
-        assert await store.paused_until() == NOW + 30
+        assert await store.pause() == Pause(NOW + 30, "429")
         assert (await store.outcomes(limit=1))[0].outcome == "delivered"
 
 
@@ -103,14 +104,16 @@ async def test_a_postgres_schema_is_migrated_only_when_asked(
     async with await open_store(postgres_url) as store:
         await store.enqueue([event("m1")])
     later = ["CREATE TABLE later (note text)", "INSERT INTO later VALUES ('migrated')"]
+    latest = len(postgres_schema.MIGRATIONS)
     monkeypatch.setattr(postgres_schema, "MIGRATIONS", [*postgres_schema.MIGRATIONS, later])
 
     # A fleet's shared schema changes when its operator says, not when a process starts.
     with pytest.raises(
-        StoreError, match=r"version 1; .* needs version 2: run `intercom-destination migrate`"
+        StoreError,
+        match=rf"version {latest}; .* needs version {latest + 1}: run `intercom-destination migrate`",
     ):
         await open_store(postgres_url)
-    assert await migrate_store(postgres_url) == (1, 2)
+    assert await migrate_store(postgres_url) == (latest, latest + 1)
 
     async with await open_store(postgres_url) as store:
         assert await drain(store) == ["m1"]
@@ -122,7 +125,8 @@ async def test_processes_starting_at_once_create_the_schema_once(postgres_url: s
     for store in stores:
         await store.close()
 
-    assert query(postgres_url, "SELECT version FROM schema_version") == [(1,)]
+    latest = len(postgres_schema.MIGRATIONS)
+    assert query(postgres_url, "SELECT version FROM schema_version") == [(latest,)]
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     attributes: dict[str, Budget]
     paused: bool
     paused_until: str | None
+    paused_reason: str | None
 
 
 async def report(settings: Settings, now: float) -> Report:
@@ -46,9 +47,9 @@ async def _report(store: Store, settings: Settings, now: float) -> Report:
     status = await store.status(now)
     rows = await store.outcomes(CALLS_SAMPLE)
     finished = sum(1 for row in rows if row.outcome in FINISHED)
-    paused_until = await store.paused_until()
-    if paused_until is not None and paused_until <= now:
-        paused_until = None
+    pause = await store.pause()
+    if pause is not None and pause.until <= now:
+        pause = None
     attributes = {
         model: Budget(len(await store.attributes(model)), settings.max_custom_attributes)
         for model in ("contact", "company")
@@ -64,8 +65,9 @@ async def _report(store: Store, settings: Settings, now: float) -> Report:
         calls_per_event=sum(row.calls for row in rows) / finished if finished else None,
         event_names=Budget(await store.count_event_names(), settings.max_event_names),
         attributes=attributes,
-        paused=paused_until is not None,
-        paused_until=iso(paused_until) if paused_until is not None else None,
+        paused=pause is not None,
+        paused_until=iso(pause.until) if pause is not None else None,
+        paused_reason=pause.reason if pause is not None else None,
     )
 
 
@@ -83,6 +85,8 @@ def render(report: Report, now: float) -> str:
     if report.paused_until is not None:
         until = datetime.fromisoformat(report.paused_until).timestamp()
         delivery = f"paused until {report.paused_until} ({duration(until - now)} from now)"
+        if report.paused_reason is not None:
+            delivery += f": {report.paused_reason}"
     rows = [
         ("lanes", f"{report.lanes} with pending events, {report.in_flight} in flight"),
         ("backlog", backlog),

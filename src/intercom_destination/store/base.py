@@ -133,6 +133,14 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     outcomes: dict[str, int]
 
 
+class Pause(msgspec.Struct, frozen=True):
+    """Every worker waits until `until` (Unix seconds), for `reason` (None in a pause recorded
+    before reasons were)."""
+
+    until: float
+    reason: str | None
+
+
 class Store(abc.ABC):
     """The engine's one durable store; `open_store(database_url)` gives one.
 
@@ -343,12 +351,13 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def pause_until(self, until: float) -> None:
-        """Grant no tokens before `until` (after a 429); a pause is only ever lengthened."""
+    async def pause_until(self, until: float, reason: str) -> None:
+        """Grant no tokens before `until` (after a 429, or a token Intercom refused), for
+        `reason`; a pause is only ever lengthened, and keeps the reason of the longest."""
 
     @abc.abstractmethod
-    async def paused_until(self) -> float | None:
-        """The end of the latest pause, or None if there never was one."""
+    async def pause(self) -> Pause | None:
+        """The latest pause (it may have ended), or None if there never was one."""
 
     # Observation and upkeep.
 

@@ -34,6 +34,7 @@ from intercom_destination.store.base import (
     NewEvent,
     OutcomeRow,
     Parked,
+    Pause,
     Status,
     Store,
     StoreError,
@@ -346,18 +347,22 @@ class PostgresStore(Store):
 
         return await self._transaction(take)
 
-    async def pause_until(self, until: float) -> None:
+    async def pause_until(self, until: float, reason: str) -> None:
         # A bucket first used by a pause starts empty at the pause's end.
         await self._fetch(
             "UPDATE rate_bucket SET paused_until = greatest(paused_until, %(until)s),"
+            " paused_reason = CASE WHEN paused_until IS NULL OR %(until)s >= paused_until"
+            " THEN %(reason)s ELSE paused_reason END,"
             " tokens = coalesce(tokens, 0), updated_at = coalesce(updated_at, %(until)s)"
             " WHERE id = 1",
-            {"until": until},
+            {"until": until, "reason": reason},
         )
 
-    async def paused_until(self) -> float | None:
-        rows = await self._fetch("SELECT paused_until FROM rate_bucket WHERE id = 1", ())
-        return None if rows[0][0] is None else float(rows[0][0])
+    async def pause(self) -> Pause | None:
+        rows = await self._fetch(
+            "SELECT paused_until, paused_reason FROM rate_bucket WHERE id = 1", ()
+        )
+        return None if rows[0][0] is None else Pause(float(rows[0][0]), rows[0][1])
 
     async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
         rows = await self._fetch(

@@ -104,6 +104,10 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "INSERT INTO rate_bucket (id) VALUES (1)",
     ],
+    [
+        # Why every worker waits (`status` says it): a 429, or a token Intercom refused.
+        "ALTER TABLE rate_bucket ADD COLUMN paused_reason text",
+    ],
 ]
 
 
@@ -117,9 +121,9 @@ async def migrate(connection: Connection, *, upgrade: bool) -> tuple[int, int]:
     latest = len(MIGRATIONS)
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCKS, SCHEMA_LOCK))
+        version = 0
         cursor = await connection.execute("SELECT to_regclass('schema_version') IS NOT NULL")
         row = await cursor.fetchone()
-        version = 0
         if row is not None and row[0]:
             cursor = await connection.execute("SELECT version FROM schema_version")
             found = await cursor.fetchone()

@@ -34,6 +34,7 @@ from intercom_destination.store.base import (
     NewEvent,
     OutcomeRow,
     Parked,
+    Pause,
     Status,
     Store,
     StoreError,
@@ -325,18 +326,24 @@ class SQLiteStore(Store):
         bucket.check(n, rate, burst)
         return await self._writer.call(partial(_take_tokens, n=n, now=now, rate=rate, burst=burst))
 
-    async def pause_until(self, until: float) -> None:
+    async def pause_until(self, until: float, reason: str) -> None:
         # A bucket created by a pause starts empty at the pause's end.
         await self._write(
-            "INSERT INTO rate_bucket (id, tokens, updated_at, paused_until) VALUES (1, 0, ?1, ?1)"
-            " ON CONFLICT (id) DO UPDATE SET paused_until ="
-            " max(coalesce(paused_until, excluded.paused_until), excluded.paused_until)",
-            (until,),
+            "INSERT INTO rate_bucket (id, tokens, updated_at, paused_until, paused_reason)"
+            " VALUES (1, 0, ?1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET"
+            " paused_reason = CASE WHEN paused_until IS NULL"
+            " OR excluded.paused_until >= paused_until"
+            " THEN excluded.paused_reason ELSE paused_reason END,"
+            " paused_until = max(coalesce(paused_until, excluded.paused_until),"
+            " excluded.paused_until)",
+            (until, reason),
         )
 
-    async def paused_until(self) -> float | None:
-        rows = await self._read("SELECT paused_until FROM rate_bucket WHERE id = 1", ())
-        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+    async def pause(self) -> Pause | None:
+        rows = await self._read(
+            "SELECT paused_until, paused_reason FROM rate_bucket WHERE id = 1", ()
+        )
+        return Pause(float(rows[0][0]), rows[0][1]) if rows and rows[0][0] is not None else None
 
     async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
         rows = await self._read(

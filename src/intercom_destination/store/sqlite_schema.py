@@ -165,6 +165,10 @@ MIGRATIONS: list[list[str]] = [
         # How far each segment is sorted (a byte offset).
         "CREATE TABLE segments (name TEXT PRIMARY KEY, through INTEGER NOT NULL) WITHOUT ROWID",
     ],
+    [
+        # Why every worker waits (`status` says it): a 429, or a token Intercom refused.
+        "ALTER TABLE rate_bucket ADD COLUMN paused_reason TEXT",
+    ],
 ]
 
 
