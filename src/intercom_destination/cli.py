@@ -24,7 +24,7 @@ from intercom_destination.delivery import connection
 from intercom_destination.mapping import Skip, describe, plan
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
 from intercom_destination.spec import InvalidEvent
-from intercom_destination.store import StoreError, migrate_store
+from intercom_destination.store import StoreError, migrate_store, store_name
 
 config_option = click.option(
     "--config",
@@ -221,7 +221,9 @@ def deadletter_group() -> None:
 def deadletter_list(config_path: Path | None, as_json: bool) -> None:
     """One line per dead letter: id, messageId, type, lane, died at, reason."""
     settings = _settings(config_path)
-    _run(deadletters.list_dead_letters(settings, as_json=as_json, echo=click.echo))
+    count = _run(deadletters.list_dead_letters(settings, as_json=as_json, echo=click.echo))
+    where = store_name(settings.database_url)
+    click.echo(f"{count} dead letter{'' if count == 1 else 's'} in {where}", err=True)
 
 
 @deadletter_group.command("show")
@@ -232,7 +234,8 @@ def deadletter_show(event_id: int, config_path: Path | None, as_json: bool) -> N
     """One dead letter: its event and every attempt."""
     settings = _settings(config_path)
     if not _run(deadletters.show(settings, event_id, as_json=as_json, echo=click.echo)):
-        raise click.ClickException(f"no dead letter {event_id}")
+        where = store_name(settings.database_url)
+        raise click.ClickException(f"no dead letter {event_id} in {where}")
 
 
 _which_option = click.option("--all", "everything", is_flag=True, help="Every dead letter.")

@@ -116,6 +116,7 @@ def test_send_no_wait_stores_and_a_worker_process_delivers(sandbox: str, tmp_pat
     assert "4 stored for delivery; 0 invalid, 0 duplicate" in stored.stderr.splitlines()
     before = status(env)
     assert set(before) == {
+        "store",
         "lanes",
         "in_flight",
         "backlog",
@@ -134,6 +135,7 @@ def test_send_no_wait_stores_and_a_worker_process_delivers(sandbox: str, tmp_pat
     assert before["oldest_pending_age"] >= 0
     assert before["outcomes"] == {}
     assert before["calls_per_event"] is None
+    assert before["store"] == str(tmp_path / "store.db")
     assert (before["paused"], before["paused_until"], before["paused_reason"]) == (
         False,
         None,

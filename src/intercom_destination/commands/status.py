@@ -9,7 +9,7 @@ import msgspec
 from intercom_destination.commands.feed import FINISHED
 from intercom_destination.commands.formats import duration, iso
 from intercom_destination.settings import Settings
-from intercom_destination.store import Store, open_store
+from intercom_destination.store import Store, open_store, store_name
 
 #: Outcome log rows `calls_per_event` is measured over.
 CALLS_SAMPLE = 1000
@@ -23,6 +23,7 @@ class Budget(msgspec.Struct, frozen=True):
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     """`status --json`: one document, its fields documented in the README."""
 
+    store: str
     lanes: int
     in_flight: int
     backlog: int
@@ -39,7 +40,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def report(settings: Settings, now: float) -> Report:
-    async with await open_store(settings.database_url) as store:
+    async with await open_store(settings.database_url, create=False) as store:
         return await _report(store, settings, now)
 
 
@@ -55,6 +56,7 @@ async def _report(store: Store, settings: Settings, now: float) -> Report:
         for model in ("contact", "company")
     }
     return Report(
+        store=store_name(settings.database_url),
         lanes=status.lanes,
         in_flight=status.in_flight,
         backlog=status.backlog,
@@ -88,6 +90,7 @@ def render(report: Report, now: float) -> str:
         if report.paused_reason is not None:
             delivery += f": {report.paused_reason}"
     rows = [
+        ("store", report.store),
         ("lanes", f"{report.lanes} with pending events, {report.in_flight} in flight"),
         ("backlog", backlog),
         ("parked", f"{report.parked} waiting for their contact"),

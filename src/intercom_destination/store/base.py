@@ -42,6 +42,16 @@ class StoreError(Exception):
     """The store cannot do what was asked (a bad URL, a schema from a newer version, ...)."""
 
 
+class NoStore(StoreError):
+    """A store opened only to be read is not there; none was made (see `open_store`)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"no store at {where} (DATABASE_URL): this command reads a store and creates "
+            "none; point DATABASE_URL at the one `serve`, `ingest`, `send` or `worker` use"
+        )
+
+
 class LeaseLost(StoreError):
     """The lease was spent already, or another worker leased the lane after it expired."""
 

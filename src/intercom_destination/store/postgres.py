@@ -32,6 +32,7 @@ from intercom_destination.store.base import (
     Lease,
     Model,
     NewEvent,
+    NoStore,
     OutcomeRow,
     Parked,
     Pause,
@@ -39,7 +40,8 @@ from intercom_destination.store.base import (
     Store,
     StoreError,
 )
-from intercom_destination.store.postgres_schema import Connection, migrate
+from intercom_destination.store.names import without_credentials
+from intercom_destination.store.postgres_schema import Connection, has_schema, migrate
 from intercom_destination.store.rows import (
     DEAD,
     DONE,
@@ -93,8 +95,11 @@ class PostgresStore(Store):
         *,
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
+        create: bool = True,
     ) -> PostgresStore:
         async with await _connect(url) as connection:
+            if not create and not await has_schema(connection):
+                raise NoStore(without_credentials(url))
             await migrate(connection, upgrade=False)
         pool = AsyncConnectionPool(
             url,

@@ -111,6 +111,13 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 
+async def has_schema(connection: Connection) -> bool:
+    """Whether the database (its schema on the `search_path`) holds a store, of any version."""
+    cursor = await connection.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+    row = await cursor.fetchone()
+    return row is not None and bool(row[0])
+
+
 async def migrate(connection: Connection, *, upgrade: bool) -> tuple[int, int]:
     """Bring the database to the latest schema; its versions before and after.
 
@@ -122,9 +129,7 @@ async def migrate(connection: Connection, *, upgrade: bool) -> tuple[int, int]:
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCKS, SCHEMA_LOCK))
         version = 0
-        cursor = await connection.execute("SELECT to_regclass('schema_version') IS NOT NULL")
-        row = await cursor.fetchone()
-        if row is not None and row[0]:
+        if await has_schema(connection):
             cursor = await connection.execute("SELECT version FROM schema_version")
             found = await cursor.fetchone()
             version = 0 if found is None else int(found[0])

@@ -32,6 +32,7 @@ from intercom_destination.store.base import (
     Lease,
     Model,
     NewEvent,
+    NoStore,
     OutcomeRow,
     Parked,
     Pause,
@@ -54,6 +55,7 @@ from intercom_destination.store.sqlite_inbox import Arrivals, Sorter, Waiting
 from intercom_destination.store.sqlite_schema import (
     SEGMENTS_SUFFIX,
     attach_legacy_inbox,
+    has_schema,
     is_current,
     legacy_inbox_files,
     migrate,
@@ -104,7 +106,10 @@ class SQLiteStore(Store):
         *,
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
+        create: bool = True,
     ) -> SQLiteStore:
+        if not create and path != MEMORY and not Path(path).exists():
+            raise _no_store(path)
         scratch = Path(tempfile.mkdtemp(prefix="intercom-destination-")) if path == MEMORY else None
         # An in-memory store is lost with its process: its segments need no flush.
         directory = scratch or Path(path + SEGMENTS_SUFFIX)
@@ -125,6 +130,8 @@ class SQLiteStore(Store):
                 reader = Reader(await _connect(path), "store-reader")
                 threads.append(reader)
                 if not await reader.call(is_current):
+                    if not create and not await reader.call(has_schema):
+                        raise _no_store(path)
                     await migrate_database(path)
                 writer = Writer(
                     await _connect(path), "store-writer", upkeep=sorter, nice=WRITER_NICE
@@ -436,6 +443,10 @@ def _open(path: str, legacy_inbox: bool = False) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _no_store(path: str) -> NoStore:
+    return NoStore(str(Path(path).resolve()))
 
 
 def _busy(error: sqlite3.Error) -> bool:

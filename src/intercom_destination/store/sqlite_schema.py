@@ -192,6 +192,11 @@ def is_current(connection: sqlite3.Connection) -> bool:
     return _version(connection) == len(MIGRATIONS)
 
 
+def has_schema(connection: sqlite3.Connection) -> bool:
+    """Whether the database holds a store, of any version."""
+    return _version(connection) is not None
+
+
 def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
     """Bring the database to the latest schema, inside the caller's transaction; its
     versions before and after."""
