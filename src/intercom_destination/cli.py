@@ -153,9 +153,13 @@ def send_command(file: Any, config_path: Path | None, no_wait: bool) -> None:
 
     settings = _settings(config_path) if no_wait else _delivery_settings(config_path)
     console = Console(stderr=True, soft_wrap=True)
-    # Delivery's warnings (a refused token, say) show above the progress bar.
-    handler = RichHandler(console=console, show_path=False)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    if console.is_terminal:
+        # Delivery's warnings (an event dead, say) show above the progress bar.
+        handler = RichHandler(console=console, show_path=False)
+        logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    else:
+        # A log file gets what every command writes there: one JSON document a line.
+        logs.configure(logging.WARNING)
     try:
         backfill = _run(send.send(settings, file, deliver=not no_wait, console=console))
     except KeyboardInterrupt:

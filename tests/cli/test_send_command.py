@@ -209,3 +209,22 @@ def test_send_stops_at_a_refused_token_and_keeps_the_events(
         assert (after["backlog"], after["dead"], after["paused"]) == (2, 0, True)
         assert after["paused_reason"].startswith("Intercom refused the access token (401")
         assert sandbox_state(url)["contacts"] == []
+
+
+def test_send_logs_json_lines_where_no_one_watches(sandbox: str, tmp_path: Path) -> None:
+    env = environment(tmp_path / "store.db", sandbox, max_event_names="1")
+    events = [identify("u1", "ada@example.com"), track("u1", "A", 1), track("u1", "B", 2)]
+
+    result = run(env, "send", str(write_jsonl(tmp_path / "events.jsonl", events)))
+
+    assert result.exit_code == 1
+    [logged, summary, advice] = result.stderr.splitlines()
+    record = json.loads(logged)
+    assert (record["level"], record["logger"]) == (
+        "warning",
+        "intercom_destination.delivery.worker",
+    )
+    assert record["message"].startswith("event ")
+    assert "is dead: event 'B' was not sent" in record["message"]
+    assert summary.startswith("3 events: 2 delivered, 0 skipped, 0 waiting, 1 dead")
+    assert advice == "dead events are dead letters: `deadletter list` says why"
