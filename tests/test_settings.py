@@ -86,6 +86,22 @@ def test_secrets_never_show_in_a_repr() -> None:
             {"INTERCOM_DESTINATION_NO_SUCH_SETTING": "1"},
             "no_such_setting: not a setting",
         ),
+        # A secret is named, never shown.
+        (
+            {"INTERCOM_ACCESS_TOKEN": "tok\n456"},
+            "access_token: contains a control or invisible character (a line break, a tab, "
+            "a byte order mark); the value is not shown",
+        ),
+        (
+            {"INTERCOM_ACCESS_TOKEN": "\ufefftok456"},
+            "access_token: contains a control or invisible character (a line break, a tab, "
+            "a byte order mark); the value is not shown",
+        ),
+        (
+            {"SEGMENT_WRITE_KEYS": "wk-1,wk\x002"},
+            "write_keys[1]: contains a control or invisible character (a line break, a tab, "
+            "a byte order mark); the value is not shown",
+        ),
     ],
 )
 def test_bad_settings_name_the_setting(environ: dict[str, str], message: str) -> None:
@@ -99,3 +115,21 @@ def test_a_broken_file_is_reported_with_its_path(tmp_path: Path) -> None:
     path.write_text("region = ")
     with pytest.raises(SettingsError, match=str(path)):
         load_settings(path)
+
+
+def test_secrets_lose_the_whitespace_a_copy_from_a_file_adds(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('write_keys = [" wk-1\\n", "wk-2\\r\\n"]\n')
+    settings = load_settings(path, {"INTERCOM_ACCESS_TOKEN": "tok-456\n"})
+    assert settings.access_token == Secret("tok-456")
+    assert settings.write_keys == (Secret("wk-1"), Secret("wk-2"))
+    # Only whitespace is no token at all, as an empty value is.
+    assert load_settings(environ={"INTERCOM_ACCESS_TOKEN": " \r\n"}).access_token is None
+
+
+def test_an_empty_write_key_in_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('write_keys = ["wk-1", " "]\n')
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path)
+    assert str(raised.value) == "write_keys[1]: is empty"

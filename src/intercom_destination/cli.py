@@ -24,7 +24,7 @@ from intercom_destination.delivery import connection
 from intercom_destination.mapping import Skip, describe, plan
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
 from intercom_destination.spec import InvalidEvent
-from intercom_destination.store import StoreError, migrate_store
+from intercom_destination.store import StoreError, migrate_store, store_name
 
 config_option = click.option(
     "--config",
@@ -158,9 +158,13 @@ def send_command(file: Any, config_path: Path | None, no_wait: bool) -> None:
 
     settings = _settings(config_path) if no_wait else _delivery_settings(config_path)
     console = Console(stderr=True, soft_wrap=True)
-    # Delivery's warnings (a refused token, say) show above the progress bar.
-    handler = RichHandler(console=console, show_path=False)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    if console.is_terminal:
+        # Delivery's warnings (an event dead, say) show above the progress bar.
+        handler = RichHandler(console=console, show_path=False)
+        logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    else:
+        # A log file gets what every command writes there: one JSON document a line.
+        logs.configure(logging.WARNING)
     try:
         backfill = _run(send.send(settings, file, deliver=not no_wait, console=console))
     except KeyboardInterrupt:
@@ -226,7 +230,9 @@ def deadletter_group() -> None:
 def deadletter_list(config_path: Path | None, as_json: bool) -> None:
     """One line per dead letter: id, messageId, type, lane, died at, reason."""
     settings = _settings(config_path)
-    _run(deadletters.list_dead_letters(settings, as_json=as_json, echo=click.echo))
+    count = _run(deadletters.list_dead_letters(settings, as_json=as_json, echo=click.echo))
+    where = store_name(settings.database_url)
+    click.echo(f"{count} dead letter{'' if count == 1 else 's'} in {where}", err=True)
 
 
 @deadletter_group.command("show")
@@ -237,7 +243,8 @@ def deadletter_show(event_id: int, config_path: Path | None, as_json: bool) -> N
     """One dead letter: its event and every attempt."""
     settings = _settings(config_path)
     if not _run(deadletters.show(settings, event_id, as_json=as_json, echo=click.echo)):
-        raise click.ClickException(f"no dead letter {event_id}")
+        where = store_name(settings.database_url)
+        raise click.ClickException(f"no dead letter {event_id} in {where}")
 
 
 _which_option = click.option("--all", "everything", is_flag=True, help="Every dead letter.")

@@ -8,6 +8,7 @@ The environment wins over the file. Connection settings use the names of DESIGN 
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_type_hints
@@ -147,7 +148,7 @@ def load_settings(
         values["write_keys"] = [key.strip() for key in values["write_keys"].split(",")]
         values["write_keys"] = [key for key in values["write_keys"] if key]
     for key in ("api_url", "access_token"):
-        if values.get(key) == "":
+        if isinstance(values.get(key), str) and not values[key].strip():
             del values[key]
     return settings_from(values)
 
@@ -159,12 +160,33 @@ def settings_from(values: Mapping[str, Any]) -> Settings:
         raise SettingsError(_describe(error)) from None
 
 
+#: Characters no credential holds: what a copy from a file or a web page brings along.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_CONTROL_CHARACTER = (
+    "contains a control or invisible character (a line break, a tab, a byte order mark); "
+    "the value is not shown"
+)
+_EMPTY = "is empty"
+
+
 def _secret(kind: type, value: Any) -> Any:
-    if kind is Secret and isinstance(value, str):
-        return Secret(value)
     if kind is Secret and isinstance(value, Secret):
-        return value
+        value = value.reveal()
+    if kind is Secret and isinstance(value, str):
+        return Secret(_credential(value))
     raise NotImplementedError
+
+
+def _credential(value: str) -> str:
+    """`value` without the whitespace around it; a ValueError (which never holds the value)
+    if it is empty or holds a character no header or key can: a token with a line break
+    would fail every request to Intercom, and the failure would carry the header."""
+    value = value.strip()
+    if not value:
+        raise ValueError(_EMPTY)
+    if any(unicodedata.category(character) in _INVISIBLE for character in value):
+        raise ValueError(_CONTROL_CHARACTER)
+    return value
 
 
 def _describe(error: msgspec.ValidationError) -> str:
@@ -178,7 +200,9 @@ def _describe(error: msgspec.ValidationError) -> str:
     if not message:
         return text
     if name in _SECRETS:
-        return f"{name}: must be a string"
+        # Only this module's own messages: they never hold the value.
+        problem = message if message in (_CONTROL_CHARACTER, _EMPTY) else "must be a string"
+        return f"{where.rstrip('`')}: {problem}"
     choices = get_args(get_type_hints(Settings).get(name))
     if message.startswith("Invalid enum value") and all(isinstance(c, str) for c in choices):
         value = message.removeprefix("Invalid enum value ")

@@ -86,6 +86,33 @@ def test_a_refused_token_says_to_check_the_region_too(start_sandbox: StartSandbo
     assert TOKEN not in result.output
 
 
+def test_a_token_copied_with_its_line_break_is_used_without_it(
+    start_sandbox: StartSandbox,
+) -> None:
+    with start_sandbox("--token", TOKEN) as url:
+        result = check(url, token=f"{TOKEN}\r\n")
+    assert result.exit_code == 0, result.output
+    assert "Token: accepted, admin Sandbox Admin" in result.stdout
+
+
+def test_a_token_with_a_control_character_is_refused_before_any_request(sandbox: str) -> None:
+    result = check(sandbox, token=f"{TOKEN[:8]}\n{TOKEN[8:]}")
+    assert result.exit_code == 2
+    assert "settings: access_token: contains a control or invisible character" in result.stderr
+    assert TOKEN[:8] not in result.output
+    assert TOKEN[8:] not in result.output
+    assert httpx.get(f"{sandbox}/_sandbox/calls").json()["counts"] == {}
+
+
+def test_an_api_url_that_is_not_http_is_named() -> None:
+    result = check("ftp://127.0.0.1:8089")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: no request to Intercom can be sent as configured (GET /me: UnsupportedProtocol: "
+        "Request URL has an unsupported protocol 'ftp://'. (check INTERCOM_API_URL))\n"
+    )
+
+
 def test_an_unreachable_api_is_named(sandbox: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -34,6 +34,7 @@ def test_dead_letters_are_listed_shown_purged_and_replayed_once_the_cause_is_fix
     )
     listed = run(env, "deadletter", "list", "--json")
     assert listed.exit_code == 0
+    assert listed.stderr == f"3 dead letters in {tmp_path / 'store.db'}\n"
     letters = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [letter["type"] for letter in letters] == ["track"] * 3
     assert {letter["lane"] for letter in letters} == {"u1"}
@@ -59,7 +60,10 @@ def test_dead_letters_are_listed_shown_purged_and_replayed_once_the_cause_is_fix
     assert '"event": "B"' in text
     assert "attempts (1):" in text
     missing = run(env, "deadletter", "show", "999")
-    assert (missing.exit_code, missing.stderr.strip()) == (1, "Error: no dead letter 999")
+    assert (missing.exit_code, missing.stderr.strip()) == (
+        1,
+        f"Error: no dead letter 999 in {tmp_path / 'store.db'}",
+    )
 
     purged = run(env, "deadletter", "purge", str(d))
     assert (purged.exit_code, purged.stdout.strip()) == (0, "purged 1 dead letter")

@@ -14,6 +14,7 @@ from tests.cli.running import (
     write_jsonl,
 )
 from tests.cli.test_send_command import identify, track
+from tests.store.helpers import query
 
 
 def test_send_status_and_dead_letters_work_on_postgres(
@@ -44,3 +45,14 @@ def test_send_status_and_dead_letters_work_on_postgres(
 
     assert [e["event_name"] for e in events_by_user(sandbox)["u1"]] == ["A", "B"]
     assert status(env)["dead"] == 0
+
+
+def test_status_on_a_database_without_a_store_makes_none(postgres_url: str, tmp_path: Path) -> None:
+    env = environment(tmp_path / "unused.db", None) | {"DATABASE_URL": postgres_url}
+
+    result = run(env, "status")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: no store at {postgres_url} (DATABASE_URL)")
+    assert run(env, "deadletter", "list").exit_code == 1
+    assert query(postgres_url, "SELECT to_regclass('schema_version')") == [(None,)]

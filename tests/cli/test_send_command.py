@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -142,6 +144,7 @@ def test_send_no_wait_stores_and_a_worker_process_delivers(sandbox: str, tmp_pat
     assert "4 stored for delivery; 0 invalid, 0 duplicate" in stored.stderr.splitlines()
     before = status(env)
     assert set(before) == {
+        "store",
         "lanes",
         "in_flight",
         "backlog",
@@ -154,12 +157,18 @@ def test_send_no_wait_stores_and_a_worker_process_delivers(sandbox: str, tmp_pat
         "attributes",
         "paused",
         "paused_until",
+        "paused_reason",
     }
     assert (before["lanes"], before["backlog"], before["in_flight"]) == (2, 4, 0)
     assert before["oldest_pending_age"] >= 0
     assert before["outcomes"] == {}
     assert before["calls_per_event"] is None
-    assert (before["paused"], before["paused_until"]) == (False, None)
+    assert before["store"] == str(tmp_path / "store.db")
+    assert (before["paused"], before["paused_until"], before["paused_reason"]) == (
+        False,
+        None,
+        None,
+    )
     assert httpx.get(f"{sandbox}/_sandbox/state").json()["contacts"] == []
 
     worker = run_worker_until_idle(env, tmp_path / "worker.log")
@@ -201,3 +210,49 @@ def test_a_segment_archive_keeps_the_timestamps_segment_corrected(
     assert result.exit_code == 0, result.stderr
     [event] = events_by_user(sandbox)["u1"]
     assert event["created_at"] == 1795860000  # 2026-11-28T10:00:00Z
+
+
+def test_send_stops_at_a_refused_token_and_keeps_the_events(
+    start_sandbox: Callable[..., AbstractContextManager[str]], tmp_path: Path
+) -> None:
+    token = "tok-wrong-3f9b"
+    events = [identify("u1", "ada@example.com"), identify("u2", "bob@example.com")]
+    file = write_jsonl(tmp_path / "events.jsonl", events)
+    with start_sandbox("--token", "tok-right") as url:
+        env = environment(tmp_path / "store.db", url) | {"INTERCOM_ACCESS_TOKEN": token}
+
+        result = run(env, "send", str(file))
+
+        assert result.exit_code == 1
+        [line] = result.stderr.splitlines()
+        assert line.startswith(
+            "stopped: Intercom refused the access token (401 unauthorized: Access Token Invalid"
+        )
+        assert "Check INTERCOM_ACCESS_TOKEN, and check INTERCOM_REGION too" in line
+        assert line.endswith(
+            "2 of 2 events wait in the store: run send again, or a worker, once that is fixed"
+        )
+        assert token not in result.output
+        after = status(env)
+        assert (after["backlog"], after["dead"], after["paused"]) == (2, 0, True)
+        assert after["paused_reason"].startswith("Intercom refused the access token (401")
+        assert sandbox_state(url)["contacts"] == []
+
+
+def test_send_logs_json_lines_where_no_one_watches(sandbox: str, tmp_path: Path) -> None:
+    env = environment(tmp_path / "store.db", sandbox, max_event_names="1")
+    events = [identify("u1", "ada@example.com"), track("u1", "A", 1), track("u1", "B", 2)]
+
+    result = run(env, "send", str(write_jsonl(tmp_path / "events.jsonl", events)))
+
+    assert result.exit_code == 1
+    [logged, summary, advice] = result.stderr.splitlines()
+    record = json.loads(logged)
+    assert (record["level"], record["logger"]) == (
+        "warning",
+        "intercom_destination.delivery.worker",
+    )
+    assert record["message"].startswith("event ")
+    assert "is dead: event 'B' was not sent" in record["message"]
+    assert summary.startswith("3 events: 2 delivered, 0 skipped, 0 waiting, 1 dead")
+    assert advice == "dead events are dead letters: `deadletter list` says why"

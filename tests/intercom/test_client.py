@@ -32,6 +32,7 @@ from intercom_destination.intercom import (
     Unauthorized,
     UnexpectedResponse,
     UnknownCustomAttribute,
+    Unsendable,
     ValidationFailed,
 )
 from intercom_destination.settings import Secret, Settings, SettingsError
@@ -403,6 +404,50 @@ async def test_connection_refused_is_a_connection_failure() -> None:
             await client.me()
     assert caught.value.transient
     assert TOKEN not in str(caught.value)
+
+
+async def test_a_header_http_cannot_carry_is_a_configuration_error_without_the_header() -> None:
+    # Settings made in code skip what loading them checks; the client must still not put the
+    # token in an error (h11 quotes the whole header it refuses), nor call it transient.
+    token = f"{TOKEN}\n"
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        async with IntercomClient(Settings(access_token=Secret(token), api_url=url)) as client:
+            with pytest.raises(Unsendable) as caught:
+                await client.me()
+    error = caught.value
+    assert not error.transient
+    assert str(error) == (
+        "GET /me: LocalProtocolError: a header holds a character HTTP cannot carry "
+        "(check access_token and api_version)"
+    )
+    assert error.__cause__ is None
+    assert error.__context__ is None
+
+
+async def test_an_api_url_that_is_not_http_is_a_configuration_error() -> None:
+    settings = Settings(access_token=Secret(TOKEN), api_url="ftp://127.0.0.1:8089")
+    async with IntercomClient(settings) as client:
+        with pytest.raises(Unsendable) as caught:
+            await client.me()
+    assert not caught.value.transient
+    assert str(caught.value) == (
+        "GET /me: UnsupportedProtocol: Request URL has an unsupported protocol 'ftp://'. "
+        "(check INTERCOM_API_URL)"
+    )
+
+
+async def test_a_transport_failure_that_quotes_the_token_is_redacted() -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError(f"bad request line: Bearer {TOKEN}", request=request)
+
+    client, _ = make_client(fail)
+    async with client:
+        with pytest.raises(ConnectionFailed) as caught:
+            await client.me()
+    assert str(caught.value) == "GET /me: RemoteProtocolError: bad request line: Bearer ********"
 
 
 async def test_a_408_is_a_timeout() -> None:

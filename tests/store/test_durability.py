@@ -8,6 +8,7 @@ import pytest
 from intercom_destination.store import (
     Enqueued,
     LeaseLost,
+    Pause,
     StoreError,
     migrate_store,
     open_store,
@@ -29,7 +30,7 @@ async def test_everything_survives_close_and_reopen(shared_url: str) -> None:
         await store.link("anon2", "u9", now=NOW)
         await store.put_identity("email", "a@example.com", "c1")
         await store.add_event_name("Signed Up")
-        await store.pause_until(NOW + 30)
+        await store.pause_until(NOW + 30, "429")
 
     async with await open_store(shared_url) as store:
         [lease] = await store.lease("w", 10, 30, NOW + 5)
@@ -42,7 +43,7 @@ async def test_everything_survives_close_and_reopen(shared_url: str) -> None:
         assert [lease.lane for lease in await store.lease("w", 10, 30, NOW + 5)] == ["u9"]
         assert await store.get_identity("email", "a@example.com") == "c1"
         assert await store.event_names() == ["Signed Up"]
-        assert await store.paused_until() == NOW + 30
+        assert await store.pause() == Pause(NOW + 30, "429")
         assert (await store.outcomes(limit=1))[0].outcome == "delivered"
 
 

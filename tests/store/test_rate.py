@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from intercom_destination.store import Store, open_store
+from intercom_destination.store import Pause, Store, open_store
 from tests.store.helpers import NOW
 
 pytestmark = pytest.mark.anyio
@@ -34,19 +34,26 @@ async def test_more_than_the_burst_can_never_be_taken(store: Store) -> None:
 
 
 async def test_a_pause_holds_every_token_until_it_ends(store: Store) -> None:
-    assert await store.paused_until() is None
+    assert await store.pause() is None
     assert await store.take_tokens(1, NOW, RATE, BURST) is None
 
-    await store.pause_until(NOW + 30)
-    await store.pause_until(NOW + 10)
+    await store.pause_until(NOW + 30, "429")
+    await store.pause_until(NOW + 10, "401")
 
-    assert await store.paused_until() == NOW + 30
+    assert await store.pause() == Pause(NOW + 30, "429")
     assert await store.take_tokens(1, NOW + 1, RATE, BURST) == NOW + 30
     assert await store.take_tokens(1, NOW + 30, RATE, BURST) is None
 
 
+async def test_a_longer_pause_brings_its_reason(store: Store) -> None:
+    await store.pause_until(NOW + 10, "429")
+    await store.pause_until(NOW + 60, "401")
+
+    assert await store.pause() == Pause(NOW + 60, "401")
+
+
 async def test_a_pause_before_any_take_starts_an_empty_bucket(store: Store) -> None:
-    await store.pause_until(NOW + 30)
+    await store.pause_until(NOW + 30, "429")
 
     assert await store.take_tokens(1, NOW, RATE, BURST) == NOW + 30
     assert await store.take_tokens(1, NOW + 30, RATE, BURST) == pytest.approx(NOW + 30.1)
@@ -68,5 +75,5 @@ async def test_workers_of_several_processes_share_one_budget(shared_url: str) ->
 
         # The burst, plus ten seconds of refill: never more, whoever asks.
         assert BURST + 10 * RATE - 1 <= granted <= BURST + 10 * RATE
-        await one.pause_until(NOW + 100)
-        assert await two.paused_until() == NOW + 100
+        await one.pause_until(NOW + 100, "429")
+        assert await two.pause() == Pause(NOW + 100, "429")

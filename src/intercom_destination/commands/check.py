@@ -10,9 +10,10 @@ from intercom_destination.intercom import (
     DataAttribute,
     IntercomClient,
     IntercomError,
+    Misconfigured,
     TransportError,
-    Unauthorized,
 )
+from intercom_destination.intercom.errors import configuration_problem
 from intercom_destination.intercom.models import MAX_CUSTOM_ATTRIBUTES, Model
 from intercom_destination.settings import Settings
 
@@ -30,12 +31,8 @@ async def check(settings: Settings, echo: Callable[[str], None]) -> None:
     echo(f"API: {settings.base_url} ({source}), Intercom-Version {settings.api_version}")
     try:
         admin, custom = await _inspect_workspace(settings)
-    except Unauthorized as error:
-        raise CheckFailed(
-            f"Intercom refused the access token ({error}). Check INTERCOM_ACCESS_TOKEN, and "
-            "check INTERCOM_REGION too: a token works only on its own region's host (us, eu, "
-            "au), and another region's host refuses it with this same 401."
-        ) from None
+    except Misconfigured as error:
+        raise CheckFailed(configuration_problem(error)) from None
     except TransportError as error:
         raise CheckFailed(
             f"cannot reach Intercom at {settings.base_url} ({error}). Check INTERCOM_REGION "

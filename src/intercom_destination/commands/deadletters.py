@@ -23,20 +23,23 @@ class Changed(msgspec.Struct, frozen=True):
     missing: list[int]
 
 
-async def list_dead_letters(settings: Settings, *, as_json: bool, echo: Echo) -> None:
-    """One line per dead letter: id, messageId, type, lane, died at, reason."""
-    async with await open_store(settings.database_url) as store:
+async def list_dead_letters(settings: Settings, *, as_json: bool, echo: Echo) -> int:
+    """One line per dead letter: id, messageId, type, lane, died at, reason; how many."""
+    count = 0
+    async with await open_store(settings.database_url, create=False) as store:
         async for letter in _all(store):
+            count += 1
             fields = summary(letter)
             if as_json:
                 echo(msgspec.json.encode(fields).decode())
             else:
                 echo("  ".join(" ".join(str(value).split()) for value in fields.values()))
+    return count
 
 
 async def show(settings: Settings, event_id: int, *, as_json: bool, echo: Echo) -> bool:
     """Print one dead letter with its event and every attempt; False if there is none."""
-    async with await open_store(settings.database_url) as store:
+    async with await open_store(settings.database_url, create=False) as store:
         letter = await store.dead_letter(event_id)
     if letter is None:
         return False
@@ -72,7 +75,7 @@ async def _change(
     event_ids: Sequence[int] | None,
     action: Callable[[Store, Sequence[int] | None], Awaitable[int]],
 ) -> Changed:
-    async with await open_store(settings.database_url) as store:
+    async with await open_store(settings.database_url, create=False) as store:
         if event_ids is None:
             return Changed(await action(store, None), [])
         missing = [i for i in event_ids if await store.dead_letter(i) is None]

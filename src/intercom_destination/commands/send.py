@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from intercom_destination.commands.events import Line, read_events
 from intercom_destination.commands.feed import OutcomeFeed, Tally
 from intercom_destination.delivery.engine import open_worker
+from intercom_destination.delivery.worker import Halted
 from intercom_destination.settings import Settings
 from intercom_destination.spec import InvalidEvent
 from intercom_destination.store import Enqueued, NewEvent, Store, new_event, open_store
@@ -37,10 +38,13 @@ class Backfill:
     followed: set[str] = field(default_factory=set)
     #: Accepted events by their latest outcome; None when they were only stored.
     tally: Tally | None = None
+    #: What stopped delivery before the end (Intercom refused the token), if anything did.
+    halted: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.invalid > 0 or (self.tally is not None and self.tally["dead"] > 0)
+        dead = self.tally is not None and self.tally["dead"] > 0
+        return self.invalid > 0 or dead or self.halted is not None
 
     def summary(self) -> str:
         problems = f"{self.invalid} invalid, {self.duplicates} duplicate"
@@ -48,6 +52,11 @@ class Backfill:
             return f"{self.accepted} stored for delivery; {problems}"
         tally = self.tally
         waiting = self.accepted - tally.finished
+        if self.halted is not None:
+            return (
+                f"stopped: {self.halted}. {waiting} of {self.accepted} events wait in the "
+                "store: run send again, or a worker, once that is fixed"
+            )
         line = (
             f"{self.accepted} events: {tally['delivered']} delivered, "
             f"{tally['skipped']} skipped, {waiting} waiting, {tally['dead']} dead; {problems}"
@@ -77,7 +86,10 @@ async def send(
             feed = OutcomeFeed(store, backfill.followed, since=since)
             async with open_worker(settings, store, clock=clock) as worker:
                 draining = asyncio.create_task(worker.drain())
-                await _show_progress(draining, feed, backfill.accepted, console, clock)
+                try:
+                    await _show_progress(draining, feed, backfill.accepted, console, clock)
+                except Halted as halted:
+                    backfill.halted = str(halted)
             backfill.tally = feed.tally
     return backfill
 

@@ -9,7 +9,7 @@ import msgspec
 from intercom_destination.commands.feed import FINISHED
 from intercom_destination.commands.formats import duration, iso
 from intercom_destination.settings import Settings
-from intercom_destination.store import Store, open_store
+from intercom_destination.store import Store, open_store, store_name
 
 #: Outcome log rows `calls_per_event` is measured over.
 CALLS_SAMPLE = 1000
@@ -23,6 +23,7 @@ class Budget(msgspec.Struct, frozen=True):
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     """`status --json`: one document, its fields documented in the README."""
 
+    store: str
     lanes: int
     in_flight: int
     backlog: int
@@ -35,10 +36,11 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     attributes: dict[str, Budget]
     paused: bool
     paused_until: str | None
+    paused_reason: str | None
 
 
 async def report(settings: Settings, now: float) -> Report:
-    async with await open_store(settings.database_url) as store:
+    async with await open_store(settings.database_url, create=False) as store:
         return await _report(store, settings, now)
 
 
@@ -46,14 +48,15 @@ async def _report(store: Store, settings: Settings, now: float) -> Report:
     status = await store.status(now)
     rows = await store.outcomes(CALLS_SAMPLE)
     finished = sum(1 for row in rows if row.outcome in FINISHED)
-    paused_until = await store.paused_until()
-    if paused_until is not None and paused_until <= now:
-        paused_until = None
+    pause = await store.pause()
+    if pause is not None and pause.until <= now:
+        pause = None
     attributes = {
         model: Budget(len(await store.attributes(model)), settings.max_custom_attributes)
         for model in ("contact", "company")
     }
     return Report(
+        store=store_name(settings.database_url),
         lanes=status.lanes,
         in_flight=status.in_flight,
         backlog=status.backlog,
@@ -64,8 +67,9 @@ async def _report(store: Store, settings: Settings, now: float) -> Report:
         calls_per_event=sum(row.calls for row in rows) / finished if finished else None,
         event_names=Budget(await store.count_event_names(), settings.max_event_names),
         attributes=attributes,
-        paused=paused_until is not None,
-        paused_until=iso(paused_until) if paused_until is not None else None,
+        paused=pause is not None,
+        paused_until=iso(pause.until) if pause is not None else None,
+        paused_reason=pause.reason if pause is not None else None,
     )
 
 
@@ -83,7 +87,10 @@ def render(report: Report, now: float) -> str:
     if report.paused_until is not None:
         until = datetime.fromisoformat(report.paused_until).timestamp()
         delivery = f"paused until {report.paused_until} ({duration(until - now)} from now)"
+        if report.paused_reason is not None:
+            delivery += f": {report.paused_reason}"
     rows = [
+        ("store", report.store),
         ("lanes", f"{report.lanes} with pending events, {report.in_flight} in flight"),
         ("backlog", backlog),
         ("parked", f"{report.parked} waiting for their contact"),

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from urllib.parse import urlsplit
 
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.settings import Settings
-from intercom_destination.store import open_store
+from intercom_destination.store import open_store, store_name
 
 log = logging.getLogger("intercom_destination.worker")
 
@@ -43,7 +42,7 @@ async def run_worker(settings: Settings) -> None:
                     "worker_id": worker.worker_id,
                     "intercom": settings.base_url,
                     "intercom_version": settings.api_version,
-                    "database": without_credentials(settings.database_url),
+                    "database": store_name(settings.database_url),
                     "concurrency": settings.concurrency,
                     "lease_for": settings.lease_for,
                 }
@@ -54,14 +53,3 @@ async def run_worker(settings: Settings) -> None:
             "worker stopped: the events in flight are finished",
             extra={"fields": {"worker_id": worker.worker_id, "signal": received[0]}},
         )
-
-
-def without_credentials(url: str) -> str:
-    """`url` without a user or password, which a PostgreSQL URL may carry."""
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    return parts._replace(netloc=host).geturl()

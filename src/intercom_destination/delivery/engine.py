@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +12,7 @@ import httpx
 from intercom_destination.delivery.executor import AUTH_PAUSE, BACKOFF_BASE, Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.pacer import Pacer
+from intercom_destination.delivery.pauses import Pauses
 from intercom_destination.delivery.worker import Worker
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.settings import Settings
@@ -35,13 +35,14 @@ async def open_worker(
     """A worker delivering `store`'s lanes to the Intercom `settings` names."""
     rng = rng or random.Random()
     observe = metrics.observe_call if metrics is not None else None
+    pauses = Pauses()
     async with IntercomClient(settings, transport=transport, observe=observe) as client:
         pacer = Pacer(
             store,
             client.rate_limit,
             share=settings.rate_share,
             clock=clock,
-            sleep=asyncio.sleep,
+            sleep=pauses.sleep,
             rng=rng,
         )
         executor = Executor(
@@ -51,9 +52,18 @@ async def open_worker(
             pacer,
             clock=clock,
             rng=rng,
+            sleep=pauses.sleep,
             backoff_base=backoff_base,
             auth_pause=auth_pause,
         )
         if metrics is not None:
             metrics.watch_budget(client.rate_limit, pacer)
-        yield Worker(store, executor, settings, clock=clock, worker_id=worker_id, metrics=metrics)
+        yield Worker(
+            store,
+            executor,
+            settings,
+            clock=clock,
+            pauses=pauses,
+            worker_id=worker_id,
+            metrics=metrics,
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,12 +35,12 @@ from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import (
     ContactMerged,
     EventNameLimit,
-    Forbidden,
     IntercomError,
+    Misconfigured,
     NotFound,
     RateLimited,
-    Unauthorized,
     UnknownCustomAttribute,
+    configuration_problem,
 )
 from intercom_destination.mapping import (
     AttachCompany,
@@ -57,9 +56,8 @@ from intercom_destination.settings import Settings
 from intercom_destination.spec import Event, Identify
 from intercom_destination.store import Store
 
-log = logging.getLogger(__name__)
-
-#: After a 401 or 403 every worker pauses this long, then tries once more.
+#: After a 401 or 403 (or a request that cannot be sent) every worker pauses this long, then
+#: tries once more.
 AUTH_PAUSE = 60.0
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
@@ -324,17 +322,15 @@ class Executor:
     ) -> Outcome:
         reason = f"{attempt.step}: {error}"
         if isinstance(error, RateLimited):
-            paused = await self._store.paused_until()
-            return Retry(at=paused or attempt.now, reason=reason, calls=attempt.calls)
-        if isinstance(error, Unauthorized | Forbidden):
-            log.error(
-                "Intercom refused the access token (%s): delivery is paused for every lane; "
-                "check INTERCOM_ACCESS_TOKEN and INTERCOM_REGION",
-                error,
-            )
+            pause = await self._store.pause()
+            at = pause.until if pause is not None else attempt.now
+            return Retry(at=at, reason=reason, calls=attempt.calls)
+        if isinstance(error, Misconfigured):
+            # Every event would fail the same way: every lane waits, and the worker says why.
+            halt = configuration_problem(error)
             until = attempt.now + self._auth_pause
-            await self._store.pause_until(until)
-            return Retry(at=until, reason=reason, calls=attempt.calls)
+            await self._store.pause_until(until, halt)
+            return Retry(at=until, reason=reason, calls=attempt.calls, halt=halt)
         if error.transient:
             age = attempt.now - received_at
             if age > self._settings.retry_for:

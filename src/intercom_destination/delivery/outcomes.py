@@ -23,6 +23,9 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True):
     at: float
     reason: str
     calls: int
+    #: What a person must fix before any event can be delivered (Intercom refused the token),
+    #: when that is why: every lane waits, not only this one.
+    halt: str | None = None
 
 
 class Dead(msgspec.Struct, frozen=True, kw_only=True):

@@ -17,6 +17,8 @@ from intercom_destination.store import Store
 WINDOW = 10.0
 #: Intercom's default for a private app: 10,000 calls a minute in 10-second windows.
 DEFAULT_LIMIT = 1666
+#: Why a 429 pauses every worker, as `status` says.
+RATE_LIMITED = "Intercom's rate limit (429): the app's 10-second window is spent"
 
 
 class Pacer:
@@ -75,5 +77,5 @@ class Pacer:
         """A 429: pause every worker until the window resets; returns when that is."""
         now = self._clock()
         until = max(reset_at or now + WINDOW, now) + self._rng.uniform(0.1, 1.0)
-        await self._store.pause_until(until)
+        await self._store.pause_until(until, RATE_LIMITED)
         return until

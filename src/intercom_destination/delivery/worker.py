@@ -20,6 +20,7 @@ import msgspec
 from intercom_destination.delivery.executor import Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
+from intercom_destination.delivery.pauses import Pauses
 from intercom_destination.delivery.visitors import link_visitor
 from intercom_destination.mapping import Skip, plan
 from intercom_destination.settings import Settings
@@ -45,6 +46,10 @@ OUTCOME_NAMES: dict[type, str] = {
 }
 
 
+class Halted(Exception):
+    """Delivery cannot go on until a person changes the settings; the message says what."""
+
+
 class Worker:
     def __init__(
         self,
@@ -53,6 +58,7 @@ class Worker:
         settings: Settings,
         *,
         clock: Callable[[], float],
+        pauses: Pauses,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         worker_id: str | None = None,
         metrics: DeliveryMetrics | None = None,
@@ -65,9 +71,12 @@ class Worker:
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
+        self._pauses = pauses
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self._in_flight: set[asyncio.Task[None]] = set()
         self._last_upkeep = 0.0
+        #: The latest outcome that halted every lane, until `run` logs it or `drain` stops.
+        self._halted: Retry | None = None
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
         """Deliver until `stop` is set; then finish the events in flight.
@@ -81,6 +90,7 @@ class Worker:
         while not stop.is_set():
             if wake is not None:
                 wake.clear()
+            self._report_halt()
             try:
                 started = await self.step()
             except Exception:
@@ -95,12 +105,18 @@ class Worker:
             await self._idle(events, timeout=idle)
             idle = min(MAX_IDLE_POLL, idle * 2)
         await self.settle()
+        self._report_halt()
 
     async def drain(self) -> None:
         """Deliver until no event is pending: every one delivered, skipped, dead, or parked
-        waiting for its contact (backfills, tests). Waits out retries on the way."""
+        waiting for its contact (backfills, tests). Waits out retries on the way, but not a
+        halt: Halted as soon as Intercom refuses the token (or a request cannot be sent), the
+        events in flight let go (their leases expire) and every event left in the store."""
         idle = IDLE_POLL
         while True:
+            if self._halted is not None:
+                await self._abandon()
+                raise Halted(self._halted.halt)
             if await self.step():
                 idle = IDLE_POLL
             elif self._in_flight:
@@ -142,6 +158,22 @@ class Worker:
     async def settle(self) -> None:
         if self._in_flight:
             await asyncio.wait(self._in_flight)
+
+    async def _abandon(self) -> None:
+        """Stop work on the events in flight: those waiting out the halt's pause would hold
+        a stop up for as long. A request on its way is answered first, and recorded."""
+        with self._pauses.interrupted():
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def _report_halt(self) -> None:
+        # Once per halted attempt, not once per lane: the others wait for the pause it set.
+        if self._halted is not None:
+            log.error(
+                "%s; every lane waits until %s, then tries again",
+                self._halted.halt,
+                datetime.fromtimestamp(self._halted.at, UTC).isoformat(timespec="seconds"),
+            )
+            self._halted = None
 
     async def upkeep(self, now: float) -> None:
         """Dead-letter events that waited too long; forget what is no longer needed."""
@@ -217,6 +249,8 @@ class Worker:
                 await self._store.retry(
                     lease, outcome.at, outcome.reason, now=now, calls=outcome.calls
                 )
+                if outcome.halt is not None:
+                    self._halted = outcome
             case Park():
                 await self._store.park(
                     lease, outcome.waiting_for, outcome.until, now=now, calls=outcome.calls

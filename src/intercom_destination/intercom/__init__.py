@@ -11,6 +11,7 @@ from intercom_destination.intercom.errors import (
     EventNameLimit,
     Forbidden,
     IntercomError,
+    Misconfigured,
     NotFound,
     RateLimited,
     ServerError,
@@ -19,6 +20,7 @@ from intercom_destination.intercom.errors import (
     Unauthorized,
     UnexpectedResponse,
     UnknownCustomAttribute,
+    Unsendable,
     ValidationFailed,
 )
 from intercom_destination.intercom.models import (
@@ -45,6 +47,7 @@ __all__ = [
     "Forbidden",
     "IntercomClient",
     "IntercomError",
+    "Misconfigured",
     "NotFound",
     "RateLimitState",
     "RateLimitWindow",
@@ -55,5 +58,6 @@ __all__ = [
     "Unauthorized",
     "UnexpectedResponse",
     "UnknownCustomAttribute",
+    "Unsendable",
     "ValidationFailed",
 ]

@@ -24,6 +24,7 @@ from intercom_destination.intercom.errors import (
     NotFound,
     Timeout,
     UnexpectedResponse,
+    Unsendable,
     error_for,
 )
 from intercom_destination.intercom.models import (
@@ -294,7 +295,7 @@ class IntercomClient:
         except httpx.TransportError as error:
             # Raised below, outside this block, so that the error keeps no link to httpx's
             # exception: that holds the request, and so the Authorization header.
-            failure = _transport_failure(f"{method} {path}", error)
+            failure = _transport_failure(f"{method} {path}", error, self._token.reveal())
             self._observe(method, path, None)
         else:
             self._observe(method, path, response.status_code)
@@ -333,10 +334,21 @@ def _unobserved(method: str, path: str, status: int | None) -> None:
     pass
 
 
-def _transport_failure(request: str, error: httpx.TransportError) -> IntercomError:
+def _transport_failure(request: str, error: httpx.TransportError, token: str) -> IntercomError:
+    kind = type(error).__name__
+    if isinstance(error, httpx.LocalProtocolError):
+        # h11 quotes the header it refuses, and the header may be the Authorization one: the
+        # message is dropped, the setting to fix is named instead.
+        return Unsendable(
+            f"{request}: {kind}: a header holds a character HTTP cannot carry (check "
+            "access_token and api_version)"
+        )
+    text = _redact(str(error).encode(), token.encode()).decode()
+    if isinstance(error, httpx.UnsupportedProtocol):
+        return Unsendable(f"{request}: {kind}: {text} (check INTERCOM_API_URL)")
     if isinstance(error, httpx.TimeoutException):
-        return Timeout(f"{request}: {type(error).__name__}")
-    return ConnectionFailed(f"{request}: {type(error).__name__}: {error}")
+        return Timeout(f"{request}: {kind}")
+    return ConnectionFailed(f"{request}: {kind}: {text}")
 
 
 def _decode(kind: type[T], response: httpx.Response) -> T:

@@ -108,12 +108,21 @@ class ValidationFailed(IntercomError):
         self.field = field
 
 
-class Unauthorized(IntercomError):
+class Misconfigured(IntercomError):
+    """No request succeeds until a person changes the settings: every one fails this way."""
+
+
+class Unauthorized(Misconfigured):
     """401: the access token is invalid or revoked; a configuration error."""
 
 
-class Forbidden(IntercomError):
+class Forbidden(Misconfigured):
     """403: the token or the workspace's plan does not allow this request."""
+
+
+class Unsendable(Misconfigured):
+    """The request cannot be sent as the settings make it (a header value HTTP cannot carry,
+    an `api_url` that is not http or https): nothing reached Intercom."""
 
 
 class RateLimited(IntercomError):
@@ -146,6 +155,23 @@ class Timeout(TransportError):
 
 class ConnectionFailed(TransportError):
     """Intercom could not be reached, or the connection broke mid-request."""
+
+
+def configuration_problem(error: Misconfigured) -> str:
+    """What a person must fix for any request to succeed, in one line (`check`, `send`,
+    `status` and the logs say it alike)."""
+    if isinstance(error, Unsendable):
+        return f"no request to Intercom can be sent as configured ({error})"
+    if isinstance(error, Forbidden):
+        return (
+            f"Intercom refused the access token ({error}): the token, or the workspace's plan, "
+            "does not allow this request; check the app's permissions in Intercom"
+        )
+    return (
+        f"Intercom refused the access token ({error}). Check INTERCOM_ACCESS_TOKEN, and check "
+        "INTERCOM_REGION too: a token works only on its own region's host (us, eu, au), and "
+        "another region's host refuses it with this same 401"
+    )
 
 
 class UnexpectedResponse(IntercomError):

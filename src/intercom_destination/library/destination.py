@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import msgspec
 
-from intercom_destination.commands.worker import without_credentials
 from intercom_destination.delivery.connection import NoIntercom, delivery_settings
 from intercom_destination.library.failures import Failure, OnError, report
 from intercom_destination.library.intake import Intake
@@ -32,7 +31,7 @@ from intercom_destination.library.timeline import (
 )
 from intercom_destination.mapping.integrations import DESTINATION
 from intercom_destination.settings import Settings, SettingsError, load_settings
-from intercom_destination.store import store_kind
+from intercom_destination.store import store_name
 
 log = logging.getLogger("intercom_destination.library")
 
@@ -199,16 +198,9 @@ def _report_left(left: Flushed, database_url: str) -> None:
         log.warning(
             "Intercom: %s not delivered, kept in the store %s for the next start (%s)",
             events,
-            _where(database_url),
+            store_name(database_url),
             ", ".join(kinds),
         )
-
-
-def _where(database_url: str) -> str:
-    """The store, for a message: a SQLite file's absolute path, or a URL without credentials."""
-    if store_kind(database_url) == "sqlite":
-        return str(Path(database_url.removeprefix("sqlite:///")).resolve())
-    return without_credentials(database_url)
 
 
 def _item(event: Event) -> Item:

@@ -17,9 +17,11 @@ from intercom_destination.store.base import (
     LeaseLost,
     Model,
     NewEvent,
+    NoStore,
     OutcomeName,
     OutcomeRow,
     Parked,
+    Pause,
     Status,
     Store,
     StoredEvent,
@@ -27,6 +29,7 @@ from intercom_destination.store.base import (
     VisitorInFlight,
 )
 from intercom_destination.store.events import new_event
+from intercom_destination.store.names import without_credentials
 from intercom_destination.store.sqlite import SQLiteStore
 from intercom_destination.store.sqlite import migrate_database as sqlite_migrate_database
 
@@ -42,9 +45,11 @@ __all__ = [
     "LeaseLost",
     "Model",
     "NewEvent",
+    "NoStore",
     "OutcomeName",
     "OutcomeRow",
     "Parked",
+    "Pause",
     "Status",
     "Store",
     "StoreError",
@@ -55,6 +60,7 @@ __all__ = [
     "new_event",
     "open_store",
     "store_kind",
+    "store_name",
 ]
 
 
@@ -63,6 +69,7 @@ async def open_store(
     *,
     dedup_window: float = DEDUP_WINDOW,
     outcome_log_rows: int = OUTCOME_LOG_ROWS,
+    create: bool = True,
 ) -> Store:
     """The store `database_url` names, open and at the latest schema.
 
@@ -71,18 +78,19 @@ async def open_store(
     takes) is a PostgreSQL store: an empty database is given the schema, an older one must
     be migrated first (`migrate_store`). `dedup_window` is how long (seconds) the messageIds
     of finished events are kept for dedup; `outcome_log_rows` bounds the outcome log.
-    Raises StoreError.
+    Without `create` (commands that only look) a store that is not there yet is not made:
+    NoStore names where it was looked for. Raises StoreError.
     """
     kind, location = _parse(database_url)
     if kind == "sqlite":
         return await SQLiteStore.open(
-            location, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows
+            location, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows, create=create
         )
     # Imported here so that processes on SQLite never load the PostgreSQL driver.
     from intercom_destination.store.postgres import PostgresStore
 
     return await PostgresStore.open(
-        location, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows
+        location, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows, create=create
     )
 
 
@@ -109,6 +117,15 @@ def beside_store(database_url: str, suffix: str) -> Path | None:
 def store_kind(database_url: str) -> Literal["sqlite", "postgresql"]:
     """Which kind of store `database_url` names; StoreError if none."""
     return _parse(database_url)[0]
+
+
+def store_name(database_url: str) -> str:
+    """Where the store `database_url` names is, for people: a SQLite file's absolute path, a
+    PostgreSQL URL without its credentials. Raises StoreError."""
+    kind, location = _parse(database_url)
+    if kind == "postgresql":
+        return without_credentials(location)
+    return database_url if location == ":memory:" else str(Path(location).resolve())
 
 
 def _parse(database_url: str) -> tuple[Literal["sqlite", "postgresql"], str]:

@@ -42,6 +42,16 @@ class StoreError(Exception):
     """The store cannot do what was asked (a bad URL, a schema from a newer version, ...)."""
 
 
+class NoStore(StoreError):
+    """A store opened only to be read is not there; none was made (see `open_store`)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"no store at {where} (DATABASE_URL): this command reads a store and creates "
+            "none; point DATABASE_URL at the one `serve`, `ingest`, `send` or `worker` use"
+        )
+
+
 class LeaseLost(StoreError):
     """The lease was spent already, or another worker leased the lane after it expired."""
 
@@ -152,6 +162,14 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     dead: int
     #: Counts by outcome over the retained outcome log.
     outcomes: dict[str, int]
+
+
+class Pause(msgspec.Struct, frozen=True):
+    """Every worker waits until `until` (Unix seconds), for `reason` (None in a pause recorded
+    before reasons were)."""
+
+    until: float
+    reason: str | None
 
 
 class Store(abc.ABC):
@@ -429,12 +447,13 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def pause_until(self, until: float) -> None:
-        """Grant no tokens before `until` (after a 429); a pause is only ever lengthened."""
+    async def pause_until(self, until: float, reason: str) -> None:
+        """Grant no tokens before `until` (after a 429, or a token Intercom refused), for
+        `reason`; a pause is only ever lengthened, and keeps the reason of the longest."""
 
     @abc.abstractmethod
-    async def paused_until(self) -> float | None:
-        """The end of the latest pause, or None if there never was one."""
+    async def pause(self) -> Pause | None:
+        """The latest pause (it may have ended), or None if there never was one."""
 
     # Observation and upkeep.
 

@@ -33,13 +33,16 @@ from intercom_destination.store.base import (
     Lease,
     Model,
     NewEvent,
+    NoStore,
     OutcomeRow,
     Parked,
+    Pause,
     Status,
     Store,
     StoreError,
 )
-from intercom_destination.store.postgres_schema import Connection, migrate
+from intercom_destination.store.names import without_credentials
+from intercom_destination.store.postgres_schema import Connection, has_schema, migrate
 from intercom_destination.store.rows import (
     CACHES,
     COMPANY_RECORD,
@@ -99,8 +102,11 @@ class PostgresStore(Store):
         *,
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
+        create: bool = True,
     ) -> PostgresStore:
         async with await _connect(url) as connection:
+            if not create and not await has_schema(connection):
+                raise NoStore(without_credentials(url))
             await migrate(connection, upgrade=False)
         pool = AsyncConnectionPool(
             url,
@@ -407,18 +413,22 @@ class PostgresStore(Store):
 
         return await self._transaction(take)
 
-    async def pause_until(self, until: float) -> None:
+    async def pause_until(self, until: float, reason: str) -> None:
         # A bucket first used by a pause starts empty at the pause's end.
         await self._fetch(
             "UPDATE rate_bucket SET paused_until = greatest(paused_until, %(until)s),"
+            " paused_reason = CASE WHEN paused_until IS NULL OR %(until)s >= paused_until"
+            " THEN %(reason)s ELSE paused_reason END,"
             " tokens = coalesce(tokens, 0), updated_at = coalesce(updated_at, %(until)s)"
             " WHERE id = 1",
-            {"until": until},
+            {"until": until, "reason": reason},
         )
 
-    async def paused_until(self) -> float | None:
-        rows = await self._fetch("SELECT paused_until FROM rate_bucket WHERE id = 1", ())
-        return None if rows[0][0] is None else float(rows[0][0])
+    async def pause(self) -> Pause | None:
+        rows = await self._fetch(
+            "SELECT paused_until, paused_reason FROM rate_bucket WHERE id = 1", ()
+        )
+        return None if rows[0][0] is None else Pause(float(rows[0][0]), rows[0][1])
 
     async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
         rows = await self._fetch(

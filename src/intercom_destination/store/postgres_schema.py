@@ -123,7 +123,18 @@ MIGRATIONS: list[list[str]] = [
         # Names known before were added once their event was sent.
         "ALTER TABLE event_names ADD COLUMN accepted boolean NOT NULL DEFAULT true",
     ],
+    [
+        # Why every worker waits (`status` says it): a 429, or a token Intercom refused.
+        "ALTER TABLE rate_bucket ADD COLUMN paused_reason text",
+    ],
 ]
+
+
+async def has_schema(connection: Connection) -> bool:
+    """Whether the database (its schema on the `search_path`) holds a store, of any version."""
+    cursor = await connection.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+    row = await cursor.fetchone()
+    return row is not None and bool(row[0])
 
 
 async def migrate(connection: Connection, *, upgrade: bool) -> tuple[int, int]:
@@ -136,10 +147,8 @@ async def migrate(connection: Connection, *, upgrade: bool) -> tuple[int, int]:
     latest = len(MIGRATIONS)
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCKS, SCHEMA_LOCK))
-        cursor = await connection.execute("SELECT to_regclass('schema_version') IS NOT NULL")
-        row = await cursor.fetchone()
         version = 0
-        if row is not None and row[0]:
+        if await has_schema(connection):
             cursor = await connection.execute("SELECT version FROM schema_version")
             found = await cursor.fetchone()
             version = 0 if found is None else int(found[0])

@@ -33,8 +33,10 @@ from intercom_destination.store.base import (
     Lease,
     Model,
     NewEvent,
+    NoStore,
     OutcomeRow,
     Parked,
+    Pause,
     Status,
     Store,
     StoreError,
@@ -60,6 +62,7 @@ from intercom_destination.store.sqlite_inbox import Arrivals, Sorter, Waiting
 from intercom_destination.store.sqlite_schema import (
     SEGMENTS_SUFFIX,
     attach_legacy_inbox,
+    has_schema,
     is_current,
     legacy_inbox_files,
     migrate,
@@ -110,7 +113,10 @@ class SQLiteStore(Store):
         *,
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
+        create: bool = True,
     ) -> SQLiteStore:
+        if not create and path != MEMORY and not Path(path).exists():
+            raise _no_store(path)
         scratch = Path(tempfile.mkdtemp(prefix="intercom-destination-")) if path == MEMORY else None
         # An in-memory store is lost with its process: its segments need no flush.
         directory = scratch or Path(path + SEGMENTS_SUFFIX)
@@ -133,6 +139,8 @@ class SQLiteStore(Store):
                 reader = Reader(await _connect(path), "store-reader")
                 threads.append(reader)
                 if not await reader.call(is_current):
+                    if not create and not await reader.call(has_schema):
+                        raise _no_store(path)
                     await migrate_database(path)
                 writer = Writer(
                     await _connect(path), "store-writer", upkeep=sorter, nice=WRITER_NICE
@@ -385,18 +393,24 @@ class SQLiteStore(Store):
         bucket.check(n, rate, burst)
         return await self._writer.call(partial(_take_tokens, n=n, now=now, rate=rate, burst=burst))
 
-    async def pause_until(self, until: float) -> None:
+    async def pause_until(self, until: float, reason: str) -> None:
         # A bucket created by a pause starts empty at the pause's end.
         await self._write(
-            "INSERT INTO rate_bucket (id, tokens, updated_at, paused_until) VALUES (1, 0, ?1, ?1)"
-            " ON CONFLICT (id) DO UPDATE SET paused_until ="
-            " max(coalesce(paused_until, excluded.paused_until), excluded.paused_until)",
-            (until,),
+            "INSERT INTO rate_bucket (id, tokens, updated_at, paused_until, paused_reason)"
+            " VALUES (1, 0, ?1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET"
+            " paused_reason = CASE WHEN paused_until IS NULL"
+            " OR excluded.paused_until >= paused_until"
+            " THEN excluded.paused_reason ELSE paused_reason END,"
+            " paused_until = max(coalesce(paused_until, excluded.paused_until),"
+            " excluded.paused_until)",
+            (until, reason),
         )
 
-    async def paused_until(self) -> float | None:
-        rows = await self._read("SELECT paused_until FROM rate_bucket WHERE id = 1", ())
-        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+    async def pause(self) -> Pause | None:
+        rows = await self._read(
+            "SELECT paused_until, paused_reason FROM rate_bucket WHERE id = 1", ()
+        )
+        return Pause(float(rows[0][0]), rows[0][1]) if rows and rows[0][0] is not None else None
 
     async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
         rows = await self._read(
@@ -500,6 +514,10 @@ def _open(path: str, legacy_inbox: bool = False) -> sqlite3.Connection:
 def _placeholders(sql: str) -> str:
     """A statement written for PostgreSQL (`rows`) in SQLite's placeholders."""
     return sql.replace("%s", "?")
+
+
+def _no_store(path: str) -> NoStore:
+    return NoStore(str(Path(path).resolve()))
 
 
 def _busy(error: sqlite3.Error) -> bool:

@@ -182,6 +182,10 @@ MIGRATIONS: list[list[str]] = [
         # Names known before were added once their event was sent.
         "ALTER TABLE event_names ADD COLUMN accepted INTEGER NOT NULL DEFAULT 1",
     ],
+    [
+        # Why every worker waits (`status` says it): a 429, or a token Intercom refused.
+        "ALTER TABLE rate_bucket ADD COLUMN paused_reason TEXT",
+    ],
 ]
 
 
@@ -203,6 +207,11 @@ def is_current(connection: sqlite3.Connection) -> bool:
     """Whether the database has the latest schema; reads only, so a process that only looks
     (`status`) needs no write lock while another holds it."""
     return _version(connection) == len(MIGRATIONS)
+
+
+def has_schema(connection: sqlite3.Connection) -> bool:
+    """Whether the database holds a store, of any version."""
+    return _version(connection) is not None
 
 
 def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
