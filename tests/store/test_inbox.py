@@ -333,6 +333,43 @@ def test_segments_are_merged_in_the_order_their_groups_were_appended(
     assert [message_id for _, message_id, _ in _events(connection)] == ["a", "b", "c", "d", "e"]
 
 
+def test_a_sort_reads_and_copies_a_backlog_a_chunk_at_a_time(
+    connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A backlog of any size may wait (ingest with no worker, a big `send`): a sort holds a
+    # chunk of it in memory, never all of it.
+    monkeypatch.setattr(sqlite_inbox, "SORT_CHUNK", 2)
+    one = Arrivals(directory, sync=False, clock=_clock(10, 30, 50).__next__)
+    two = Arrivals(directory, sync=False, clock=_clock(20, 40).__next__)
+    for arrivals, message_ids in [(one, "a"), (two, "bc"), (one, "d"), (two, "e"), (one, "fg")]:
+        arrivals.append(connection, [event(message_id) for message_id in message_ids])
+    groups_read = 0
+    read_groups = sqlite_inbox.read_groups
+
+    def counted(path: Path, offset: int) -> Iterator[segments.Group]:
+        nonlocal groups_read
+        for group in read_groups(path, offset):
+            groups_read += 1
+            yield group
+
+    copied: list[tuple[int, int]] = []
+    rows = sqlite_inbox._rows
+
+    def copy(events: list[segments.Arrived]) -> tuple[str, bytes]:
+        copied.append((len(events), groups_read))
+        return rows(events)
+
+    monkeypatch.setattr(sqlite_inbox, "read_groups", counted)
+    monkeypatch.setattr(sqlite_inbox, "_rows", copy)
+
+    assert Sorter(directory, one).sort(connection) == 7
+
+    assert [count for count, _ in copied] == [2, 2, 2, 1]
+    assert copied[0][1] < 5  # the first chunk went before the last group was read
+    assert _events(connection) == [(n, m, "u1") for n, m in enumerate("abcdefg", start=1)]
+    assert connection.execute("SELECT through FROM sorted").fetchall() == [(7,)]
+
+
 def test_sealed_segments_sorted_to_their_end_are_deleted_and_others_kept(
     connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,12 +36,13 @@ they hold the visitor's lane, and `status` counts their events and their new lan
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
-from itertools import accumulate
+from collections.abc import Callable, Iterator
+from itertools import accumulate, islice
 from pathlib import Path
 
 import msgspec
@@ -69,6 +70,10 @@ SORT_PACE = 3.0
 #: A sort is due once this many events wait, whatever their age: it bounds the memory the
 #: mirror of their messageIds takes and how long one sort takes.
 SORT_ROWS = 100_000
+#: Events a sort copies per statement: a sort takes whatever waits, which may be a backlog of
+#: any size (ingest with no worker, or a `send` of a big file), in one transaction, and each
+#: statement holds its events' rows in memory (a few MB for this many).
+SORT_CHUNK = 5_000
 #: How often the writer looks whether this process's appends wait, while none did: they are
 #: counted on another thread.
 WAITING_CHECK = 1.0
@@ -255,22 +260,25 @@ class Sorter:
         self._waiting_since = None
         self._sort_due = False
         before = self._stamp_clock()
-        (through,) = connection.execute("SELECT through FROM sorted").fetchone()
-        marks = _marks(connection)
-        taken: list[tuple[int, str, Group]] = []
-        for path in segment_paths(self.directory):
-            for group in read_groups(path, marks.get(path.name, 0)):
-                if group.summary.stamp > before:
-                    break  # for the next sort, after the groups it may not have seen
-                taken.append((group.summary.stamp, path.name, group))
-        if not taken:
+        (first,) = connection.execute("SELECT through FROM sorted").fetchone()
+        through, moved = first, 0
+        #: How far each segment's groups were taken.
+        ends: dict[str, int] = {}
+
+        def arriving() -> Iterator[Arrived]:
+            for name, group in _merged(self.directory, _marks(connection), before):
+                ends[name] = group.end
+                yield from group.events
+
+        events = arriving()
+        while chunk := list(islice(events, SORT_CHUNK)):
+            moved += connection.execute(_SORT, (through, *_rows(chunk))).rowcount
+            through += len(chunk)
+        if not ends:
             return 0
-        taken.sort(key=lambda item: item[:2])
-        arrived = [event for _, _, group in taken for event in group.events]
-        moved = connection.execute(_SORT, (through, *_rows(arrived))).rowcount
-        connection.execute(_OPEN_LANES, (through,))
-        connection.execute("UPDATE sorted SET through = ?", (through + len(arrived),))
-        connection.executemany(_MARK, {name: group.end for _, name, group in taken}.items())
+        connection.execute(_OPEN_LANES, (first,))
+        connection.execute("UPDATE sorted SET through = ?", (through,))
+        connection.executemany(_MARK, ends.items())
         self._cleanup_due = True
         self._sort_took = self._clock() - started
         return moved
@@ -337,6 +345,24 @@ class Sorter:
         gone = [(name,) for name in marks if not (self.directory / name).exists()]
         connection.executemany("DELETE FROM segments WHERE name = ?", gone)
         return deleted
+
+
+def _merged(directory: Path, marks: dict[str, int], before: int) -> Iterator[tuple[str, Group]]:
+    """The groups past the segments' `marks` that were stamped by `before`, in the order they
+    were appended, each with its segment's name; read as they are merged, as they may be a
+    backlog of any size."""
+
+    def taken(path: Path) -> Iterator[tuple[int, str, Group]]:
+        for group in read_groups(path, marks.get(path.name, 0)):
+            if group.summary.stamp > before:
+                return  # for the next sort, after the groups it may not have seen
+            yield group.summary.stamp, path.name, group
+
+    # A segment's groups are in the order of their stamps; merged by them, then by name.
+    for _, name, group in heapq.merge(
+        *(taken(path) for path in segment_paths(directory)), key=lambda item: item[:2]
+    ):
+        yield name, group
 
 
 def _marks(connection: sqlite3.Connection) -> dict[str, int]:
