@@ -300,6 +300,26 @@ def test_duplicates_are_found_in_the_batch_the_waiting_events_and_the_sorted_one
     ]
 
 
+def test_the_mirror_of_waiting_message_ids_forgets_the_oldest_past_its_bound(
+    connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # However far sorts fall behind, the mirror holds so many messageIds: a duplicate of an
+    # event older than those is appended again, and the sort keeps the first.
+    monkeypatch.setattr(sqlite_inbox, "MIRROR_ROWS", 2)
+    arrivals, sorter = _arrivals_and_sorter(directory)
+    for message_id in ("m1", "m2", "m3"):
+        assert arrivals.append(connection, [event(message_id)]) == [ACCEPTED]
+
+    assert arrivals.append(connection, [event("m1"), event("m2"), event("m3")]) == [
+        ACCEPTED,
+        DUPLICATE,
+        DUPLICATE,
+    ]
+    assert sorter.sort(connection) == 3
+    assert [message_id for _, message_id, _ in _events(connection)] == ["m1", "m2", "m3"]
+    assert arrivals.append(connection, [event("m1")]) == [DUPLICATE]
+
+
 def test_a_message_id_two_stores_both_took_before_a_sort_is_stored_once(
     tmp_path: Path,
 ) -> None:

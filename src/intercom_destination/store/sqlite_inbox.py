@@ -23,9 +23,11 @@ processes took them.
 `Arrivals` appends, on the thread of a `sqlite_thread.Writer` whose connection only reads. An
 event is a duplicate if `events` holds its messageId (one indexed query per group) or this
 store appended it and it waits to be sorted (a mirror in memory, which forgets what the
-segments' marks say was sorted). Two processes that take the same messageId before either is
-sorted both append it, and the sort keeps the first (the messageId is unique in `events`): it
-is delivered once, and both answers said it was accepted, as it was.
+segments' marks say was sorted, and the oldest past `MIRROR_ROWS`). Two processes that take
+the same messageId before either is sorted both append it, and the sort keeps the first (the
+messageId is unique in `events`): it is delivered once, and both answers said it was
+accepted, as it was. So does one process that takes a messageId again while more than
+`MIRROR_ROWS` events it appended since wait.
 
 `Sorter` runs on the writer's connection. An anonymous event's lane is resolved when it is
 sorted, as the visitor may have been linked to a user since it arrived. Whatever reads lanes
@@ -67,9 +69,12 @@ SORT_AFTER = 1.0
 #: the events it sorts: the next one waits this many times as long as the last took, which
 #: keeps sorting to a fraction of the writer's time.
 SORT_PACE = 3.0
-#: A sort is due once this many events wait, whatever their age: it bounds the memory the
-#: mirror of their messageIds takes and how long one sort takes.
+#: A sort is due once this many events wait, whatever their age: it bounds how long one sort
+#: takes.
 SORT_ROWS = 100_000
+#: The messageIds the mirror of waiting events holds at most (some 10 MB): while sorts fall
+#: behind a busy ingest, it forgets the oldest rather than grow with the backlog.
+MIRROR_ROWS = 100_000
 #: Events a sort copies per statement: a sort takes whatever waits, which may be a backlog of
 #: any size (ingest with no worker, or a `send` of a big file), in one transaction, and each
 #: statement holds its events' rows in memory (a few MB for this many).
@@ -123,11 +128,11 @@ class Arrivals:
     ) -> None:
         self._segment = SegmentWriter(directory, sync=sync)
         self._clock = clock
-        #: The messageIds appended and maybe not yet sorted...
+        #: The messageIds appended and maybe not yet sorted (the latest `MIRROR_ROWS`)...
         self._message_ids: set[str] = set()
         #: ... by the segment and the offset past the group they came in, to forget them once
-        #: sorted.
-        self._chunks: deque[tuple[Path, int, set[str]]] = deque()
+        #: sorted, oldest first.
+        self._chunks: deque[tuple[Path, int, list[str]]] = deque()
         #: How many events this store appended: how far its sorter got tells how many wait.
         self.appended = 0
 
@@ -137,7 +142,7 @@ class Arrivals:
         If it raises, none of them was acknowledged, though the group may be in the segment.
         """
         known = self._known(connection, [event.message_id for event in events])
-        taken: set[str] = set()
+        taken: dict[str, None] = {}
         fresh: list[NewEvent] = []
         results: list[Enqueued] = []
         for event in events:
@@ -145,14 +150,16 @@ class Arrivals:
             if message_id in known or message_id in self._message_ids or message_id in taken:
                 results.append(Enqueued.DUPLICATE)
             else:
-                taken.add(message_id)
+                taken[message_id] = None
                 fresh.append(event)
                 results.append(Enqueued.ACCEPTED)
         if fresh:
             path, end = self._segment.append(fresh, self._clock())
-            self._message_ids |= taken
-            self._chunks.append((path, end, taken))
+            self._message_ids.update(taken)
+            self._chunks.append((path, end, list(taken)))
             self.appended += len(fresh)
+            while len(self._message_ids) > MIRROR_ROWS:
+                self._message_ids.difference_update(self._chunks.popleft()[2])
         return results
 
     def rolled_back(self) -> None:
@@ -174,7 +181,7 @@ class Arrivals:
                 through = sys.maxsize  # sorted to its end, and deleted
             chunks = self._chunks
             while chunks and chunks[0][0] == segment and chunks[0][1] <= (through or 0):
-                self._message_ids -= chunks.popleft()[2]
+                self._message_ids.difference_update(chunks.popleft()[2])
         return set(_strings.decode(stored)) if stored != "[]" else set()
 
 
