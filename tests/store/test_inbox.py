@@ -17,7 +17,7 @@ import pytest
 
 from intercom_destination.store import Enqueued, open_store, segments, sqlite_inbox, sqlite_schema
 from intercom_destination.store.sqlite import WRITER_NICE, SQLiteStore
-from intercom_destination.store.sqlite_inbox import Arrivals, Sorter
+from intercom_destination.store.sqlite_inbox import Arrivals, Sorter, Waiting
 from intercom_destination.store.sqlite_schema import (
     LEGACY_INBOX_SUFFIX,
     SEGMENTS_SUFFIX,
@@ -388,6 +388,31 @@ def test_a_sort_reads_and_copies_a_backlog_a_chunk_at_a_time(
     assert copied[0][1] < 5  # the first chunk went before the last group was read
     assert _events(connection) == [(n, m, "u1") for n, m in enumerate("abcdefg", start=1)]
     assert connection.execute("SELECT through FROM sorted").fetchall() == [(7,)]
+
+
+def test_the_waiting_events_lanes_are_read_a_batch_at_a_time_whenever_asked_for(
+    connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Any number of events may wait, of as many lanes: none of them is kept in memory.
+    monkeypatch.setattr(sqlite_inbox, "LANE_BATCH", 2)
+    arrivals, sorter = _arrivals_and_sorter(directory)
+    arrivals.append(connection, [event("m1", "u1"), event("m2", "u2")])
+    sorter.sort(connection)
+    arrivals.append(connection, [event("m3", "u2"), event("m4", "u3"), event("m5", "u4")])
+    arrivals.append(connection, [event("m6", "u3", received_at=NOW + 1), event("m7", "u5")])
+    waiting = Waiting(directory)
+
+    assert list(waiting.lanes(connection)) == [["u2", "u3", "u4"], ["u3", "u5"]]
+    assert waiting.read(connection) == (5, NOW)
+    assert waiting.new_lanes(connection) == 3  # u3, u4 and u5: u2 has its row
+    assert waiting.new_lanes(connection) == 3
+    assert sorter.holds_lane(connection, "u5")
+    assert not sorter.holds_lane(connection, "u1")
+    assert sorter.needs_sort_for_lease(connection)
+    sorter.sort(connection)
+    assert list(waiting.lanes(connection)) == []
+    assert waiting.new_lanes(connection) == 0
+    assert not sorter.needs_sort_for_lease(connection)
 
 
 def test_sealed_segments_sorted_to_their_end_are_deleted_and_others_kept(

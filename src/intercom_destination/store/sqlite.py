@@ -512,12 +512,8 @@ def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Sta
     ).fetchone()
     # Events not yet sorted into their lanes are pending too, and open the lanes they are
     # the first of.
-    arrived, oldest_arrived, arriving_lanes = waiting.read(connection)
-    (new_lanes,) = connection.execute(
-        "SELECT count(*) FROM json_each(?) WHERE value NOT IN (SELECT lane FROM lanes)",
-        (lanes.json_text(list(arriving_lanes)),),
-    ).fetchone()
-    lane_count += new_lanes
+    arrived, oldest_arrived = waiting.read(connection)
+    lane_count += waiting.new_lanes(connection)
     backlog += arrived
     oldest = min((at for at in (oldest, oldest_arrived) if at is not None), default=None)
     # One count per state, so that each is read from that state's partial index.
