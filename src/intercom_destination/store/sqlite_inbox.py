@@ -7,7 +7,8 @@ checkpoint copies it back. `enqueue` instead appends each event to this store's 
 (`segments`) and flushes it: the event is durable for the cost of its own bytes. Now and then
 (`SORT_AFTER` seconds after events began to wait, longer after a long sort, or once
 `SORT_ROWS` wait) the writer copies the segments' new groups into `events` and `lanes` in one
-transaction, where thousands of events share each index page they touch.
+transaction, where thousands of events share each index page they touch; it reads them as it
+copies them, `SORT_CHUNK` per statement, as any number may wait.
 
 The store's file says how far each segment is sorted (`segments`, a byte offset per segment
 name), and `sorted.through` is the last id a sort gave: a sort moves both in the transaction
@@ -69,8 +70,7 @@ SORT_AFTER = 1.0
 #: the events it sorts: the next one waits this many times as long as the last took, which
 #: keeps sorting to a fraction of the writer's time.
 SORT_PACE = 3.0
-#: A sort is due once this many events wait, whatever their age: it bounds how long one sort
-#: takes.
+#: A sort is due once this many events wait, whatever their age.
 SORT_ROWS = 100_000
 #: The messageIds the mirror of waiting events holds at most (some 10 MB): while sorts fall
 #: behind a busy ingest, it forgets the oldest rather than grow with the backlog.
