@@ -1,10 +1,12 @@
 """What `send` keeps in memory per event: nothing when it only stores them, and while it
-follows their delivery, each event's messageId and, until it settles, its latest outcome."""
+follows their delivery, 8 bytes of each event's messageId and, until it settles, its latest
+outcome."""
 
 from __future__ import annotations
 
 import io
 import json
+import tracemalloc
 from pathlib import Path
 from typing import cast
 
@@ -12,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from intercom_destination.commands.feed import OutcomeFeed
+from intercom_destination.commands.followed import MessageIds
 from intercom_destination.commands.send import send
 from intercom_destination.settings import Settings
 from intercom_destination.store import OutcomeName, OutcomeRow, Store, open_store
@@ -29,10 +32,33 @@ async def test_a_backfill_that_only_stores_keeps_no_message_ids(tmp_path: Path) 
     backfill = await send(settings, lines, deliver=False, console=Console(file=io.StringIO()))
 
     assert backfill.accepted == 1200
-    assert backfill.followed == set()
+    assert len(backfill.followed) == 0
     assert backfill.summary() == "1200 stored for delivery; 0 invalid, 0 duplicate"
     async with await open_store(settings.database_url) as store:
         assert (await store.status(NOW)).backlog == 1200
+
+
+def test_followed_message_ids_take_8_bytes_each_and_are_found_after_any_batches() -> None:
+    added = [f"message-{number}" for number in range(10_000)]
+    others = [f"other-{number}" for number in range(10_000)]
+    tracemalloc.start()
+    try:
+        followed = MessageIds()
+        for start in range(0, len(added), 500):
+            followed.add_all(added[start : start + 500])
+        assert "message-0" in followed  # (merges the batches)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # (A set of the strings' references alone takes over 50 bytes each.)
+    assert held < 10 * len(added)
+    assert len(followed) == len(added)
+    assert all(message_id in followed for message_id in added)
+    assert not any(message_id in followed for message_id in others)
+    followed.add_all(["late"])
+    assert "late" in followed
+    assert "message-9999" in followed
 
 
 class OutcomeLog:

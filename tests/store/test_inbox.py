@@ -17,7 +17,7 @@ import pytest
 
 from intercom_destination.store import Enqueued, open_store, segments, sqlite_inbox, sqlite_schema
 from intercom_destination.store.sqlite import WRITER_NICE, SQLiteStore
-from intercom_destination.store.sqlite_inbox import Arrivals, Sorter
+from intercom_destination.store.sqlite_inbox import Arrivals, Sorter, Waiting
 from intercom_destination.store.sqlite_schema import (
     LEGACY_INBOX_SUFFIX,
     SEGMENTS_SUFFIX,
@@ -300,6 +300,26 @@ def test_duplicates_are_found_in_the_batch_the_waiting_events_and_the_sorted_one
     ]
 
 
+def test_the_mirror_of_waiting_message_ids_forgets_the_oldest_past_its_bound(
+    connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # However far sorts fall behind, the mirror holds so many messageIds: a duplicate of an
+    # event older than those is appended again, and the sort keeps the first.
+    monkeypatch.setattr(sqlite_inbox, "MIRROR_ROWS", 2)
+    arrivals, sorter = _arrivals_and_sorter(directory)
+    for message_id in ("m1", "m2", "m3"):
+        assert arrivals.append(connection, [event(message_id)]) == [ACCEPTED]
+
+    assert arrivals.append(connection, [event("m1"), event("m2"), event("m3")]) == [
+        ACCEPTED,
+        DUPLICATE,
+        DUPLICATE,
+    ]
+    assert sorter.sort(connection) == 3
+    assert [message_id for _, message_id, _ in _events(connection)] == ["m1", "m2", "m3"]
+    assert arrivals.append(connection, [event("m1")]) == [DUPLICATE]
+
+
 def test_a_message_id_two_stores_both_took_before_a_sort_is_stored_once(
     tmp_path: Path,
 ) -> None:
@@ -331,6 +351,68 @@ def test_segments_are_merged_in_the_order_their_groups_were_appended(
     assert Sorter(directory, one, stamp_clock=lambda: 60).sort(connection) == 1
 
     assert [message_id for _, message_id, _ in _events(connection)] == ["a", "b", "c", "d", "e"]
+
+
+def test_a_sort_reads_and_copies_a_backlog_a_chunk_at_a_time(
+    connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A backlog of any size may wait (ingest with no worker, a big `send`): a sort holds a
+    # chunk of it in memory, never all of it.
+    monkeypatch.setattr(sqlite_inbox, "SORT_CHUNK", 2)
+    one = Arrivals(directory, sync=False, clock=_clock(10, 30, 50).__next__)
+    two = Arrivals(directory, sync=False, clock=_clock(20, 40).__next__)
+    for arrivals, message_ids in [(one, "a"), (two, "bc"), (one, "d"), (two, "e"), (one, "fg")]:
+        arrivals.append(connection, [event(message_id) for message_id in message_ids])
+    groups_read = 0
+    read_groups = sqlite_inbox.read_groups
+
+    def counted(path: Path, offset: int) -> Iterator[segments.Group]:
+        nonlocal groups_read
+        for group in read_groups(path, offset):
+            groups_read += 1
+            yield group
+
+    copied: list[tuple[int, int]] = []
+    rows = sqlite_inbox._rows
+
+    def copy(events: list[segments.Arrived]) -> tuple[str, bytes]:
+        copied.append((len(events), groups_read))
+        return rows(events)
+
+    monkeypatch.setattr(sqlite_inbox, "read_groups", counted)
+    monkeypatch.setattr(sqlite_inbox, "_rows", copy)
+
+    assert Sorter(directory, one).sort(connection) == 7
+
+    assert [count for count, _ in copied] == [2, 2, 2, 1]
+    assert copied[0][1] < 5  # the first chunk went before the last group was read
+    assert _events(connection) == [(n, m, "u1") for n, m in enumerate("abcdefg", start=1)]
+    assert connection.execute("SELECT through FROM sorted").fetchall() == [(7,)]
+
+
+def test_the_waiting_events_lanes_are_read_a_batch_at_a_time_whenever_asked_for(
+    connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Any number of events may wait, of as many lanes: none of them is kept in memory.
+    monkeypatch.setattr(sqlite_inbox, "LANE_BATCH", 2)
+    arrivals, sorter = _arrivals_and_sorter(directory)
+    arrivals.append(connection, [event("m1", "u1"), event("m2", "u2")])
+    sorter.sort(connection)
+    arrivals.append(connection, [event("m3", "u2"), event("m4", "u3"), event("m5", "u4")])
+    arrivals.append(connection, [event("m6", "u3", received_at=NOW + 1), event("m7", "u5")])
+    waiting = Waiting(directory)
+
+    assert list(waiting.lanes(connection)) == [["u2", "u3", "u4"], ["u3", "u5"]]
+    assert waiting.read(connection) == (5, NOW)
+    assert waiting.new_lanes(connection) == 3  # u3, u4 and u5: u2 has its row
+    assert waiting.new_lanes(connection) == 3
+    assert sorter.holds_lane(connection, "u5")
+    assert not sorter.holds_lane(connection, "u1")
+    assert sorter.needs_sort_for_lease(connection)
+    sorter.sort(connection)
+    assert list(waiting.lanes(connection)) == []
+    assert waiting.new_lanes(connection) == 0
+    assert not sorter.needs_sort_for_lease(connection)
 
 
 def test_sealed_segments_sorted_to_their_end_are_deleted_and_others_kept(

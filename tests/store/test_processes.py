@@ -127,14 +127,14 @@ async def test_a_file_busy_while_another_process_recovers_it_is_opened_once_it_i
     opened = sqlite._open
     attempts = 0
 
-    def busy_twice(path: str, checkpoints: bool) -> sqlite3.Connection:
+    def busy_twice(path: str, cache: int, checkpoints: bool) -> sqlite3.Connection:
         nonlocal attempts
         attempts += 1
         if attempts <= 2:
             error = sqlite3.OperationalError("database is locked")
             error.sqlite_errorcode = sqlite3.SQLITE_BUSY_RECOVERY
             raise error
-        return opened(path, checkpoints)
+        return opened(path, cache, checkpoints)
 
     monkeypatch.setattr(sqlite, "_open", busy_twice)
     monkeypatch.setattr(sqlite, "OPEN_RETRY", 0.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Container
 
 from intercom_destination.store import OutcomeRow, Store
 
@@ -35,7 +35,7 @@ class Tally(Counter[str]):
 
 
 class OutcomeFeed:
-    def __init__(self, store: Store, message_ids: Collection[str], *, since: float) -> None:
+    def __init__(self, store: Store, message_ids: Container[str], *, since: float) -> None:
         self._store = store
         self._message_ids = message_ids
         self._since = since

@@ -78,6 +78,14 @@ OPEN_RETRY = 0.05
 #: bookkeeping, can wait a little, while an enqueue holds up a request's answer (bench.ingest,
 #: 3 alternated pairs: 54.6k against 50.4k events/s, medians).
 WRITER_NICE = 10
+#: The pages each connection keeps in memory, KiB. The writer's sorts and delivery's writes
+#: touch index pages anywhere in the file, which it keeps rather than read back; the appender
+#: looks messageIds up in their index, and the reader counts and lists. A store's size soon
+#: fills each: 64 MiB for all three took `ingest` holding a 300,000-event backlog to 178 MB
+#: RSS, these 148 MB, at the same events/s and CPU per request (bench.ingest).
+WRITER_CACHE = 32 * 1024
+APPENDER_CACHE = 16 * 1024
+READER_CACHE = 8 * 1024
 
 
 class SQLiteStore(Store):
@@ -128,7 +136,7 @@ class SQLiteStore(Store):
             if path == MEMORY:
                 # An in-memory database exists on one connection only, which does everything.
                 # It is migrated before the writer starts: the writer's first upkeep sorts.
-                connection = await _connect(path)
+                connection = await _connect(path, WRITER_CACHE)
                 await asyncio.to_thread(migrate, connection)
                 writer: Writer[NewEvent, Enqueued] = Writer(
                     connection, "store-writer", batcher=arrivals, upkeep=sorter
@@ -136,17 +144,22 @@ class SQLiteStore(Store):
                 threads.append(writer)
                 appender, reader = writer, writer
             else:
-                reader = Reader(await _connect(path), "store-reader")
+                reader = Reader(await _connect(path, READER_CACHE), "store-reader")
                 threads.append(reader)
                 if not await reader.call(is_current):
                     if not create and not await reader.call(has_schema):
                         raise _no_store(path)
                     await migrate_database(path)
                 writer = Writer(
-                    await _connect(path), "store-writer", upkeep=sorter, nice=WRITER_NICE
+                    await _connect(path, WRITER_CACHE),
+                    "store-writer",
+                    upkeep=sorter,
+                    nice=WRITER_NICE,
                 )
                 threads.append(writer)
-                appender = Writer(await _connect(path), "store-appender", batcher=arrivals)
+                appender = Writer(
+                    await _connect(path, APPENDER_CACHE), "store-appender", batcher=arrivals
+                )
         except BaseException:
             for thread in threads:
                 await thread.stop()
@@ -449,7 +462,7 @@ class SQLiteStore(Store):
 async def migrate_database(path: str) -> tuple[int, int]:
     """Create or migrate the schema of the database at `path`; its versions before and after."""
     writer: Writer[NewEvent, Enqueued] = Writer(
-        await _connect(path, legacy_inbox=True), "store-migrate"
+        await _connect(path, WRITER_CACHE, legacy_inbox=True), "store-migrate"
     )
     try:
         versions = await writer.call(migrate)
@@ -460,15 +473,16 @@ async def migrate_database(path: str) -> tuple[int, int]:
     return versions
 
 
-async def _connect(path: str, *, legacy_inbox: bool = False) -> sqlite3.Connection:
-    """A connection to the store at `path`, with the inbox of versions before 4 attached if
-    `legacy_inbox` (an in-memory store's always, for its migrations)."""
+async def _connect(path: str, cache: int, *, legacy_inbox: bool = False) -> sqlite3.Connection:
+    """A connection to the store at `path` keeping up to `cache` KiB of pages, with the inbox
+    of versions before 4 attached if `legacy_inbox` (an in-memory store's always, for its
+    migrations)."""
 
     def connect() -> sqlite3.Connection:
         deadline = time.monotonic() + BUSY_TIMEOUT
         while True:
             try:
-                return _open(path, legacy_inbox or path == MEMORY)
+                return _open(path, cache, legacy_inbox or path == MEMORY)
             except sqlite3.Error as error:
                 # Setting up a file that another process is recovering, after one crashed,
                 # fails at once instead of waiting as a statement does: wait here.
@@ -480,7 +494,7 @@ async def _connect(path: str, *, legacy_inbox: bool = False) -> sqlite3.Connecti
     return await asyncio.to_thread(connect)
 
 
-def _open(path: str, legacy_inbox: bool = False) -> sqlite3.Connection:
+def _open(path: str, cache: int, legacy_inbox: bool = False) -> sqlite3.Connection:
     connection = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
     )
@@ -497,11 +511,11 @@ def _open(path: str, legacy_inbox: bool = False) -> sqlite3.Connection:
         # power cut, not only a crash of the process.
         connection.execute("PRAGMA synchronous = FULL")
         # Events arrive keyed by random messageIds and users, so each one touches a few index
-        # pages anywhere in the file: keep up to 64 MiB of pages in memory instead of reading
-        # them back, and checkpoint every ~40 MB of log rather than every 4 MB, so a page many
-        # commits rewrote is copied back once (bench/ingest.py: about a fifth more events/s,
-        # with a tenth less CPU per event).
-        connection.execute("PRAGMA cache_size = -65536")
+        # pages anywhere in the file: keep pages in memory instead of reading them back (see
+        # WRITER_CACHE), and checkpoint every ~40 MB of log rather than every 4 MB, so a page
+        # many commits rewrote is copied back once (bench/ingest.py: about a fifth more
+        # events/s, with a tenth less CPU per event).
+        connection.execute(f"PRAGMA cache_size = -{cache}")
         connection.execute("PRAGMA wal_autocheckpoint = 10000")
         if legacy_inbox:
             attach_legacy_inbox(connection, path)
@@ -599,12 +613,8 @@ def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Sta
     ).fetchone()
     # Events not yet sorted into their lanes are pending too, and open the lanes they are
     # the first of.
-    arrived, oldest_arrived, arriving_lanes = waiting.read(connection)
-    (new_lanes,) = connection.execute(
-        "SELECT count(*) FROM json_each(?) WHERE value NOT IN (SELECT lane FROM lanes)",
-        (lanes.json_text(list(arriving_lanes)),),
-    ).fetchone()
-    lane_count += new_lanes
+    arrived, oldest_arrived = waiting.read(connection)
+    lane_count += waiting.new_lanes(connection)
     backlog += arrived
     oldest = min((at for at in (oldest, oldest_arrived) if at is not None), default=None)
     # One count per state, so that each is read from that state's partial index.

@@ -7,7 +7,8 @@ checkpoint copies it back. `enqueue` instead appends each event to this store's 
 (`segments`) and flushes it: the event is durable for the cost of its own bytes. Now and then
 (`SORT_AFTER` seconds after events began to wait, longer after a long sort, or once
 `SORT_ROWS` wait) the writer copies the segments' new groups into `events` and `lanes` in one
-transaction, where thousands of events share each index page they touch.
+transaction, where thousands of events share each index page they touch; it reads them as it
+copies them, `SORT_CHUNK` per statement, as any number may wait.
 
 The store's file says how far each segment is sorted (`segments`, a byte offset per segment
 name), and `sorted.through` is the last id a sort gave: a sort moves both in the transaction
@@ -23,9 +24,11 @@ processes took them.
 `Arrivals` appends, on the thread of a `sqlite_thread.Writer` whose connection only reads. An
 event is a duplicate if `events` holds its messageId (one indexed query per group) or this
 store appended it and it waits to be sorted (a mirror in memory, which forgets what the
-segments' marks say was sorted). Two processes that take the same messageId before either is
-sorted both append it, and the sort keeps the first (the messageId is unique in `events`): it
-is delivered once, and both answers said it was accepted, as it was.
+segments' marks say was sorted, and the oldest past `MIRROR_ROWS`). Two processes that take
+the same messageId before either is sorted both append it, and the sort keeps the first (the
+messageId is unique in `events`): it is delivered once, and both answers said it was
+accepted, as it was. So does one process that takes a messageId again while more than
+`MIRROR_ROWS` events it appended since wait.
 
 `Sorter` runs on the writer's connection. An anonymous event's lane is resolved when it is
 sorted, as the visitor may have been linked to a user since it arrived. Whatever reads lanes
@@ -36,12 +39,13 @@ they hold the visitor's lane, and `status` counts their events and their new lan
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
-from itertools import accumulate
+from collections.abc import Callable, Iterator
+from itertools import accumulate, islice
 from pathlib import Path
 
 import msgspec
@@ -66,9 +70,17 @@ SORT_AFTER = 1.0
 #: the events it sorts: the next one waits this many times as long as the last took, which
 #: keeps sorting to a fraction of the writer's time.
 SORT_PACE = 3.0
-#: A sort is due once this many events wait, whatever their age: it bounds the memory the
-#: mirror of their messageIds takes and how long one sort takes.
+#: A sort is due once this many events wait, whatever their age.
 SORT_ROWS = 100_000
+#: The messageIds the mirror of waiting events holds at most (some 10 MB): while sorts fall
+#: behind a busy ingest, it forgets the oldest rather than grow with the backlog.
+MIRROR_ROWS = 100_000
+#: Events a sort copies per statement: a sort takes whatever waits, which may be a backlog of
+#: any size (ingest with no worker, or a `send` of a big file), in one transaction, and each
+#: statement holds its events' rows in memory (a few MB for this many).
+SORT_CHUNK = 5_000
+#: Lanes of waiting events looked up in `lanes` per statement.
+LANE_BATCH = 10_000
 #: How often the writer looks whether this process's appends wait, while none did: they are
 #: counted on another thread.
 WAITING_CHECK = 1.0
@@ -118,11 +130,11 @@ class Arrivals:
     ) -> None:
         self._segment = SegmentWriter(directory, sync=sync)
         self._clock = clock
-        #: The messageIds appended and maybe not yet sorted...
+        #: The messageIds appended and maybe not yet sorted (the latest `MIRROR_ROWS`)...
         self._message_ids: set[str] = set()
         #: ... by the segment and the offset past the group they came in, to forget them once
-        #: sorted.
-        self._chunks: deque[tuple[Path, int, set[str]]] = deque()
+        #: sorted, oldest first.
+        self._chunks: deque[tuple[Path, int, list[str]]] = deque()
         #: How many events this store appended: how far its sorter got tells how many wait.
         self.appended = 0
 
@@ -132,7 +144,7 @@ class Arrivals:
         If it raises, none of them was acknowledged, though the group may be in the segment.
         """
         known = self._known(connection, [event.message_id for event in events])
-        taken: set[str] = set()
+        taken: dict[str, None] = {}
         fresh: list[NewEvent] = []
         results: list[Enqueued] = []
         for event in events:
@@ -140,14 +152,16 @@ class Arrivals:
             if message_id in known or message_id in self._message_ids or message_id in taken:
                 results.append(Enqueued.DUPLICATE)
             else:
-                taken.add(message_id)
+                taken[message_id] = None
                 fresh.append(event)
                 results.append(Enqueued.ACCEPTED)
         if fresh:
             path, end = self._segment.append(fresh, self._clock())
-            self._message_ids |= taken
-            self._chunks.append((path, end, taken))
+            self._message_ids.update(taken)
+            self._chunks.append((path, end, list(taken)))
             self.appended += len(fresh)
+            while len(self._message_ids) > MIRROR_ROWS:
+                self._message_ids.difference_update(self._chunks.popleft()[2])
         return results
 
     def rolled_back(self) -> None:
@@ -169,20 +183,22 @@ class Arrivals:
                 through = sys.maxsize  # sorted to its end, and deleted
             chunks = self._chunks
             while chunks and chunks[0][0] == segment and chunks[0][1] <= (through or 0):
-                self._message_ids -= chunks.popleft()[2]
+                self._message_ids.difference_update(chunks.popleft()[2])
         return set(_strings.decode(stored)) if stored != "[]" else set()
 
 
 class Waiting:
-    """What waits to be sorted: the summaries of the groups past each segment's mark, read
-    again only where a segment grew or was sorted since."""
+    """What waits to be sorted: how many events and the earliest arrival, from the summaries of
+    the groups past each segment's mark, read again only where a segment grew or was sorted
+    since; and their lanes, read from the summaries whenever they are asked for, as a backlog
+    of any size may wait (its lanes took 52 MB of sets at 774,000 events waiting)."""
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
         self._scans: dict[str, _Scan] = {}
 
-    def read(self, connection: sqlite3.Connection) -> tuple[int, float | None, set[str]]:
-        """How many events wait, the earliest arrival among them, and their lanes."""
+    def read(self, connection: sqlite3.Connection) -> tuple[int, float | None]:
+        """How many events wait, and the earliest arrival among them."""
         marks = _marks(connection)
         scans: dict[str, _Scan] = {}
         for path in segment_paths(self._directory):
@@ -195,11 +211,38 @@ class Waiting:
             scans[path.name] = scan
         self._scans = scans
         oldest = [scan.oldest for scan in scans.values() if scan.oldest is not None]
-        return (
-            sum(scan.count for scan in scans.values()),
-            min(oldest, default=None),
-            set().union(*(scan.lanes for scan in scans.values())),
+        return sum(scan.count for scan in scans.values()), min(oldest, default=None)
+
+    def lanes(self, connection: sqlite3.Connection) -> Iterator[list[str]]:
+        """The waiting events' lanes, `LANE_BATCH` or so at a time (a lane may come again in
+        a later batch)."""
+        marks = _marks(connection)
+        batch: dict[str, None] = {}
+        for path in segment_paths(self._directory):
+            for group in read_groups(path, marks.get(path.name, 0), events=False):
+                batch.update(dict.fromkeys(group.summary.lanes))
+                if len(batch) >= LANE_BATCH:
+                    yield list(batch)
+                    batch = {}
+        if batch:
+            yield list(batch)
+
+    def new_lanes(self, connection: sqlite3.Connection) -> int:
+        """How many lanes the waiting events would open: theirs with no `lanes` row. (Told
+        apart in a temporary table, which SQLite keeps in a file past a few pages.)"""
+        connection.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS arriving_lanes (lane TEXT PRIMARY KEY) WITHOUT ROWID"
         )
+        connection.execute("DELETE FROM temp.arriving_lanes")
+        for batch in self.lanes(connection):
+            connection.execute(
+                "INSERT OR IGNORE INTO temp.arriving_lanes SELECT value FROM json_each(?)"
+                " WHERE value NOT IN (SELECT lane FROM main.lanes)",
+                (json_text(batch),),
+            )
+        (count,) = connection.execute("SELECT count(*) FROM temp.arriving_lanes").fetchone()
+        connection.execute("DELETE FROM temp.arriving_lanes")
+        return int(count)
 
 
 class _Scan:
@@ -207,14 +250,12 @@ class _Scan:
         self.mark = self.end = mark
         self.count = 0
         self.oldest: float | None = None
-        self.lanes: set[str] = set()
 
     def add(self, group: Group) -> None:
         summary = group.summary
         self.end = group.end
         self.count += summary.count
         self.oldest = summary.oldest if self.oldest is None else min(self.oldest, summary.oldest)
-        self.lanes.update(summary.lanes)
 
 
 class Sorter:
@@ -255,29 +296,32 @@ class Sorter:
         self._waiting_since = None
         self._sort_due = False
         before = self._stamp_clock()
-        (through,) = connection.execute("SELECT through FROM sorted").fetchone()
-        marks = _marks(connection)
-        taken: list[tuple[int, str, Group]] = []
-        for path in segment_paths(self.directory):
-            for group in read_groups(path, marks.get(path.name, 0)):
-                if group.summary.stamp > before:
-                    break  # for the next sort, after the groups it may not have seen
-                taken.append((group.summary.stamp, path.name, group))
-        if not taken:
+        (first,) = connection.execute("SELECT through FROM sorted").fetchone()
+        through, moved = first, 0
+        #: How far each segment's groups were taken.
+        ends: dict[str, int] = {}
+
+        def arriving() -> Iterator[Arrived]:
+            for name, group in _merged(self.directory, _marks(connection), before):
+                ends[name] = group.end
+                yield from group.events
+
+        events = arriving()
+        while chunk := list(islice(events, SORT_CHUNK)):
+            moved += connection.execute(_SORT, (through, *_rows(chunk))).rowcount
+            through += len(chunk)
+        if not ends:
             return 0
-        taken.sort(key=lambda item: item[:2])
-        arrived = [event for _, _, group in taken for event in group.events]
-        moved = connection.execute(_SORT, (through, *_rows(arrived))).rowcount
-        connection.execute(_OPEN_LANES, (through,))
-        connection.execute("UPDATE sorted SET through = ?", (through + len(arrived),))
-        connection.executemany(_MARK, {name: group.end for _, name, group in taken}.items())
+        connection.execute(_OPEN_LANES, (first,))
+        connection.execute("UPDATE sorted SET through = ?", (through,))
+        connection.executemany(_MARK, ends.items())
         self._cleanup_due = True
         self._sort_took = self._clock() - started
         return moved
 
     def holds_lane(self, connection: sqlite3.Connection, lane: str) -> bool:
         """Whether an event of `lane` waits to be sorted."""
-        return lane in self._waiting.read(connection)[2]
+        return any(lane in batch for batch in self._waiting.lanes(connection))
 
     def needs_sort_for_lease(self, connection: sqlite3.Connection) -> bool:
         """Whether the waiting events hold a lane that has no `lanes` row: sorted, it would
@@ -286,14 +330,13 @@ class Sorter:
         (A lane with a row gets the waiting events behind those it has; whether it is ready
         does not depend on them.)
         """
-        lanes = self._waiting.read(connection)[2]
-        if not lanes:
-            return False
-        row = connection.execute(
-            "SELECT 1 FROM json_each(?) WHERE value NOT IN (SELECT lane FROM lanes) LIMIT 1",
-            (json_text(list(lanes)),),
-        ).fetchone()
-        return row is not None
+        return any(
+            connection.execute(
+                "SELECT 1 FROM json_each(?) WHERE value NOT IN (SELECT lane FROM lanes) LIMIT 1",
+                (json_text(batch),),
+            ).fetchone()
+            for batch in self._waiting.lanes(connection)
+        )
 
     def upkeep_in(self) -> float:
         """Seconds until upkeep is due (0 or less: now), or until it is time to look again."""
@@ -337,6 +380,24 @@ class Sorter:
         gone = [(name,) for name in marks if not (self.directory / name).exists()]
         connection.executemany("DELETE FROM segments WHERE name = ?", gone)
         return deleted
+
+
+def _merged(directory: Path, marks: dict[str, int], before: int) -> Iterator[tuple[str, Group]]:
+    """The groups past the segments' `marks` that were stamped by `before`, in the order they
+    were appended, each with its segment's name; read as they are merged, as they may be a
+    backlog of any size."""
+
+    def taken(path: Path) -> Iterator[tuple[int, str, Group]]:
+        for group in read_groups(path, marks.get(path.name, 0)):
+            if group.summary.stamp > before:
+                return  # for the next sort, after the groups it may not have seen
+            yield group.summary.stamp, path.name, group
+
+    # A segment's groups are in the order of their stamps; merged by them, then by name.
+    for _, name, group in heapq.merge(
+        *(taken(path) for path in segment_paths(directory)), key=lambda item: item[:2]
+    ):
+        yield name, group
 
 
 def _marks(connection: sqlite3.Connection) -> dict[str, int]:
