@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -66,6 +66,11 @@ SETTINGS_PATH = "/v1/projects/{write_key}/settings"
 
 #: Seconds a client is asked to wait when the store failed; it is usually back soon.
 STORE_RETRY_AFTER = 10
+_INTERNAL_ERROR = Refusal(
+    500,
+    "internal_error",
+    "the request could not be handled: send again later",
+)
 #: Seconds a client is asked to wait when the backlog is at its bound, for delivery to catch up.
 BACKLOG_RETRY_AFTER = 60
 #: Seconds between counts of the backlog once it is past half its bound, and below that.
@@ -204,6 +209,22 @@ class _Ingest:
                 response = await handler(request)
             except Refusal as refusal:
                 response = self._refused(request, route, refusal)
+            except ClientDisconnect:
+                # Clients time out, lose their network, are stopped: nothing to answer, and
+                # nothing of the request was stored.
+                self._metrics.refused.labels("client_disconnected").inc()
+                log.info(
+                    "the client disconnected before its request arrived",
+                    extra={"fields": _request_fields(request, route)},
+                )
+                return Response(status_code=400)  # goes nowhere: the client is gone
+            except Exception:
+                # Answered here rather than by Starlette, so it is counted, its JSON is like
+                # every other refusal's, and the connection stays usable.
+                log.exception(
+                    "the request failed", extra={"fields": _request_fields(request, route)}
+                )
+                response = refused(_INTERNAL_ERROR)
             self._metrics.answered(response.status_code, time.perf_counter() - started)
             return response
 
@@ -272,13 +293,21 @@ class _Ingest:
         fields: dict[str, Any] = {
             "status": refusal.status,
             "code": refusal.code,
-            "route": route,
             "reason": refusal.message,
-            "client": request.client.host if request.client else None,
-            "user_agent": request.headers.get("user-agent"),
+            **_request_fields(request, route),
         }
         log.warning("request refused", extra={"fields": fields})
         return refused(refusal)
+
+
+def _request_fields(request: Request, route: str) -> dict[str, Any]:
+    """What a log line says of a request: its route (its path may hold a write key) and
+    client."""
+    return {
+        "route": route,
+        "client": request.client.host if request.client else None,
+        "user_agent": request.headers.get("user-agent"),
+    }
 
 
 async def _telemetry(request: Request) -> Response:
