@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
+from intercom_destination.deadlines import Deadlines
 from intercom_destination.delivery.connection import SANDBOX_TOKEN
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.delivery.metrics import DeliveryMetrics
@@ -47,7 +48,7 @@ async def run_serve(
                 if not settings.write_keys:
                     echo("No SEGMENT_WRITE_KEYS: any write key is accepted (loopback only).")
                 try:
-                    await serve(app, sock)
+                    await serve(app, sock, Deadlines.of(settings))
                 finally:
                     stop.set()
                     await delivering
@@ -64,7 +65,7 @@ async def _intercom(settings: Settings, echo: Callable[[str], None]) -> AsyncIte
         yield msgspec.structs.replace(settings, access_token=token)
         return
     sock, url = bind("127.0.0.1", 0)
-    async with serving_alongside(create_sandbox(SandboxConfig()), sock):
+    async with serving_alongside(create_sandbox(SandboxConfig()), sock, Deadlines.of(settings)):
         echo(f"No INTERCOM_ACCESS_TOKEN: delivering to a local Intercom sandbox at {url}")
         echo(f"  see what arrived: {url}/_sandbox/state")
         echo(

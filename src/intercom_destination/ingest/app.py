@@ -99,7 +99,13 @@ def create_app(
     shown = exposed(registry)
     intake = Intake(store, settings.max_backlog, clock, metrics.observe_status)
     ingest = _Ingest(
-        store, WriteKeys(settings.write_keys), intake, Decoder(make_message_id), metrics, clock
+        store,
+        WriteKeys(settings.write_keys),
+        intake,
+        Decoder(make_message_id),
+        metrics,
+        clock,
+        settings.body_timeout,
     )
 
     async def project_settings(request: Request) -> Response:
@@ -191,8 +197,10 @@ class _Ingest:
         decoder: Decoder,
         metrics: IngestMetrics,
         clock: Callable[[], float],
+        body_timeout: float,
     ) -> None:
         self._store = store
+        self._body_timeout = body_timeout
         self.keys = keys
         self._intake = intake
         self._decoder = decoder
@@ -232,7 +240,7 @@ class _Ingest:
 
     async def batch(self, request: Request) -> Response:
         received_at = self._clock()
-        envelope = read_envelope(await read_body(request, MAX_BATCH_BYTES))
+        envelope = read_envelope(await read_body(request, MAX_BATCH_BYTES, self._body_timeout))
         self.keys.check(header(request.scope, b"authorization"), envelope_write_key(envelope))
         self._metrics.received.inc(len(envelope.batch))
         decoded = self._decoder.batch(envelope, received_at)
@@ -246,7 +254,7 @@ class _Ingest:
     def single(self, kind: str) -> Handler:
         async def single(request: Request) -> Response:
             received_at = self._clock()
-            obj = read_event(await read_body(request, MAX_EVENT_BYTES))
+            obj = read_event(await read_body(request, MAX_EVENT_BYTES, self._body_timeout))
             self.keys.check(header(request.scope, b"authorization"), obj.get("writeKey"))
             self._metrics.received.inc()
             try:
