@@ -1,0 +1,84 @@
+"""A PostgreSQL store that goes away while ingest serves: requests and /ready are answered
+503 within the store's bounded wait for a connection, and ingest takes events again once the
+database is back, without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+
+import httpx
+import pytest
+
+from intercom_destination.store import StoreError, open_store
+from tests.ingest.conftest import Ingest, settings
+from tests.ingest.helpers import batch, stored, track
+from tests.tcp_proxy import Proxy, proxy
+
+pytestmark = pytest.mark.anyio
+
+#: The longest a test waits for an answer or for recovery: far past the bounded waits it
+#: configures, far below the 30 s a request used to hang (a hang detector, not a threshold).
+PATIENCE = 15.0
+
+
+def through(url: str, port: int) -> str:
+    """`url`, reaching its server through a proxy on `127.0.0.1:port`."""
+    parts = urllib.parse.urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    return parts._replace(netloc=f"{user}127.0.0.1:{port}").geturl()
+
+
+@pytest.mark.parametrize("failure", [Proxy.refuse, Proxy.go_silent])
+async def test_postgresql_down_is_answered_503_at_once_and_up_again_is_served(
+    postgres_url: str, failure: object
+) -> None:
+    parts = urllib.parse.urlsplit(postgres_url)
+    async with proxy((parts.hostname or "127.0.0.1", parts.port or 5432)) as tcp:
+        url = through(postgres_url, tcp.port)
+        async with await open_store(url, connection_wait=0.5) as store:
+            ingest = Ingest(store, settings())
+            async with ingest.client() as client:
+                assert (await client.post("/v1/batch", json=batch(track("m1")))).status_code == 200
+
+                await failure(tcp)  # type: ignore[operator]
+                async with asyncio.timeout(PATIENCE):
+                    refused = await client.post("/v1/batch", json=batch(track("m2")))
+                    refused_again = await client.post("/v1/batch", json=batch(track("m2")))
+                    not_ready = await client.get("/ready")
+
+                await tcp.forward()
+                accepted = await _until_accepted(client, batch(track("m2")))
+                ready = await client.get("/ready")
+
+            assert sorted(await stored(store)) == ["m1", "m2"]
+
+    assert (refused.status_code, refused_again.status_code) == (503, 503)
+    assert refused_again.headers["Retry-After"] == "10"
+    assert refused_again.json()["code"] == "store_unavailable"
+    assert (not_ready.status_code, not_ready.json()) == (
+        503,
+        {"ready": False, "reason": "the store does not answer"},
+    )
+    assert accepted.status_code == 200
+    assert ready.json() == {"ready": True, "backlog": 2}
+
+
+async def _until_accepted(client: httpx.AsyncClient, body: object) -> httpx.Response:
+    async with asyncio.timeout(PATIENCE):
+        while True:
+            response = await client.post("/v1/batch", json=body)
+            if response.status_code != 503:
+                return response
+            await asyncio.sleep(0.1)
+
+
+async def test_a_server_that_accepts_but_never_answers_fails_the_store_opening(
+    postgres_url: str,
+) -> None:
+    parts = urllib.parse.urlsplit(postgres_url)
+    async with proxy((parts.hostname or "127.0.0.1", parts.port or 5432)) as tcp:
+        await tcp.go_silent()
+        with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
+            async with asyncio.timeout(PATIENCE):
+                await open_store(through(postgres_url, tcp.port))
