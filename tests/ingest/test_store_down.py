@@ -1,11 +1,14 @@
-"""A PostgreSQL store that goes away while ingest serves: requests and /ready are answered
-503 within the store's bounded wait for a connection, and ingest takes events again once the
-database is back, without a restart."""
+"""Stores that fail while ingest serves: requests are answered 503 with Retry-After, soon,
+and ingest takes events again once the store is back, without a restart. A PostgreSQL store
+that goes away is answered within its bounded wait for a connection, /ready too; a full disk
+under a SQLite store is answered at once."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import urllib.parse
+from pathlib import Path
 
 import httpx
 import pytest
@@ -82,3 +85,25 @@ async def test_a_server_that_accepts_but_never_answers_fails_the_store_opening(
         with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
             async with asyncio.timeout(PATIENCE):
                 await open_store(through(postgres_url, tcp.port))
+
+
+async def test_a_full_disk_is_answered_503_and_ingest_recovers_when_there_is_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    async with await open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        ingest = Ingest(store, settings())
+        async with ingest.client() as client:
+            with monkeypatch.context() as patch:
+                patch.setattr(os, "fdatasync", full)
+                refused = await client.post("/v1/batch", json=batch(track("m1")))
+            # The client sends it again, as every client does after a 5xx.
+            accepted = await client.post("/v1/batch", json=batch(track("m1"), track("m2")))
+        assert sorted(await stored(store)) == ["m1", "m2"]
+
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "10"
+    assert refused.json()["code"] == "store_unavailable"
+    assert accepted.status_code == 200
