@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import os
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
-from intercom_destination.store import StoreError, open_store
-from tests.ingest.conftest import Ingest, settings
+from intercom_destination.store import Enqueued, NewEvent, Status, Store, StoreError, open_store
+from tests.ingest.conftest import Ingest, MakeIngest, settings
 from tests.ingest.helpers import batch, stored, track
 from tests.tcp_proxy import Proxy, proxy
 
@@ -65,6 +67,37 @@ async def test_postgresql_down_is_answered_503_at_once_and_up_again_is_served(
     )
     assert accepted.status_code == 200
     assert ready.json() == {"ready": True, "backlog": 2}
+
+
+async def test_ready_answers_at_once_once_a_request_found_the_store_down(
+    make_ingest: MakeIngest, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing(events: Sequence[NewEvent]) -> list[Enqueued]:
+        raise psycopg.OperationalError("connection refused")
+
+    async def hanging(now: float) -> Status:
+        await asyncio.Event().wait()  # a store that is asked and never answers
+        raise AssertionError("unreachable")
+
+    ingest = make_ingest()
+    async with ingest.client() as client:
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "enqueue", failing)
+            patch.setattr(store, "status", hanging)
+            async with asyncio.timeout(PATIENCE):
+                refused = await client.post("/v1/batch", json=batch(track("m1")))
+                # What ingest knows of the store is answered without asking it again.
+                not_ready = await client.get("/ready")
+        accepted = await client.post("/v1/batch", json=batch(track("m1")))
+        ready = await client.get("/ready")
+
+    assert refused.status_code == 503
+    assert (not_ready.status_code, not_ready.json()) == (
+        503,
+        {"ready": False, "reason": "the store does not answer"},
+    )
+    assert accepted.status_code == 200
+    assert ready.json() == {"ready": True, "backlog": 1}
 
 
 async def _until_accepted(client: httpx.AsyncClient, body: object) -> httpx.Response:

@@ -122,7 +122,10 @@ def create_app(
         return response
 
     async def ready(request: Request) -> Response:
-        if await intake.refresh() is None:
+        # A store known to be down is not asked again here, which would take as long as it
+        # takes to fail (PostgreSQL: the wait for a connection): the intake asks it every
+        # few seconds meanwhile, and the events it takes say it is back.
+        if intake.store_down or await intake.refresh() is None:
             return json_document({"ready": False, "reason": "the store does not answer"}, 503)
         if intake.full:
             reason = (
@@ -283,8 +286,9 @@ class _Ingest:
             )
         try:
             results = await self._store.enqueue(events)
-        except Exception:
+        except Exception as error:
             log.exception("the store did not take the events")
+            self._intake.failed(error)
             self._metrics.rejected.labels("store_unavailable").inc(len(events))
             raise Refusal(
                 503,
