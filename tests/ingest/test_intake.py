@@ -65,3 +65,20 @@ async def test_nearing_the_bound_wakes_the_count() -> None:
         assert store.counts == 2
     finally:
         watcher.cancel()
+
+
+async def test_a_store_that_failed_events_is_down_until_a_count_finds_it_back() -> None:
+    store = CountingStore()
+    intake = Intake(store, 10, lambda: 0.0, lambda status: None)  # type: ignore[arg-type]
+    watcher = asyncio.create_task(intake.watch(interval=0.01, far_interval=3600))
+    try:
+        await asyncio.wait_for(store.counted.wait(), 30)
+        store.counted.clear()
+
+        intake.failed(OSError("connection refused"))  # far from the bound: counted at once
+        assert intake.store_down
+
+        await asyncio.wait_for(store.counted.wait(), 30)
+        assert not intake.store_down
+    finally:
+        watcher.cancel()

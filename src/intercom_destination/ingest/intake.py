@@ -59,6 +59,7 @@ class Intake:
         which `watch` makes every `interval` meanwhile, or events it takes)."""
         if not self.store_down:
             log.error("the store does not answer", extra={"fields": {"error": repr(error)}})
+            self._near_bound.set()  # counted now, then every `interval` until it answers
         self.store_down = True
 
     async def refresh(self) -> Status | None:
@@ -81,8 +82,8 @@ class Intake:
         self.store_down = False
 
     async def watch(self, interval: float, far_interval: float) -> None:
-        """Refreshes every `interval` seconds near the bound, every `far_interval` seconds far
-        from it, until cancelled."""
+        """Refreshes every `interval` seconds near the bound or while the store is down, every
+        `far_interval` seconds otherwise, until cancelled."""
         while True:
             await self.refresh()
             self._near_bound.clear()
