@@ -66,16 +66,15 @@ SETTINGS_PATH = "/v1/projects/{write_key}/settings"
 
 #: Seconds a client is asked to wait when the store failed; it is usually back soon.
 STORE_RETRY_AFTER = 10
-_INTERNAL_ERROR = Refusal(
-    500,
-    "internal_error",
-    "the request could not be handled: send again later",
-)
 #: Seconds a client is asked to wait when the backlog is at its bound, for delivery to catch up.
 BACKLOG_RETRY_AFTER = 60
 #: Seconds between counts of the backlog once it is past half its bound, and below that.
 BACKLOG_INTERVAL = 2.0
 BACKLOG_FAR_INTERVAL = 60.0
+#: The answer to a request that failed unexpectedly (a bug): every client sends it again.
+_INTERNAL_ERROR = Refusal(
+    500, "internal_error", "the request could not be handled: send again later"
+)
 
 
 def create_app(
