@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -67,46 +66,61 @@ class _DeadlineProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._timer: asyncio.TimerHandle | None = None
+        #: When the part of the request now awaited must have arrived; None between requests
+        #: (uvicorn's keep-alive timeout bounds those).
+        self._due: float | None = None
+        self._awaiting: Literal["headers", "body"] = "headers"
         #: Whether a byte of the current request has arrived.
         self._begun = False
+        #: One timer for the connection, not one per request and part (setting and cancelling
+        #: one costs the event loop about 2 µs): set for a due, it looks when it fires, and is
+        #: set again if the due has moved on meanwhile.
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self._deadlines.header, self._headers_late)
+        self._await("headers", self._deadlines.header)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._begun = True
-        if self._timer is None:  # a later request of the connection: its headers start now
-            self._arm(self._deadlines.header, self._headers_late)
+        if self._due is None:  # a later request of the connection: its headers start now
+            self._await("headers", self._deadlines.header)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        self._arm(self._deadlines.body, self._body_late)
+        self._await("body", self._deadlines.body)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._begun = False
-        self._disarm()
+        self._due = None
 
-    def _arm(self, seconds: float, late: Callable[[], None]) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, late)
+    def _await(self, part: Literal["headers", "body"], seconds: float) -> None:
+        self._awaiting = part
+        self._due = due = self.loop.time() + seconds
+        if self._timer is None or due < self._timer.when():
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self.loop.call_at(due, self._check)
 
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _check(self) -> None:
+        self._timer = None
+        if self._due is None or self.transport.is_closing():
+            return
+        if self._due > self.loop.time():
+            self._timer = self.loop.call_at(self._due, self._check)
+        elif self._awaiting == "headers":
+            self._headers_late()
+        else:
+            self._body_late()
 
     def _headers_late(self) -> None:
-        self._timer = None
-        if self.transport.is_closing():
-            return
         # A 408 only where it is the next thing on the wire: not before an answer still being
         # written to a previous (pipelined) request.
         if self._begun and (self.cycle is None or self.cycle.response_complete):
@@ -115,7 +129,6 @@ class _DeadlineProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _body_late(self) -> None:
-        self._timer = None
         if self.cycle.response_complete:
             self._log("body")
             self.transport.close()
