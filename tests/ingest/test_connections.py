@@ -96,6 +96,23 @@ async def test_a_request_whose_headers_stall_is_answered_408_and_closed(
     assert json.loads(body)["code"] == "request_timeout"
 
 
+async def test_a_later_request_of_a_connection_whose_headers_stall_is_answered_408(
+    make_ingest: MakeIngest,
+) -> None:
+    ingest = make_ingest(**SHORT)
+    body = json.dumps(batch(track("m1"))).encode()
+    async with serving(ingest.app, Deadlines.of(ingest.settings)) as url:
+        reader, writer = await connect(url)
+        writer.write(post_head(len(body)) + body)
+        first = await reader.readuntil(b'{"success":true}')
+        writer.write(b"POST /v1/batch HTTP/1.1\r\nHost: te")
+        answer = await received_until_closed(reader)
+        writer.close()
+
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
 async def test_a_connection_that_sends_nothing_is_closed(make_ingest: MakeIngest) -> None:
     ingest = make_ingest(**SHORT)
     async with serving(ingest.app, Deadlines.of(ingest.settings)) as url:
