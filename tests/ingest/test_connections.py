@@ -7,12 +7,14 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from intercom_destination.deadlines import Deadlines
+from intercom_destination.ingest.payload import Decoder
 from intercom_destination.store import Store
 from tests.ingest.conftest import Ingest, MakeIngest, serving
 from tests.ingest.helpers import batch, stored, track
@@ -61,6 +63,32 @@ async def test_a_client_that_disconnects_mid_body_is_logged_without_a_traceback(
     assert record.levelno == logging.INFO
     assert record.exc_info is None
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_after_an_unexpected_error_the_connection_serves_the_next_request(
+    ingest: Ingest, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decode = Decoder.batch
+    calls = iter([True, False])
+
+    def broken_once(self: Decoder, *args: Any) -> Any:
+        if next(calls):
+            raise RuntimeError("a bug")
+        return decode(self, *args)
+
+    monkeypatch.setattr(Decoder, "batch", broken_once)
+    body = json.dumps(batch(track("m1"))).encode()
+    async with serving(ingest.app) as url:
+        reader, writer = await connect(url)
+        writer.write(post_head(len(body)) + body)
+        failed = await reader.readuntil(b'send again later"}')
+        writer.write(post_head(len(body)) + body)
+        succeeded = await reader.readuntil(b'{"success":true}')
+        writer.close()
+
+    assert failed.startswith(b"HTTP/1.1 500 ")
+    assert succeeded.startswith(b"HTTP/1.1 200 ")
+    assert list(await stored(store)) == ["m1"]
 
 
 #: Short bounds, so that tests of stalled clients end soon.
