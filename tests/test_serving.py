@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from intercom_destination.deadlines import Deadlines
 from intercom_destination.serving import bind, serve
 
 pytestmark = pytest.mark.anyio
@@ -24,7 +25,9 @@ async def test_what_exists_once_serving_started_is_left_out_of_garbage_collectio
         return JSONResponse({"frozen": gc.get_freeze_count()})
 
     sock, url = bind("127.0.0.1", 0)
-    server = asyncio.create_task(serve(Starlette(routes=[Route("/", frozen)]), sock))
+    server = asyncio.create_task(
+        serve(Starlette(routes=[Route("/", frozen)]), sock, Deadlines(10, 30))
+    )
     async with httpx.AsyncClient(base_url=url) as client:
         for _ in range(100):
             try:

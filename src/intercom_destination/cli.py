@@ -396,6 +396,7 @@ def _ingest(
     """Serves ingest in this process; or, given the `metrics` directory, in `processes`
     forked ones."""
     # Imported here so the other commands do not load the web server.
+    from intercom_destination.deadlines import Deadlines
     from intercom_destination.ingest import create_app
     from intercom_destination.processes import Failed, supervise
     from intercom_destination.serving import bind, run, serve
@@ -421,7 +422,7 @@ def _ingest(
         try:
             if metrics is None:
                 announce()
-            await serve(create_app(settings, store), sock, serving=serving)
+            await serve(create_app(settings, store), sock, Deadlines.of(settings), serving=serving)
         finally:
             await store.close()
 

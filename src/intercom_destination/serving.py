@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.types import ASGIApp
 
+from intercom_destination.deadlines import Deadlines, deadline_protocol
+
 T = TypeVar("T")
 
 
@@ -62,21 +64,33 @@ class _Companion(uvicorn.Server):
         yield
 
 
-def _config(app: ASGIApp) -> uvicorn.Config:
+def _config(app: ASGIApp, deadlines: Deadlines) -> uvicorn.Config:
     # uvicorn logs through the root logger; no access log, since a settings path holds a
-    # write key.
+    # write key. No WebSocket: no app served here has one, and an upgraded connection would
+    # leave the protocol that holds requests to their deadlines.
     return uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=30
+        app,
+        http=deadline_protocol(deadlines),
+        ws="none",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
     )
 
 
 async def serve(
-    app: ASGIApp, sock: socket.socket, *, serving: Callable[[], None] | None = None
+    app: ASGIApp,
+    sock: socket.socket,
+    deadlines: Deadlines,
+    *,
+    serving: Callable[[], None] | None = None,
 ) -> None:
     """Serves `app` on `sock` until SIGINT or SIGTERM, then returns once requests in flight
-    are answered; calls `serving`, if given, once it accepts connections."""
+    are answered; calls `serving`, if given, once it accepts connections. Each request must
+    arrive within `deadlines`."""
     with _startup_frozen():
-        await _Server(_config(app), serving).serve(sockets=[sock])
+        await _Server(_config(app, deadlines), serving).serve(sockets=[sock])
 
 
 @contextlib.contextmanager
@@ -95,9 +109,12 @@ def _startup_frozen() -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def serving_alongside(app: ASGIApp, sock: socket.socket) -> AsyncIterator[None]:
-    """Serves `app` on `sock` while the block runs (next to a server that handles signals)."""
-    server = _Companion(_config(app))
+async def serving_alongside(
+    app: ASGIApp, sock: socket.socket, deadlines: Deadlines
+) -> AsyncIterator[None]:
+    """Serves `app` on `sock` while the block runs (next to a server that handles signals),
+    each request within `deadlines`."""
+    server = _Companion(_config(app, deadlines))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield

@@ -73,6 +73,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     public_url: str | None = None
     #: Events waiting for delivery past which ingest answers 429 until delivery catches up.
     max_backlog: Annotated[int, msgspec.Meta(ge=1)] = 1_000_000
+    #: Seconds a request's headers may take to arrive, from the connection's opening or the
+    #: request's first byte; then seconds its body may take. Past them ingest answers 408 and
+    #: closes the connection, so slow or stalled clients cannot hold the server's connections.
+    header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    body_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
     # How events map (the seed's defaults).
     collect_context: bool = False

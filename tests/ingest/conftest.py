@@ -3,7 +3,6 @@ HTTP where the transport matters), with a fixed clock and predictable generated 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -11,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
+from intercom_destination.deadlines import Deadlines
 from intercom_destination.ingest import create_app, new_registry
-from intercom_destination.serving import bind
+from intercom_destination.serving import bind, serving_alongside
 from intercom_destination.settings import Secret, Settings
 from intercom_destination.store import Store, open_store
 
@@ -42,6 +41,7 @@ class Ingest:
 
     def __init__(self, store: Store, settings: Settings, now: float = NOW) -> None:
         self.store = store
+        self.settings = settings
         self.now = now
         self.registry = new_registry()
         counter = itertools.count(1)
@@ -95,19 +95,12 @@ async def client(ingest: Ingest) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
-    """`app` served by uvicorn on a free loopback port, in this event loop; its base URL."""
+async def serving(app: Starlette, deadlines: Deadlines | None = None) -> AsyncIterator[str]:
+    """`app` served as the commands serve it, on a free loopback port, in this event loop;
+    its base URL. Requests are held to `deadlines` (the settings' defaults if None)."""
     sock, url = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            assert not task.done(), "the server stopped while starting"
-            await asyncio.sleep(0.01)
+    async with serving_alongside(app, sock, deadlines or Deadlines.of(Settings())):
         yield url
-    finally:
-        server.should_exit = True
-        await task
 
 
 Drain = Callable[[], Awaitable[list[dict[str, Any]]]]

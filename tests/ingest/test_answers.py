@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
+from intercom_destination.ingest.payload import Decoder
 from intercom_destination.store import Enqueued, NewEvent, Store
 from tests.ingest.conftest import Ingest, MakeIngest
 from tests.ingest.helpers import basic, batch, stored, track
@@ -259,3 +260,22 @@ async def test_other_paths_are_never_redirected(
     # a 3xx would be taken for success by analytics-node and analytics.js
     assert response.status_code == status
     assert response.json()["success"] is False
+
+
+async def test_an_unexpected_error_answers_500_and_is_counted(
+    client: httpx.AsyncClient, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Decoder, "batch", broken)
+
+    response = await client.post("/v1/batch", json=batch(track("m1")))
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "success": False,
+        "code": "internal_error",
+        "message": "the request could not be handled: send again later",
+    }
+    assert ingest.metric("ingest_requests_total", status="500") == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -48,14 +50,23 @@ async def test_the_estimate_adds_what_was_accepted_since_the_last_count() -> Non
     assert (intake.backlog, intake.full) == (3, False)
 
 
-async def test_nearing_the_bound_wakes_the_count() -> None:
-    store = CountingStore()
+@asynccontextmanager
+async def watched(store: CountingStore, interval: float) -> AsyncIterator[Intake]:
+    """An intake of `store` whose watcher runs (every hour far from the bound), once the
+    watcher's first count is taken."""
     intake = Intake(store, 10, lambda: 0.0, lambda status: None)  # type: ignore[arg-type]
-    watcher = asyncio.create_task(intake.watch(interval=3600, far_interval=3600))
+    watcher = asyncio.create_task(intake.watch(interval=interval, far_interval=3600))
     try:
         await asyncio.wait_for(store.counted.wait(), 30)
         store.counted.clear()
+        yield intake
+    finally:
+        watcher.cancel()
 
+
+async def test_nearing_the_bound_wakes_the_count() -> None:
+    store = CountingStore()
+    async with watched(store, interval=3600) as intake:
         intake.accepted(4)  # below half the bound: no count
         await asyncio.sleep(0)
         assert store.counts == 1
@@ -63,5 +74,13 @@ async def test_nearing_the_bound_wakes_the_count() -> None:
 
         await asyncio.wait_for(store.counted.wait(), 30)
         assert store.counts == 2
-    finally:
-        watcher.cancel()
+
+
+async def test_a_store_that_failed_events_is_down_until_a_count_finds_it_back() -> None:
+    store = CountingStore()
+    async with watched(store, interval=0.01) as intake:
+        intake.failed(OSError("connection refused"))  # far from the bound: counted at once
+        assert intake.store_down
+
+        await asyncio.wait_for(store.counted.wait(), 30)
+        assert not intake.store_down

@@ -324,3 +324,32 @@ def test_decoding_for_storage_refuses_what_decoding_refuses(
     assert error == decode(obj)
     assert str(error) == message
     assert sent == obj
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"type": "track", "event": "E", "userId": "u\x001"}, "userId"),
+        ({"type": "track", "event": "E", "anonymousId": "\x00"}, "anonymousId"),
+        ({"type": "track", "event": "E", "userId": "u", "messageId": "m\x00"}, "messageId"),
+        ({"type": "track", "event": "E\x00", "userId": "u"}, "track.event"),
+        ({"type": "page", "category": "C\x00", "userId": "u"}, "page.category"),
+        ({"type": "group", "groupId": "g\x00", "userId": "u"}, "group.groupId"),
+        ({"type": "alias", "previousId": "p\x00", "userId": "u"}, "alias.previousId"),
+    ],
+)
+def test_a_nul_in_an_id_or_a_name_rejects_the_event(fields: dict[str, Any], field: str) -> None:
+    # The ids and names are columns of the store, and PostgreSQL's text holds no NUL: every
+    # store refuses them alike, here, rather than PostgreSQL alone failing the whole batch.
+    assert decode(fields) == InvalidEvent(field, "must not contain NUL (\\u0000)")
+    arrival = Arrival(RECEIVED, lambda: "generated")
+    assert arrival.decode_for_storage(dict(fields)) == decode(fields)
+    assert arrival.decode_plain_for_storage(msgspec.json.encode(fields)) is None
+
+
+def test_a_nul_in_properties_or_traits_is_kept() -> None:
+    properties = {"note\x00": "a\x00b", "nested": {"k": ["\x00"]}}
+    event = decode({"type": "track", "event": "E", "userId": "u", "properties": properties})
+
+    assert event.properties == properties
+    assert msgspec.json.decode(msgspec.json.encode(stored_form(event)))["properties"] == properties

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
+from intercom_destination.deadlines import Deadlines
 from intercom_destination.delivery.connection import SANDBOX_TOKEN
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.delivery.metrics import DeliveryMetrics
@@ -51,7 +52,7 @@ async def run_serve(
                 if not settings.write_keys:
                     echo("No SEGMENT_WRITE_KEYS: any write key is accepted (loopback only).")
                 try:
-                    await serve(app, sock)
+                    await serve(app, sock, Deadlines.of(settings))
                 finally:
                     stop.set()
                     await delivering
@@ -69,7 +70,9 @@ async def _intercom(settings: Settings, echo: Callable[[str], None]) -> AsyncIte
         return
     sock, url = bind("127.0.0.1", 0)
     state_file = beside_store(settings.database_url, SANDBOX_STATE_SUFFIX)
-    async with serving_alongside(create_sandbox(SandboxConfig(state_file=state_file)), sock):
+    async with serving_alongside(
+        create_sandbox(SandboxConfig(state_file=state_file)), sock, Deadlines.of(settings)
+    ):
         echo(f"No INTERCOM_ACCESS_TOKEN: delivering to a local Intercom sandbox at {url}")
         echo(f"  see what arrived: {url}/_sandbox/state")
         if state_file is not None:

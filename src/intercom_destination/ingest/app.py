@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -71,6 +71,10 @@ BACKLOG_RETRY_AFTER = 60
 #: Seconds between counts of the backlog once it is past half its bound, and below that.
 BACKLOG_INTERVAL = 2.0
 BACKLOG_FAR_INTERVAL = 60.0
+#: The answer to a request that failed unexpectedly (a bug): every client sends it again.
+_INTERNAL_ERROR = Refusal(
+    500, "internal_error", "the request could not be handled: send again later"
+)
 
 
 def create_app(
@@ -94,7 +98,13 @@ def create_app(
     shown = exposed(registry)
     intake = Intake(store, settings.max_backlog, clock, metrics.observe_status)
     ingest = _Ingest(
-        store, WriteKeys(settings.write_keys), intake, Decoder(make_message_id), metrics, clock
+        store,
+        WriteKeys(settings.write_keys),
+        intake,
+        Decoder(make_message_id),
+        metrics,
+        clock,
+        settings.body_timeout,
     )
 
     async def project_settings(request: Request) -> Response:
@@ -111,7 +121,10 @@ def create_app(
         return response
 
     async def ready(request: Request) -> Response:
-        if await intake.refresh() is None:
+        # A store known to be down is not asked again here, which would take as long as it
+        # takes to fail (PostgreSQL: the wait for a connection): the intake asks it every
+        # few seconds meanwhile, and the events it takes say it is back.
+        if intake.store_down or await intake.refresh() is None:
             return json_document({"ready": False, "reason": "the store does not answer"}, 503)
         if intake.full:
             reason = (
@@ -186,8 +199,10 @@ class _Ingest:
         decoder: Decoder,
         metrics: IngestMetrics,
         clock: Callable[[], float],
+        body_timeout: float,
     ) -> None:
         self._store = store
+        self._body_timeout = body_timeout
         self.keys = keys
         self._intake = intake
         self._decoder = decoder
@@ -204,6 +219,22 @@ class _Ingest:
                 response = await handler(request)
             except Refusal as refusal:
                 response = self._refused(request, route, refusal)
+            except ClientDisconnect:
+                # Clients time out, lose their network, are stopped: nothing to answer, and
+                # nothing of the request was stored.
+                self._metrics.refused.labels("client_disconnected").inc()
+                log.info(
+                    "the client disconnected before its request arrived",
+                    extra={"fields": _request_fields(request, route)},
+                )
+                return Response(status_code=400)  # goes nowhere: the client is gone
+            except Exception:
+                # Answered here rather than by Starlette, so it is counted, its JSON is like
+                # every other refusal's, and the connection stays usable.
+                log.exception(
+                    "the request failed", extra={"fields": _request_fields(request, route)}
+                )
+                response = refused(_INTERNAL_ERROR)
             self._metrics.answered(response.status_code, time.perf_counter() - started)
             return response
 
@@ -211,7 +242,7 @@ class _Ingest:
 
     async def batch(self, request: Request) -> Response:
         received_at = self._clock()
-        envelope = read_envelope(await read_body(request, MAX_BATCH_BYTES))
+        envelope = read_envelope(await read_body(request, MAX_BATCH_BYTES, self._body_timeout))
         self.keys.check(header(request.scope, b"authorization"), envelope_write_key(envelope))
         self._metrics.received.inc(len(envelope.batch))
         decoded = self._decoder.batch(envelope, received_at)
@@ -225,7 +256,7 @@ class _Ingest:
     def single(self, kind: str) -> Handler:
         async def single(request: Request) -> Response:
             received_at = self._clock()
-            obj = read_event(await read_body(request, MAX_EVENT_BYTES))
+            obj = read_event(await read_body(request, MAX_EVENT_BYTES, self._body_timeout))
             self.keys.check(header(request.scope, b"authorization"), obj.get("writeKey"))
             self._metrics.received.inc()
             try:
@@ -254,8 +285,9 @@ class _Ingest:
             )
         try:
             results = await self._store.enqueue(events)
-        except Exception:
+        except Exception as error:
             log.exception("the store did not take the events")
+            self._intake.failed(error)
             self._metrics.rejected.labels("store_unavailable").inc(len(events))
             raise Refusal(
                 503,
@@ -272,13 +304,21 @@ class _Ingest:
         fields: dict[str, Any] = {
             "status": refusal.status,
             "code": refusal.code,
-            "route": route,
             "reason": refusal.message,
-            "client": request.client.host if request.client else None,
-            "user_agent": request.headers.get("user-agent"),
+            **_request_fields(request, route),
         }
         log.warning("request refused", extra={"fields": fields})
         return refused(refusal)
+
+
+def _request_fields(request: Request, route: str) -> dict[str, Any]:
+    """What a log line says of a request: its route (its path may hold a write key) and
+    client."""
+    return {
+        "route": route,
+        "client": request.client.host if request.client else None,
+        "user_agent": request.headers.get("user-agent"),
+    }
 
 
 async def _telemetry(request: Request) -> Response:

@@ -7,6 +7,7 @@ the limit is refused before anything is read; a chunked body is counted as it st
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator
 
@@ -19,21 +20,30 @@ from intercom_destination.ingest.responses import Refusal, bad_request
 _GZIP = 16 + zlib.MAX_WBITS
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     """The body as sent, or inflated when `Content-Encoding: gzip`; raises a 400 Refusal when
-    it is larger than `limit` bytes, or its encoding is unknown or broken."""
+    it is larger than `limit` bytes, or its encoding is unknown or broken, and a 408 when it
+    has not arrived whole within `timeout` seconds (a stalled or very slow client)."""
     length = header(request.scope, b"content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise _too_large(limit)
     encoding = (header(request.scope, b"content-encoding") or "").strip().lower()
     if encoding in ("", "identity"):
-        return await _read(request.stream(), limit)
-    if encoding in ("gzip", "x-gzip"):
-        return await _inflate(request.stream(), limit)
-    raise bad_request(
-        "unsupported_encoding",
-        f"Content-Encoding {encoding!r} is not supported; send the body as is or gzipped",
-    )
+        read = _read(request.stream(), limit)
+    elif encoding in ("gzip", "x-gzip"):
+        read = _inflate(request.stream(), limit)
+    else:
+        raise bad_request(
+            "unsupported_encoding",
+            f"Content-Encoding {encoding!r} is not supported; send the body as is or gzipped",
+        )
+    try:
+        async with asyncio.timeout(timeout):
+            return await read
+    except TimeoutError:
+        raise Refusal(
+            408, "request_timeout", f"the body did not arrive within {timeout:g} s"
+        ) from None
 
 
 async def _read(chunks: AsyncIterator[bytes], limit: int) -> bytes:

@@ -48,10 +48,19 @@ class Intake:
         return self._backlog >= self.max_backlog
 
     def accepted(self, count: int) -> None:
+        self._answers()
         self._backlog += count
         self._added += count
         if self._backlog * 2 >= self.max_backlog:
             self._near_bound.set()
+
+    def failed(self, error: Exception) -> None:
+        """The store failed to take events: it is down until it answers again (a refresh,
+        which `watch` makes every `interval` meanwhile, or events it takes)."""
+        if not self.store_down:
+            log.error("the store does not answer", extra={"fields": {"error": repr(error)}})
+            self._near_bound.set()  # counted now, then every `interval` until it answers
+        self.store_down = True
 
     async def refresh(self) -> Status | None:
         """Asks the store for its status; None (and `store_down`) if it cannot answer."""
@@ -59,21 +68,22 @@ class Intake:
         try:
             status = await self._store.status(self._clock())
         except Exception as error:
-            if not self.store_down:
-                log.error("the store does not answer", extra={"fields": {"error": repr(error)}})
-            self.store_down = True
+            self.failed(error)
             return None
-        if self.store_down:
-            log.info("the store answers again")
-        self.store_down = False
+        self._answers()
         # Events accepted while the store counted may be counted twice, never missed.
         self._backlog = status.backlog + self._added - added
         self._on_status(status)
         return status
 
+    def _answers(self) -> None:
+        if self.store_down:
+            log.info("the store answers again")
+        self.store_down = False
+
     async def watch(self, interval: float, far_interval: float) -> None:
-        """Refreshes every `interval` seconds near the bound, every `far_interval` seconds far
-        from it, until cancelled."""
+        """Refreshes every `interval` seconds near the bound or while the store is down, every
+        `far_interval` seconds otherwise, until cancelled."""
         while True:
             await self.refresh()
             self._near_bound.clear()

@@ -91,6 +91,9 @@ def success(rejected: list[RejectedItem]) -> Response:
 def refused(refusal: Refusal) -> Response:
     body = _Failure(False, refusal.code, refusal.message, refusal.rejected)
     response = json_response(_encoder.encode(body), refusal.status)
+    if refusal.status == 408:
+        # The rest of the body is not waited for (RFC 9110 §15.5.9).
+        response.headers["Connection"] = "close"
     if refusal.retry_after is not None:
         # Segment documents both; clients read one or the other.
         response.headers["Retry-After"] = str(refusal.retry_after)

@@ -5,6 +5,7 @@ Decoding never raises on bad input: every problem becomes an `InvalidEvent`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -211,7 +212,8 @@ class Arrival:
         """`decode_for_storage` of an event's JSON if the event is plain (see `plain`), its
         values stored as they came; None if it is not plain, for `decode_for_storage` to
         decode or refuse."""
-        read = plain.read(event)
+        # An event with a NUL anywhere is left to the general way, which tells where it is.
+        read = None if _NUL_ESCAPE.search(event) else plain.read(event)
         if read is None:
             return None
         fields, top_level = read
@@ -349,10 +351,12 @@ def coerce_id(name: str, value: object) -> str | None:
 
 
 def _identifier(obj: Mapping[str, Any], key: str, kind: str | None = None) -> str | None:
+    field = f"{kind}.{key}" if kind else key
     try:
-        return coerce_id(key, obj.get(key))
+        value = coerce_id(key, obj.get(key))
     except TypeError:
-        raise _Invalid(f"{kind}.{key}" if kind else key, "must be a string") from None
+        raise _Invalid(field, "must be a string") from None
+    return _without_nul(value, field)
 
 
 def _text(obj: Mapping[str, Any], key: str, kind: str) -> str | None:
@@ -361,6 +365,20 @@ def _text(obj: Mapping[str, Any], key: str, kind: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise _Invalid(f"{kind}.{key}", "must be a string")
+    return _without_nul(value, f"{kind}.{key}")
+
+
+#: A NUL as JSON must spell it: a string cannot hold the byte itself.
+_NUL_ESCAPE = re.compile(rb"\\u0000")
+
+
+def _without_nul(value: str | None, field: str) -> str | None:
+    """`value`, unless it holds a NUL. Ids and names become columns of the store (lanes,
+    identities, event names), and PostgreSQL's text cannot hold a NUL: refused here, every
+    store and every command treats them alike. Elsewhere in an event (properties, traits) a
+    NUL is kept, as the event's JSON keeps it."""
+    if value is not None and "\x00" in value:
+        raise _Invalid(field, "must not contain NUL (\\u0000)")
     return value
 
 

@@ -70,6 +70,7 @@ async def open_store(
     dedup_window: float = DEDUP_WINDOW,
     outcome_log_rows: int = OUTCOME_LOG_ROWS,
     create: bool = True,
+    connection_wait: float | None = None,
 ) -> Store:
     """The store `database_url` names, open and at the latest schema.
 
@@ -77,9 +78,11 @@ async def open_store(
     SQLite stores, migrated as they open. `postgresql://…` (or `postgres://…`, any URL libpq
     takes) is a PostgreSQL store: an empty database is given the schema, an older one must
     be migrated first (`migrate_store`). `dedup_window` is how long (seconds) the messageIds
-    of finished events are kept for dedup; `outcome_log_rows` bounds the outcome log.
-    Without `create` (commands that only look) a store that is not there yet is not made:
-    NoStore names where it was looked for. Raises StoreError.
+    of finished events are kept for dedup; `outcome_log_rows` bounds the outcome log;
+    `connection_wait` is how long a PostgreSQL store's calls wait for a connection (see
+    `postgres.CONNECTION_WAIT`, the default). Without `create` (commands that only look) a
+    store that is not there yet is not made: NoStore names where it was looked for. Raises
+    StoreError.
     """
     kind, location = _parse(database_url)
     if kind == "sqlite":
@@ -89,8 +92,13 @@ async def open_store(
     # Imported here so that processes on SQLite never load the PostgreSQL driver.
     from intercom_destination.store.postgres import PostgresStore
 
+    waits = {} if connection_wait is None else {"connection_wait": connection_wait}
     return await PostgresStore.open(
-        location, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows, create=create
+        location,
+        dedup_window=dedup_window,
+        outcome_log_rows=outcome_log_rows,
+        create=create,
+        **waits,
     )
 
 

@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from intercom_destination.store import bucket
@@ -66,6 +67,14 @@ T = TypeVar("T")
 #: Connections each store keeps open at most. A fleet needs this many per process within
 #: the server's `max_connections`.
 POOL_SIZE = 10
+#: Seconds a call waits for a connection from the pool before it fails (psycopg_pool's
+#: default is 30): with the database down or unreachable, ingest answers 503 and /ready
+#: false within this, rather than holding requests until their clients give up.
+CONNECTION_WAIT = 2.0
+#: Seconds libpq may take to connect (its `connect_timeout`, unless the URL sets one; 2 is
+#: its least): without it, a server that accepts connections but never answers holds each
+#: attempt for ever, and the pool never connects again once it is back.
+CONNECT_TIMEOUT = 2
 #: Rows one group commit takes from the callers after its first: enough to amortise the
 #: commit, few enough that no caller waits long behind others.
 MAX_ROWS = 2000
@@ -103,6 +112,7 @@ class PostgresStore(Store):
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
         create: bool = True,
+        connection_wait: float = CONNECTION_WAIT,
     ) -> PostgresStore:
         async with await _connect(url) as connection:
             if not create and not await has_schema(connection):
@@ -111,9 +121,10 @@ class PostgresStore(Store):
         pool = AsyncConnectionPool(
             url,
             connection_class=psycopg.AsyncConnection[tuple[Any, ...]],
-            kwargs={"autocommit": True},
+            kwargs=_connection_options(url),
             min_size=1,
             max_size=POOL_SIZE,
+            timeout=connection_wait,
             open=False,
         )
         await pool.open(wait=True)
@@ -497,9 +508,16 @@ _DEAD_LETTERS = (
 )
 
 
+def _connection_options(url: str) -> dict[str, Any]:
+    options: dict[str, Any] = {"autocommit": True}
+    if "connect_timeout" not in conninfo_to_dict(url):
+        options["connect_timeout"] = CONNECT_TIMEOUT
+    return options
+
+
 async def _connect(url: str) -> Connection:
     try:
-        return await psycopg.AsyncConnection.connect(url, autocommit=True)
+        return await psycopg.AsyncConnection.connect(url, **_connection_options(url))
     except psycopg.Error as error:
         # libpq's message names the host, port and user, never the password.
         raise StoreError(f"DATABASE_URL: cannot connect to PostgreSQL: {error}") from None
