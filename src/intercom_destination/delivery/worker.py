@@ -115,8 +115,10 @@ class Worker:
         idle = IDLE_POLL
         while True:
             if self._halted is not None:
+                # Taken, so that a drain after the token is fixed goes on.
+                halted, self._halted = self._halted, None
                 await self._abandon()
-                raise Halted(self._halted.halt)
+                raise Halted(halted.halt)
             if await self.step():
                 idle = IDLE_POLL
             elif self._in_flight:
