@@ -2,7 +2,7 @@
 
     python -m bench.inbox [--events N] [--group G] [--runs R]
 
-`bench.ingest` is bound by the two cores once its event loop is relieved (see the README), so
+`bench.ingest` is bound by the two cores once its event loop is relieved (docs/performance.md), so
 what the store's threads spend per event is what the event loops cannot. This measures where
 it goes, on the store's own connections and code (`Arrivals`, `Sorter`), one stage after
 another on a fresh file in a temporary directory:

@@ -16,7 +16,7 @@ answered 200.
 
 Then the same requests go to `bench/ingest_baseline.py`, a bare Starlette + SQLite ingest (no
 validation, dedup, lanes or metrics), and the ratio of the two is printed: a figure from the
-same machine in the same sitting, which a shared machine's noise moves much less than either.
+same machine in the same run, which a shared machine's noise moves much less than either.
 
 `--ids` chooses the messageIds: random UUIDs as analytics-python sends them (the default), or
 time-ordered ones (`node-next-<ms>-<uuid>`) as analytics-node and analytics.js send them. The
@@ -241,7 +241,7 @@ class Run(NamedTuple):
         )
         if "event loop" in self.threads:
             # What sets the rate: the event loop's thread runs at about 0.7-0.8 of a core in
-            # both servers (see the README), so they compare by its time per request.
+            # both servers (see docs/performance.md), so they compare by its time per request.
             per_request = self.threads["event loop"] * self.elapsed / answered * 1e6
             print(f"{self.name}: event loop {per_request:,.0f} µs per request")
         verdict = "all" if self.stored == accepted else "NOT all"

@@ -2,12 +2,12 @@
 
     python -m bench.ingest_baseline [--port P] [--database PATH]
 
-It does what DESIGN.md's prototype did and nothing more: read the body, decode the envelope
+It does the least an ingest must, and nothing more: read the body, decode the envelope
 keeping each item's raw bytes (msgspec), append each item to one table of a WAL-mode SQLite
 file from a writer thread that group-commits with a flush at every commit (synchronous=FULL,
 as the store does), and answer 200 once committed. No write keys, validation, timestamps,
 dedup, lanes, metrics or CORS: the difference from `intercom-destination ingest` on the same
-machine, in the same sitting, is what those cost.
+machine, in the same run, is what those cost.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def worker_command(config_path: Path | None) -> None:
 
 @main.command("status")
 @config_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON document (see the README).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (see docs/operations.md).")
 def status_command(config_path: Path | None, as_json: bool) -> None:
     """Lanes, backlog, dead letters, outcomes, budgets, and whether delivery is paused."""
     settings = _settings(config_path)

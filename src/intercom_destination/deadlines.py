@@ -72,8 +72,8 @@ class _DeadlineProtocol(HttpToolsProtocol):
         self._awaiting: Literal["headers", "body"] = "headers"
         #: Whether a byte of the current request has arrived.
         self._begun = False
-        #: One timer for the connection, not one per request and part (setting and cancelling
-        #: one costs the event loop about 2 µs): set for a due, it looks when it fires, and is
+        #: One timer for the connection, not one per request and part (each set and cancel
+        #: costs the event loop): set for a due, it looks when it fires, and is
         #: set again if the due has moved on meanwhile.
         self._timer: asyncio.TimerHandle | None = None
 

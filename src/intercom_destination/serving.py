@@ -97,9 +97,8 @@ async def serve(
 def _startup_frozen() -> Iterator[None]:
     # What exists once a server starts (modules, settings, the app, the store: some 45,000
     # objects) lives as long as the process. Frozen, it is left out of the collector's full
-    # passes, which requests' allocations bring every few thousand requests: 9 ms each
-    # instead of 34, with the GIL held. bench.ingest: 61.9k -> 65.9k events/s (medians of 8
-    # alternated runs).
+    # passes, which requests' allocations bring every few thousand requests, with the GIL
+    # held: each is then a fraction as long.
     gc.collect()
     gc.freeze()
     try:

@@ -1,6 +1,6 @@
-"""One typed settings object with the seed's defaults, from a TOML file and the environment.
+"""One typed settings object with Segment's defaults, from a TOML file and the environment.
 
-The environment wins over the file. Connection settings use the names of DESIGN §3
+The environment wins over the file. Connection settings use their usual names
 (`INTERCOM_ACCESS_TOKEN`, `SEGMENT_WRITE_KEYS`, ...); every other setting can be given as
 `INTERCOM_DESTINATION_<NAME>` (e.g. `INTERCOM_DESTINATION_COLLECT_CONTEXT=true`).
 """
@@ -18,7 +18,7 @@ import msgspec
 Region = Literal["us", "eu", "au"]
 #: What happens to an object or array value, which Intercom cannot store.
 NestedPolicy = Literal["drop", "flatten", "stringify"]
-#: An identify without userId: skip it (the seed: leads are not created) or upsert a lead.
+#: An identify without userId: skip it (Segment's default: no leads) or upsert a lead.
 UnidentifiedPolicy = Literal["skip", "lead"]
 #: A track/group/page known only by anonymousId: wait for the user's identify, send it to a
 #: lead, or skip it.
@@ -79,7 +79,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     body_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
-    # How events map (the seed's defaults).
+    # How events map (Segment's defaults).
     collect_context: bool = False
     nested: NestedPolicy = "drop"
     max_metadata_keys: Annotated[int, msgspec.Meta(ge=1, le=10)] = 10

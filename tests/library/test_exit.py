@@ -1,4 +1,4 @@
-"""What an application gets when it ends: the README's examples deliver as written (at exit,
+"""What an application gets when it ends: docs/library.md's examples deliver as written (at exit,
 to a host by name), and what could not be delivered in the time given is reported, with where
 it waits, rather than waited for without end."""
 
@@ -25,12 +25,12 @@ from intercom_destination.library import (
 from tests.library import sandbox as sb
 from tests.library.store import pending
 
-README = Path(__file__).parents[2] / "README.md"
+LIBRARY_DOC = Path(__file__).parents[2] / "docs" / "library.md"
 
 
 def readme_examples() -> tuple[str, str]:
-    """The library section's examples: for threads, and for asyncio (in a coroutine)."""
-    section = README.read_text().split("## Library mode", 1)[1].split("\n## ", 1)[0]
+    """Library mode's examples: for threads, and for asyncio (in a coroutine)."""
+    section = LIBRARY_DOC.read_text().split("# Library mode", 1)[1].split("\n## ", 1)[0]
     threads, in_a_loop = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     in_a_loop = f"async def main():\n{textwrap.indent(in_a_loop, '    ')}\n"
     return threads, f"import asyncio\n{in_a_loop}asyncio.run(main())\n"

@@ -21,7 +21,7 @@ class Budget(msgspec.Struct, frozen=True):
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):
-    """`status --json`: one document, its fields documented in the README."""
+    """`status --json`: one document, its fields documented in docs/operations.md."""
 
     store: str
     lanes: int

@@ -1,8 +1,8 @@
 """What ingest answers: `{"success": true}` once events are durable, or a refusal whose JSON
 body names the problem.
 
-The status of each refusal is chosen by how Segment's clients react to it (see the README's
-"Sending events" section): 400 for a request that can never succeed, since every client drops
+The status of each refusal is chosen by how Segment's clients react to it (see
+docs/sending-events.md): 400 for a request that can never succeed, since every client drops
 it instead of resending it forever; 429 or 503 with `Retry-After` for trouble that passes, which
 every client retries. Never a 3xx: analytics-node and analytics.js take one for success.
 """

@@ -189,7 +189,7 @@ class _Item(msgspec.Struct):
 class _Body(msgspec.Struct):
     request_id: str | None = None
     errors: list[_Item] = msgspec.field(default_factory=list)
-    # The older body form of the event-name limit (intercom-api.md §8.5).
+    # The older body form of the event-name limit (`{"error_message": …}`), seen from clients.
     error_message: str | None = None
 
 

@@ -63,7 +63,7 @@ def plan_identify(
 ) -> Plan | Skip:
     traits = event.traits
     email = _string(traits.get("email"), "email", warnings)
-    # The seed's table maps `traits.userId`; the event's own userId wins when both are set.
+    # Segment's table maps `traits.userId`; the event's own userId wins when both are set.
     user_id = event.user_id or _string(
         traits.get("userId") or traits.get("user_id"), "userId", warnings
     )

@@ -1,7 +1,7 @@
 """The one policy for custom values, shared by contact and company attributes and event metadata.
 
 Intercom stores strings (at most 255 characters), numbers and booleans. Objects and arrays
-follow the `nested` setting: dropped (the seed's rule), flattened to `parent_child` keys, or
+follow the `nested` setting: dropped (the default), flattened to `parent_child` keys, or
 sent as JSON strings. In event metadata, objects already in one of Intercom's two rich shapes
 (a monetary amount or a rich link) are kept. `null` is omitted, because Intercom takes it as
 "clear this attribute"; only contact attributes can be cleared, when `send_nulls` asks for it.

@@ -75,14 +75,12 @@ BUSY_TIMEOUT = 10.0
 #: Seconds between attempts to open a file another process holds locked (see `_connect`).
 OPEN_RETRY = 0.05
 #: How much lower the writer's thread is scheduled than the others: its sorts, and delivery's
-#: bookkeeping, can wait a little, while an enqueue holds up a request's answer (bench.ingest,
-#: 3 alternated pairs: 54.6k against 50.4k events/s, medians).
+#: bookkeeping, can wait a little, while an enqueue holds up a request's answer.
 WRITER_NICE = 10
 #: The pages each connection keeps in memory, KiB. The writer's sorts and delivery's writes
 #: touch index pages anywhere in the file, which it keeps rather than read back; the appender
 #: looks messageIds up in their index, and the reader counts and lists. A store's size soon
-#: fills each: 64 MiB for all three took `ingest` holding a 300,000-event backlog to 178 MB
-#: RSS, these 148 MB, at the same events/s and CPU per request (bench.ingest).
+#: fills each, so these bound the process's memory; larger ones bought no speed.
 WRITER_CACHE = 32 * 1024
 APPENDER_CACHE = 16 * 1024
 READER_CACHE = 8 * 1024
@@ -502,9 +500,8 @@ def _open(path: str, cache: int, legacy_inbox: bool = False) -> sqlite3.Connecti
         if path != MEMORY:
             # For a new file (an existing one keeps its pages). An inbox sort rewrites most
             # index pages at once, in fewer, larger writes with bigger pages; a delivery
-            # rewrites a few rows' pages, which costs more with them. 8 KiB against 4 KiB:
-            # sorts a third shorter, bench/ingest.py 29k -> 30k events/s, p99 latency
-            # 0.33-0.40 -> 0.25 s; lease+delivered 20k -> 16k events/s.
+            # rewrites a few rows' pages, which costs more with them: ingest gains more than
+            # delivery, which Intercom's rate limit bounds, loses.
             connection.execute("PRAGMA page_size = 8192")
             connection.execute("PRAGMA journal_mode = WAL")
         # In WAL mode FULL flushes the log at every commit: a committed event survives a
@@ -513,8 +510,7 @@ def _open(path: str, cache: int, legacy_inbox: bool = False) -> sqlite3.Connecti
         # Events arrive keyed by random messageIds and users, so each one touches a few index
         # pages anywhere in the file: keep pages in memory instead of reading them back (see
         # WRITER_CACHE), and checkpoint every ~40 MB of log rather than every 4 MB, so a page
-        # many commits rewrote is copied back once (bench/ingest.py: about a fifth more
-        # events/s, with a tenth less CPU per event).
+        # many commits rewrote is copied back once.
         connection.execute(f"PRAGMA cache_size = -{cache}")
         connection.execute("PRAGMA wal_autocheckpoint = 10000")
         if legacy_inbox:

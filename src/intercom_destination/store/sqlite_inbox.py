@@ -191,7 +191,7 @@ class Waiting:
     """What waits to be sorted: how many events and the earliest arrival, from the summaries of
     the groups past each segment's mark, read again only where a segment grew or was sorted
     since; and their lanes, read from the summaries whenever they are asked for, as a backlog
-    of any size may wait (its lanes took 52 MB of sets at 774,000 events waiting)."""
+    of any size may wait and a set of its lanes would grow with it."""
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
