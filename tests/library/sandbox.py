@@ -31,6 +31,12 @@ def company_ids(url: str, external_id: str) -> list[str]:
     return [by_id[i] for i in contact(url, external_id)["company_ids"]]
 
 
+def answered(url: str, endpoint: str, status: int) -> int:
+    """How many calls to `endpoint` (`"POST /events"`) the sandbox answered with `status`."""
+    counts = httpx.get(f"{url}/_sandbox/calls", timeout=10).json()["counts"]
+    return int(counts.get(endpoint, {}).get(str(status), 0))
+
+
 def set_faults(url: str, **faults: Any) -> None:
     httpx.post(f"{url}/_sandbox/faults", json=faults).raise_for_status()
 
