@@ -37,15 +37,6 @@ UPKEEP_EVERY = 30.0
 STORE_RETRY = 5.0
 
 
-OUTCOME_NAMES: dict[type, str] = {
-    Delivered: "delivered",
-    Skipped: "skipped",
-    Retry: "retry",
-    Park: "parked",
-    Dead: "dead",
-}
-
-
 class Halted(Exception):
     """Delivery cannot go on until a person changes the settings; the message says what."""
 
@@ -261,7 +252,7 @@ class Worker:
                 log.warning("event %s is dead: %s", lease.event.message_id, outcome.reason)
                 await self._store.dead(lease, outcome.reason, now=now, calls=outcome.calls)
         if self._metrics is not None:
-            self._metrics.outcomes.labels(OUTCOME_NAMES[type(outcome)]).inc()
+            self._metrics.outcomes.labels(outcome.name).inc()
 
     async def _keep(self, lease: Lease) -> None:
         """Extend the lease while the event is worked on (pacing can make that slow)."""
