@@ -53,7 +53,7 @@ from intercom_destination.mapping import (
     UpsertContact,
 )
 from intercom_destination.settings import Settings
-from intercom_destination.spec import Event, Identify
+from intercom_destination.spec import Event
 from intercom_destination.store import Store
 
 #: After a 401 or 403 (or a request that cannot be sent) every worker pauses this long, then
@@ -157,16 +157,18 @@ class Executor:
     async def _contact_known(self, attempt: Attempt, event: Event) -> None:
         """The contact exists now: events that waited for it go next, before the lane's others."""
         await self._store.unpark(lane=attempt.lane, now=attempt.now)
-        user_id = event.user_id if isinstance(event, Identify) else None
-        if user_id and event.anonymous_id and event.anonymous_id != user_id:
-            await link_visitor(
-                self._store,
-                event.anonymous_id,
-                user_id,
-                patience=self._settings.lease_for,
-                clock=self._clock,
-                sleep=self._sleep,
-            )
+        await self.link_visitor(event)
+
+    async def link_visitor(self, event: Event) -> int:
+        """Merge the lane of the anonymous visitor `event` names into their user's (an
+        identify once its contact exists, an alias as it comes); how many events moved."""
+        return await link_visitor(
+            self._store,
+            event,
+            patience=self._settings.lease_for,
+            clock=self._clock,
+            sleep=self._sleep,
+        )
 
     async def _create_named_event(self, attempt: Attempt, operation: CreateEvent) -> None:
         """Create the event within the event-name budget: a new name reserves a slot while
