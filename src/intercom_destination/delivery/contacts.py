@@ -17,7 +17,7 @@ from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import Conflict, ContactMerged, IntercomError, NotFound
 from intercom_destination.mapping import ContactRef
 from intercom_destination.settings import Settings
-from intercom_destination.store import IdentityKind, Store
+from intercom_destination.store import Store
 
 
 class WaitingForContact(Exception):
@@ -43,19 +43,8 @@ class Refused(Exception):
         self.reason = reason
 
 
-def identity(ref: ContactRef) -> tuple[IdentityKind, str]:
-    """The cache key of a contact: its userId, else its email, else (a lead) its anonymousId."""
-    if ref.external_id is not None:
-        return "external_id", ref.external_id
-    if ref.email is not None:
-        return "email", ref.email
-    if ref.anonymous_id is not None:
-        return "anonymous_id", ref.anonymous_id
-    raise ValueError("a contact reference names no identifier")
-
-
 def describe(ref: ContactRef) -> str:
-    kind, key = identity(ref)
+    kind, key = ref.identity
     return {"external_id": "user", "email": "the contact with email", "anonymous_id": "the lead"}[
         kind
     ] + f" {key!r}"
@@ -69,7 +58,7 @@ class Contacts:
 
     async def upsert(self, attempt: Attempt, ref: ContactRef, body: dict[str, Any]) -> str:
         """Create or update the contact with `body`; its Intercom id."""
-        kind, key = identity(ref)
+        kind, key = ref.identity
         cached = await self._store.get_identity(kind, key)
         if cached is not None:
             try:
@@ -97,7 +86,7 @@ class Contacts:
 
     async def create(self, attempt: Attempt, ref: ContactRef, body: dict[str, Any]) -> str:
         """Create the contact; one that exists already (a 409) is updated instead."""
-        kind, key = identity(ref)
+        kind, key = ref.identity
         try:
             contact_id = (await attempt.call(lambda: self._client.create_contact(body))).id
         except Conflict as conflict:
@@ -112,7 +101,7 @@ class Contacts:
 
     async def find(self, attempt: Attempt, ref: ContactRef) -> str | None:
         """The contact's Intercom id if Intercom has it; never creates it."""
-        kind, key = identity(ref)
+        kind, key = ref.identity
         cached = await self._store.get_identity(kind, key)
         if cached is not None:
             return cached
@@ -152,7 +141,7 @@ class Contacts:
     async def forget(self, ref: ContactRef) -> None:
         """Intercom lost the contact: forget its id, and its companies, which went with it
         (the next group call for each attaches it again)."""
-        await self._store.delete_identity(*identity(ref))
+        await self._store.delete_identity(*ref.identity)
         await self._store.delete_digests(**attachments_of(ref))
 
     async def _by_email(self, attempt: Attempt, ref: ContactRef, email: str) -> str | None:

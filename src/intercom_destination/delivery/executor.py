@@ -52,6 +52,7 @@ from intercom_destination.mapping import (
     UpsertCompany,
     UpsertContact,
 )
+from intercom_destination.mapping.contacts import CONTACT_ID, identity_fields
 from intercom_destination.settings import Settings
 from intercom_destination.spec import Event
 from intercom_destination.store import Store
@@ -224,17 +225,18 @@ class Executor:
     async def _event_body(
         self, attempt: Attempt, contact: ContactRef, body: dict[str, Any]
     ) -> dict[str, Any]:
-        """The event's body naming its contact as Intercom can find it."""
-        named = {k: v for k, v in body.items() if k not in ("id", "user_id", "email")}
-        if contact.external_id is not None:
-            return {**named, "user_id": contact.external_id}
-        if contact.email is not None:
-            return {**named, "email": contact.email}
+        """The event's body as planned, with `CONTACT_ID` resolved: a visitor linked since is
+        named as their user (`_linked`), a lead by its Intercom id."""
+        if body.get("id") != CONTACT_ID:
+            return body
+        unnamed = {k: v for k, v in body.items() if k != "id"}
+        if contact.role == "user":
+            return {**unnamed, **identity_fields(contact)}
         # A lead: Intercom finds leads by their Intercom id only.
         contact_id = await self._contacts.find(attempt, contact)
         if contact_id is None:
             contact_id = await self._contacts.create(attempt, contact, {"role": "lead"})
-        return {**named, "id": contact_id}
+        return {**unnamed, "id": contact_id}
 
     async def _upsert_company(
         self, attempt: Attempt, event: Event, operation: UpsertCompany
