@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from intercom_destination.delivery.attempt import Attempt
+from intercom_destination.delivery.attempt import DeliveryAttempt
 from intercom_destination.delivery.digests import attachments_of
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import Conflict, ContactMerged, IntercomError, NotFound
@@ -56,7 +56,7 @@ class Contacts:
         self._store = store
         self._settings = settings
 
-    async def upsert(self, attempt: Attempt, ref: ContactRef, body: dict[str, Any]) -> str:
+    async def upsert(self, attempt: DeliveryAttempt, ref: ContactRef, body: dict[str, Any]) -> str:
         """Create or update the contact with `body`; its Intercom id."""
         kind, key = ref.identity
         cached = await self._store.get_identity(kind, key)
@@ -84,7 +84,7 @@ class Contacts:
                 return found
         return await self.create(attempt, ref, body)
 
-    async def create(self, attempt: Attempt, ref: ContactRef, body: dict[str, Any]) -> str:
+    async def create(self, attempt: DeliveryAttempt, ref: ContactRef, body: dict[str, Any]) -> str:
         """Create the contact; one that exists already (a 409) is updated instead."""
         kind, key = ref.identity
         try:
@@ -99,7 +99,7 @@ class Contacts:
         await self._store.put_identity(kind, key, contact_id)
         return contact_id
 
-    async def find(self, attempt: Attempt, ref: ContactRef) -> str | None:
+    async def find(self, attempt: DeliveryAttempt, ref: ContactRef) -> str | None:
         """The contact's Intercom id if Intercom has it; never creates it."""
         kind, key = ref.identity
         cached = await self._store.get_identity(kind, key)
@@ -115,14 +115,14 @@ class Contacts:
             await self._store.put_identity(kind, key, found)
         return found
 
-    async def ensure(self, attempt: Attempt, ref: ContactRef) -> str:
+    async def ensure(self, attempt: DeliveryAttempt, ref: ContactRef) -> str:
         """The contact's Intercom id; if Intercom does not have it, the `unknown_contact` policy."""
         found = await self.find(attempt, ref)
         if found is not None:
             return found
         return await self.unknown(attempt, ref)
 
-    async def unknown(self, attempt: Attempt, ref: ContactRef) -> str:
+    async def unknown(self, attempt: DeliveryAttempt, ref: ContactRef) -> str:
         """Intercom does not know the contact: wait for it, create it, or give up, as set."""
         match self._settings.unknown_contact:
             case "wait":
@@ -144,7 +144,7 @@ class Contacts:
         await self._store.delete_identity(*ref.identity)
         await self._store.delete_digests(**attachments_of(ref))
 
-    async def _by_email(self, attempt: Attempt, ref: ContactRef, email: str) -> str | None:
+    async def _by_email(self, attempt: DeliveryAttempt, ref: ContactRef, email: str) -> str | None:
         found = await attempt.call(lambda: self._client.contacts_by_email(email))
         matches = [contact for contact in found if contact.role == ref.role]
         if len(matches) > 1:
@@ -155,7 +155,9 @@ class Contacts:
             )
         return matches[0].id if matches else None
 
-    async def _find_conflicting(self, attempt: Attempt, ref: ContactRef, conflict: Conflict) -> str:
+    async def _find_conflicting(
+        self, attempt: DeliveryAttempt, ref: ContactRef, conflict: Conflict
+    ) -> str:
         # A 409 without an id in its message: look the contact up once instead.
         found = await self.find(attempt, ref)
         if found is None:
