@@ -19,7 +19,7 @@ from rich.logging import RichHandler
 
 from intercom_destination import logs
 from intercom_destination.commands import deadletters, status
-from intercom_destination.commands.events import read_events
+from intercom_destination.commands.event_file import read_events
 from intercom_destination.delivery import connection
 from intercom_destination.mapping import Skip, describe, plan
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
