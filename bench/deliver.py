@@ -36,7 +36,7 @@ from intercom_destination.mapping.company import company_body
 from intercom_destination.settings import Settings, settings_from
 from intercom_destination.spec import InvalidEvent, decode_event
 from intercom_destination.store import NewEvent, open_store
-from intercom_destination.store.events import new_event
+from intercom_destination.store.incoming import new_event
 
 WINDOW = 10
 

@@ -19,7 +19,7 @@ from rich.logging import RichHandler
 
 from intercom_destination import logs
 from intercom_destination.commands import deadletters, status
-from intercom_destination.commands.events import read_events
+from intercom_destination.commands.event_file import read_events
 from intercom_destination.delivery import connection
 from intercom_destination.mapping import Skip, describe, plan
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
@@ -393,62 +393,14 @@ def _ingest(
     processes: int = 1,
     metrics: Path | None = None,
 ) -> None:
-    """Serves ingest in this process; or, given the `metrics` directory, in `processes`
-    forked ones."""
     # Imported here so the other commands do not load the web server.
-    from intercom_destination.deadlines import Deadlines
-    from intercom_destination.ingest import create_app
-    from intercom_destination.processes import Failed, supervise
-    from intercom_destination.serving import bind, run, serve
-    from intercom_destination.store import open_store, store_kind
+    from intercom_destination.commands.ingest import IngestFailed, run_ingest
 
     settings = _ingest_settings(config_path, host)
     logs.configure()
     try:
-        store_kind(settings.database_url)  # an unusable URL is refused before the port is taken
-    except StoreError as error:
-        raise click.ClickException(str(error)) from None
-    try:
-        sock, url = bind(host, port)
-    except OSError as error:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
-
-    def announce() -> None:
-        click.echo(f"Segment ingest listening on {url}")
-        click.echo(f"Point clients at it: host {url} (analytics-python, analytics-node)")
-
-    async def ingest(serving: Callable[[], None] | None) -> None:
-        store = await open_store(settings.database_url)
-        try:
-            if metrics is None:
-                announce()
-            await serve(create_app(settings, store), sock, Deadlines.of(settings), serving=serving)
-        finally:
-            await store.close()
-
-    def serve_ingest(serving: Callable[[], None] | None = None) -> None:
-        try:
-            run(ingest(serving))
-        except StoreError as error:
-            raise click.ClickException(str(error)) from None
-
-    if metrics is None:
-        serve_ingest()
-        return
-
-    def child(serving: Callable[[], None]) -> int:
-        try:
-            serve_ingest(serving)
-        except click.ClickException as error:
-            error.show()
-            return error.exit_code
-        return 0
-
-    # The one port, named once for all the processes.
-    announce()
-    try:
-        supervise(processes, child, metrics=metrics)
-    except Failed as error:
+        run_ingest(settings, host, port, echo=click.echo, processes=processes, metrics=metrics)
+    except IngestFailed as error:
         raise click.ClickException(str(error)) from None
 
 

@@ -798,41 +798,6 @@ async def test_get_company_by_company_id_returns_none_when_unknown() -> None:
         assert await client.get_company_by_company_id("nope") is None
 
 
-@pytest.mark.parametrize("key", ["data", "companies"])
-async def test_list_contact_companies_reads_either_array_name(key: str) -> None:
-    body = {"type": "list", key: [COMPANY], "pages": {"type": "pages", "next": None}}
-    client, requests = make_client(answer(200, body))
-    async with client:
-        assert await client.list_contact_companies(CONTACT_ID) == [
-            Company(id="6762f07a", company_id="acme", name="Acme")
-        ]
-    assert requests[0].url.path == f"/contacts/{CONTACT_ID}/companies"
-
-
-async def test_list_contact_companies_follows_next_links_on_the_same_host() -> None:
-    second = f"https://api.intercom.io/contacts/{CONTACT_ID}/companies?page=2"
-
-    def respond(request: httpx.Request) -> httpx.Response:
-        if request.url.params.get("page") == "2":
-            return httpx.Response(200, json={"data": [{**COMPANY, "id": "co-2"}]})
-        return httpx.Response(200, json={"data": [COMPANY], "pages": {"next": second}})
-
-    client, requests = make_client(respond)
-    async with client:
-        companies = await client.list_contact_companies(CONTACT_ID)
-    assert [c.id for c in companies] == ["6762f07a", "co-2"]
-    assert str(requests[1].url) == second
-
-
-async def test_list_contact_companies_never_sends_the_token_elsewhere() -> None:
-    elsewhere = "https://evil.example/contacts/x/companies?page=2"
-    client, requests = make_client(answer(200, {"data": [COMPANY], "pages": {"next": elsewhere}}))
-    async with client:
-        with pytest.raises(UnexpectedResponse, match="outside"):
-            await client.list_contact_companies(CONTACT_ID)
-    assert len(requests) == 1
-
-
 async def test_list_data_attributes() -> None:
     body = {
         "type": "list",

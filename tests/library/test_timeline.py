@@ -10,7 +10,7 @@ import pytest
 
 from intercom_destination import __version__
 from intercom_destination.library import Analytics, AsyncAnalytics, Event, Plugin, PluginType
-from intercom_destination.library.events import LIBRARY
+from intercom_destination.library.calls import LIBRARY
 from tests.library.recording import AddTrait, DropTracks, Recorder, Seen
 
 

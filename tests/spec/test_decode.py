@@ -7,19 +7,18 @@ import pytest
 
 from intercom_destination.spec import (
     Alias,
-    Batch,
     Group,
     Identify,
     InvalidEvent,
     Page,
     Screen,
     Track,
-    decode_batch,
     decode_event,
     stored_form,
 )
 from intercom_destination.spec.decode import Arrival, StoredForm
 from tests.captures import event_captures
+from tests.spec.batches import Batch, decode_batch
 
 RECEIVED = datetime(2026, 11, 28, 22, 50, 52, tzinfo=UTC)
 _ids = count(1)

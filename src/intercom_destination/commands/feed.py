@@ -12,16 +12,16 @@ import asyncio
 from collections import Counter
 from collections.abc import Container
 
-from intercom_destination.store import OutcomeRow, Store
+from intercom_destination.store import OutcomeName, OutcomeRow, Store
 
 #: How far behind the newest row seen the log is read again, seconds.
 SLACK = 10.0
 #: The window the call rate is measured over, seconds (within SLACK: older rows are let go).
 RATE_WINDOW = 5.0
 #: Outcomes no other follows.
-_SETTLED = ("delivered", "skipped")
+_SETTLED: tuple[OutcomeName, ...] = ("delivered", "skipped")
 #: Outcomes that end an event's delivery: a dead letter's too, though a replay may follow it.
-FINISHED = (*_SETTLED, "dead")
+FINISHED: tuple[OutcomeName, ...] = (*_SETTLED, "dead")
 
 _Key = tuple[float, str, str, str | None, int]
 

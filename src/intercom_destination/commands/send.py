@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from intercom_destination.commands.events import Line, read_events
+from intercom_destination.commands.event_file import Line, read_events
 from intercom_destination.commands.feed import OutcomeFeed, Tally
 from intercom_destination.commands.followed import MessageIds
 from intercom_destination.delivery.engine import open_worker

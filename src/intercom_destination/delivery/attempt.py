@@ -11,7 +11,7 @@ from intercom_destination.intercom.errors import RateLimited
 T = TypeVar("T")
 
 
-class Attempt:
+class DeliveryAttempt:
     def __init__(self, pacer: Pacer, lane: str, now: float, warnings: list[str]) -> None:
         self.lane = lane
         self.now = now

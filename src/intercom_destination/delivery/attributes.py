@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from intercom_destination.delivery.attempt import Attempt
+from intercom_destination.delivery.attempt import DeliveryAttempt
 from intercom_destination.delivery.conversions import convert, implied_type
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import ValidationFailed
@@ -33,7 +33,9 @@ class Attributes:
         #: Names that cannot be custom attributes, and why (standard ones, refused ones).
         self._unusable: dict[Model, dict[str, str]] = {}
 
-    async def admit(self, attempt: Attempt, model: Model, body: dict[str, Any]) -> dict[str, Any]:
+    async def admit(
+        self, attempt: DeliveryAttempt, model: Model, body: dict[str, Any]
+    ) -> dict[str, Any]:
         """`body` with its custom attributes limited to what the workspace can take."""
         custom = body.get("custom_attributes")
         if not custom:
@@ -61,12 +63,14 @@ class Attributes:
             admitted["custom_attributes"] = kept
         return admitted
 
-    async def readmit(self, attempt: Attempt, model: Model, body: dict[str, Any]) -> dict[str, Any]:
+    async def readmit(
+        self, attempt: DeliveryAttempt, model: Model, body: dict[str, Any]
+    ) -> dict[str, Any]:
         """`admit` after reading the attributes afresh: Intercom lacks one we believed it had."""
         await self.refresh(attempt, model)
         return await self.admit(attempt, model, body)
 
-    async def refresh(self, attempt: Attempt, model: Model) -> None:
+    async def refresh(self, attempt: DeliveryAttempt, model: Model) -> None:
         """Read the workspace's attributes again (Intercom refused one we thought it had)."""
         listed = await attempt.call(lambda: self._client.list_data_attributes(model))
         custom = {a.name: a.data_type or "string" for a in listed if a.custom and not a.archived}
@@ -78,13 +82,15 @@ class Attributes:
         }
         await self._store.replace_attributes(model, custom)
 
-    async def _known(self, attempt: Attempt, model: Model) -> dict[str, str]:
+    async def _known(self, attempt: DeliveryAttempt, model: Model) -> dict[str, str]:
         async with self._lock:
             if model not in self._custom:
                 await self.refresh(attempt, model)
         return self._custom[model]
 
-    async def _create(self, attempt: Attempt, model: Model, name: str, value: Any) -> str | None:
+    async def _create(
+        self, attempt: DeliveryAttempt, model: Model, name: str, value: Any
+    ) -> str | None:
         unusable = self._unusable.setdefault(model, {}).get(name.casefold())
         if unusable is None:
             unusable = self._cannot_create(model, value)

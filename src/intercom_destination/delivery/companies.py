@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from intercom_destination.delivery import company_state
-from intercom_destination.delivery.attempt import Attempt
+from intercom_destination.delivery.attempt import DeliveryAttempt
 from intercom_destination.delivery.attributes import Attributes
 from intercom_destination.delivery.company_state import CompanyState
 from intercom_destination.intercom import IntercomClient
@@ -39,7 +39,7 @@ class Companies:
         self._attributes = attributes
 
     async def upsert(
-        self, attempt: Attempt, company_id: str, body: dict[str, Any], at: float
+        self, attempt: DeliveryAttempt, company_id: str, body: dict[str, Any], at: float
     ) -> bool:
         """Merge `body`, from an event at `at`, into the company, and have Intercom hold the
         result; False when Intercom held it already."""
@@ -63,7 +63,7 @@ class Companies:
         return company_state.body(company_id, company_state.decode(record.state))
 
     async def _sync(
-        self, attempt: Attempt, company_id: str, record: CompanyRecord, known: str | None
+        self, attempt: DeliveryAttempt, company_id: str, record: CompanyRecord, known: str | None
     ) -> None:
         """Send the record's state until the version sent is still the latest once answered."""
         while True:
@@ -99,7 +99,7 @@ class Companies:
             if await self._store.save_company_record(company_id, changed):
                 return changed
 
-    async def _send(self, attempt: Attempt, company_id: str, record: CompanyRecord) -> str:
+    async def _send(self, attempt: DeliveryAttempt, company_id: str, record: CompanyRecord) -> str:
         """Upsert the record's state; the company's Intercom id."""
         body = company_state.body(company_id, company_state.decode(record.state))
         # Admitted when merged, but the workspace's attributes may have changed since.

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from intercom_destination.delivery.attempt import Attempt
+from intercom_destination.delivery.attempt import DeliveryAttempt
 from intercom_destination.delivery.digests import attachments_of
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import Conflict, ContactMerged, IntercomError, NotFound
 from intercom_destination.mapping import ContactRef
 from intercom_destination.settings import Settings
-from intercom_destination.store import IdentityKind, Store
+from intercom_destination.store import Store
 
 
 class WaitingForContact(Exception):
@@ -43,19 +43,8 @@ class Refused(Exception):
         self.reason = reason
 
 
-def identity(ref: ContactRef) -> tuple[IdentityKind, str]:
-    """The cache key of a contact: its userId, else its email, else (a lead) its anonymousId."""
-    if ref.external_id is not None:
-        return "external_id", ref.external_id
-    if ref.email is not None:
-        return "email", ref.email
-    if ref.anonymous_id is not None:
-        return "anonymous_id", ref.anonymous_id
-    raise ValueError("a contact reference names no identifier")
-
-
 def describe(ref: ContactRef) -> str:
-    kind, key = identity(ref)
+    kind, key = ref.identity
     return {"external_id": "user", "email": "the contact with email", "anonymous_id": "the lead"}[
         kind
     ] + f" {key!r}"
@@ -67,9 +56,9 @@ class Contacts:
         self._store = store
         self._settings = settings
 
-    async def upsert(self, attempt: Attempt, ref: ContactRef, body: dict[str, Any]) -> str:
+    async def upsert(self, attempt: DeliveryAttempt, ref: ContactRef, body: dict[str, Any]) -> str:
         """Create or update the contact with `body`; its Intercom id."""
-        kind, key = identity(ref)
+        kind, key = ref.identity
         cached = await self._store.get_identity(kind, key)
         if cached is not None:
             try:
@@ -95,9 +84,9 @@ class Contacts:
                 return found
         return await self.create(attempt, ref, body)
 
-    async def create(self, attempt: Attempt, ref: ContactRef, body: dict[str, Any]) -> str:
+    async def create(self, attempt: DeliveryAttempt, ref: ContactRef, body: dict[str, Any]) -> str:
         """Create the contact; one that exists already (a 409) is updated instead."""
-        kind, key = identity(ref)
+        kind, key = ref.identity
         try:
             contact_id = (await attempt.call(lambda: self._client.create_contact(body))).id
         except Conflict as conflict:
@@ -110,9 +99,9 @@ class Contacts:
         await self._store.put_identity(kind, key, contact_id)
         return contact_id
 
-    async def find(self, attempt: Attempt, ref: ContactRef) -> str | None:
+    async def find(self, attempt: DeliveryAttempt, ref: ContactRef) -> str | None:
         """The contact's Intercom id if Intercom has it; never creates it."""
-        kind, key = identity(ref)
+        kind, key = ref.identity
         cached = await self._store.get_identity(kind, key)
         if cached is not None:
             return cached
@@ -126,14 +115,14 @@ class Contacts:
             await self._store.put_identity(kind, key, found)
         return found
 
-    async def ensure(self, attempt: Attempt, ref: ContactRef) -> str:
+    async def ensure(self, attempt: DeliveryAttempt, ref: ContactRef) -> str:
         """The contact's Intercom id; if Intercom does not have it, the `unknown_contact` policy."""
         found = await self.find(attempt, ref)
         if found is not None:
             return found
         return await self.unknown(attempt, ref)
 
-    async def unknown(self, attempt: Attempt, ref: ContactRef) -> str:
+    async def unknown(self, attempt: DeliveryAttempt, ref: ContactRef) -> str:
         """Intercom does not know the contact: wait for it, create it, or give up, as set."""
         match self._settings.unknown_contact:
             case "wait":
@@ -152,10 +141,10 @@ class Contacts:
     async def forget(self, ref: ContactRef) -> None:
         """Intercom lost the contact: forget its id, and its companies, which went with it
         (the next group call for each attaches it again)."""
-        await self._store.delete_identity(*identity(ref))
+        await self._store.delete_identity(*ref.identity)
         await self._store.delete_digests(**attachments_of(ref))
 
-    async def _by_email(self, attempt: Attempt, ref: ContactRef, email: str) -> str | None:
+    async def _by_email(self, attempt: DeliveryAttempt, ref: ContactRef, email: str) -> str | None:
         found = await attempt.call(lambda: self._client.contacts_by_email(email))
         matches = [contact for contact in found if contact.role == ref.role]
         if len(matches) > 1:
@@ -166,7 +155,9 @@ class Contacts:
             )
         return matches[0].id if matches else None
 
-    async def _find_conflicting(self, attempt: Attempt, ref: ContactRef, conflict: Conflict) -> str:
+    async def _find_conflicting(
+        self, attempt: DeliveryAttempt, ref: ContactRef, conflict: Conflict
+    ) -> str:
         # A 409 without an id in its message: look the contact up once instead.
         found = await self.find(attempt, ref)
         if found is None:

@@ -35,11 +35,8 @@ def decode_body(stored: bytes) -> dict[str, Any]:
 
 
 def contact_key(ref: ContactRef) -> str:
-    for kind in ("external_id", "email", "anonymous_id"):
-        value = getattr(ref, kind)
-        if value is not None:
-            return f"contact:{kind}:{value}"
-    raise ValueError("a contact reference names no identifier")
+    kind, key = ref.identity
+    return f"contact:{kind}:{key}"
 
 
 def attachment_key(ref: ContactRef, company_id: str) -> str:

@@ -14,7 +14,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from intercom_destination.delivery.attempt import Attempt
+from intercom_destination.delivery.attempt import DeliveryAttempt
 from intercom_destination.delivery.attributes import Attributes
 from intercom_destination.delivery.companies import Companies
 from intercom_destination.delivery.contacts import Contacts, Refused, WaitingForContact, describe
@@ -52,8 +52,9 @@ from intercom_destination.mapping import (
     UpsertCompany,
     UpsertContact,
 )
+from intercom_destination.mapping.contacts import CONTACT_ID, identity_fields
 from intercom_destination.settings import Settings
-from intercom_destination.spec import Event, Identify
+from intercom_destination.spec import Event
 from intercom_destination.store import Store
 
 #: After a 401 or 403 (or a request that cannot be sent) every worker pauses this long, then
@@ -95,7 +96,7 @@ class Executor:
         self, event: Event, plan: Plan, *, lane: str, attempts: int, received_at: float
     ) -> Outcome:
         """Run `plan` for `event`, which sits in `lane` and was tried `attempts` times before."""
-        attempt = Attempt(self._pacer, lane, self._clock(), list(plan.warnings))
+        attempt = DeliveryAttempt(self._pacer, lane, self._clock(), list(plan.warnings))
         changed = False
         try:
             attempt.step = "GET /me"
@@ -123,7 +124,7 @@ class Executor:
             )
         return Delivered(calls=attempt.calls, warnings=warnings)
 
-    async def _run(self, attempt: Attempt, event: Event, operation: Operation) -> bool:
+    async def _run(self, attempt: DeliveryAttempt, event: Event, operation: Operation) -> bool:
         """Run one operation; False when it had nothing to change."""
         match operation:
             case UpsertContact():
@@ -140,7 +141,7 @@ class Executor:
             case DetachCompany():
                 return await self._detach(attempt, operation)
 
-    async def _upsert_contact(self, attempt: Attempt, operation: UpsertContact) -> bool:
+    async def _upsert_contact(self, attempt: DeliveryAttempt, operation: UpsertContact) -> bool:
         body = await self._attributes.admit(attempt, "contact", operation.body)
         key = contact_key(operation.contact)
         fingerprint = digest(body)
@@ -154,21 +155,23 @@ class Executor:
         await self._store.put_digest(key, fingerprint, encode_body(body))
         return True
 
-    async def _contact_known(self, attempt: Attempt, event: Event) -> None:
+    async def _contact_known(self, attempt: DeliveryAttempt, event: Event) -> None:
         """The contact exists now: events that waited for it go next, before the lane's others."""
         await self._store.unpark(lane=attempt.lane, now=attempt.now)
-        user_id = event.user_id if isinstance(event, Identify) else None
-        if user_id and event.anonymous_id and event.anonymous_id != user_id:
-            await link_visitor(
-                self._store,
-                event.anonymous_id,
-                user_id,
-                patience=self._settings.lease_for,
-                clock=self._clock,
-                sleep=self._sleep,
-            )
+        await self.link_visitor(event)
 
-    async def _create_named_event(self, attempt: Attempt, operation: CreateEvent) -> None:
+    async def link_visitor(self, event: Event) -> int:
+        """Merge the lane of the anonymous visitor `event` names into their user's (an
+        identify once its contact exists, an alias as it comes); how many events moved."""
+        return await link_visitor(
+            self._store,
+            event,
+            patience=self._settings.lease_for,
+            clock=self._clock,
+            sleep=self._sleep,
+        )
+
+    async def _create_named_event(self, attempt: DeliveryAttempt, operation: CreateEvent) -> None:
         """Create the event within the event-name budget: a new name reserves a slot while
         its event is sent, and keeps it only once Intercom has accepted the event."""
         name = operation.body["event_name"]
@@ -182,7 +185,7 @@ class Executor:
             raise
         await self._store.accept_event_name(key)
 
-    async def _create_event(self, attempt: Attempt, operation: CreateEvent) -> None:
+    async def _create_event(self, attempt: DeliveryAttempt, operation: CreateEvent) -> None:
         await self._behind_waiting(attempt)
         name = operation.body["event_name"]
         contact = self._linked(attempt, operation.contact)
@@ -197,7 +200,7 @@ class Executor:
         except EventNameLimit:
             raise Refused(event_budget_reason(name, None)) from None
 
-    async def _behind_waiting(self, attempt: Attempt) -> None:
+    async def _behind_waiting(self, attempt: DeliveryAttempt) -> None:
         """A person's events reach Intercom in the order they happened: while an earlier event
         of the lane waits for its contact, a later one waits behind it rather than overtake it
         (a visitor's track naming an email Intercom has come to know since, say)."""
@@ -209,7 +212,7 @@ class Executor:
                 "behind it, to reach Intercom after it",
             )
 
-    async def _recreate(self, attempt: Attempt, contact: ContactRef) -> str | None:
+    async def _recreate(self, attempt: DeliveryAttempt, contact: ContactRef) -> str | None:
         """Intercom has lost a contact the cache knew (deleted, merged away): forget its id
         and create it again from the body last delivered for it; None if none was."""
         await self._contacts.forget(contact)
@@ -220,29 +223,30 @@ class Executor:
         return await self._contacts.create(attempt, contact, body)
 
     async def _event_body(
-        self, attempt: Attempt, contact: ContactRef, body: dict[str, Any]
+        self, attempt: DeliveryAttempt, contact: ContactRef, body: dict[str, Any]
     ) -> dict[str, Any]:
-        """The event's body naming its contact as Intercom can find it."""
-        named = {k: v for k, v in body.items() if k not in ("id", "user_id", "email")}
-        if contact.external_id is not None:
-            return {**named, "user_id": contact.external_id}
-        if contact.email is not None:
-            return {**named, "email": contact.email}
+        """The event's body as planned, with `CONTACT_ID` resolved: a visitor linked since is
+        named as their user (`_linked`), a lead by its Intercom id."""
+        if body.get("id") != CONTACT_ID:
+            return body
+        unnamed = {k: v for k, v in body.items() if k != "id"}
+        if contact.role == "user":
+            return {**unnamed, **identity_fields(contact)}
         # A lead: Intercom finds leads by their Intercom id only.
         contact_id = await self._contacts.find(attempt, contact)
         if contact_id is None:
             contact_id = await self._contacts.create(attempt, contact, {"role": "lead"})
-        return {**named, "id": contact_id}
+        return {**unnamed, "id": contact_id}
 
     async def _upsert_company(
-        self, attempt: Attempt, event: Event, operation: UpsertCompany
+        self, attempt: DeliveryAttempt, event: Event, operation: UpsertCompany
     ) -> bool:
         # Other users' lanes write the same company: the event's time orders their writes.
         body = await self._attributes.admit(attempt, "company", operation.body)
         at = event.timestamp.timestamp()
         return await self._companies.upsert(attempt, operation.company_id, body, at)
 
-    async def _attach(self, attempt: Attempt, operation: AttachCompany) -> bool:
+    async def _attach(self, attempt: DeliveryAttempt, operation: AttachCompany) -> bool:
         contact = self._linked(attempt, operation.contact)
         key = attachment_key(contact, operation.company_id)
         if await self._store.get_digest(key) == DONE:
@@ -265,7 +269,7 @@ class Executor:
         await self._store.put_digest(key, DONE)
         return True
 
-    async def _detach(self, attempt: Attempt, operation: DetachCompany) -> bool:
+    async def _detach(self, attempt: DeliveryAttempt, operation: DetachCompany) -> bool:
         contact = self._linked(attempt, operation.contact)
         contact_id = await self._contacts.find(attempt, contact)
         company_id = await self._store.get_identity("company_id", operation.company_id)
@@ -284,7 +288,7 @@ class Executor:
         await self._store.put_digest(attachment_key(contact, operation.company_id), b"")
         return True
 
-    async def _company_id(self, attempt: Attempt, company_id: str) -> str:
+    async def _company_id(self, attempt: DeliveryAttempt, company_id: str) -> str:
         """The company's Intercom id; a company Intercom lacks is created with its id alone."""
         cached = await self._store.get_identity("company_id", company_id)
         if cached is not None:
@@ -296,7 +300,7 @@ class Executor:
         await self._store.put_identity("company_id", company_id, company.id)
         return company.id
 
-    async def _company_body(self, attempt: Attempt, company_id: str) -> dict[str, Any]:
+    async def _company_body(self, attempt: DeliveryAttempt, company_id: str) -> dict[str, Any]:
         """What creates a company Intercom lacks: its merged state (it was deleted since),
         else its id alone."""
         last = await self._companies.last_body(company_id)
@@ -304,7 +308,7 @@ class Executor:
             return {"company_id": company_id}
         return await self._attributes.admit(attempt, "company", last)
 
-    def _linked(self, attempt: Attempt, contact: ContactRef) -> ContactRef:
+    def _linked(self, attempt: DeliveryAttempt, contact: ContactRef) -> ContactRef:
         """An anonymous visitor's user, once an identify linked them (their lanes merged);
         until then the event waits for that identify."""
         if contact.role != "user" or contact.external_id or contact.email:
@@ -318,7 +322,7 @@ class Executor:
         )
 
     async def _failure(
-        self, attempt: Attempt, error: IntercomError, attempts: int, received_at: float
+        self, attempt: DeliveryAttempt, error: IntercomError, attempts: int, received_at: float
     ) -> Outcome:
         reason = f"{attempt.step}: {error}"
         if isinstance(error, RateLimited):

@@ -21,7 +21,6 @@ from intercom_destination.delivery.executor import Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pauses import Pauses
-from intercom_destination.delivery.visitors import link_visitor
 from intercom_destination.mapping import Skip, plan
 from intercom_destination.settings import Settings
 from intercom_destination.spec import Alias, InvalidEvent, decode_event
@@ -35,15 +34,6 @@ MAX_IDLE_POLL = 1.0
 UPKEEP_EVERY = 30.0
 #: How long a worker waits after the store failed before it asks again.
 STORE_RETRY = 5.0
-
-
-OUTCOME_NAMES: dict[type, str] = {
-    Delivered: "delivered",
-    Skipped: "skipped",
-    Retry: "retry",
-    Park: "parked",
-    Dead: "dead",
-}
 
 
 class Halted(Exception):
@@ -215,17 +205,10 @@ class Worker:
         )
         if isinstance(event, InvalidEvent):
             return Dead(reason=f"the stored event is invalid: {event}", calls=0)
-        if isinstance(event, Alias) and event.user_id is not None:
+        if isinstance(event, Alias):
             # Intercom has no alias; here it links an anonymous visitor to their user, whose
             # waiting events follow.
-            await link_visitor(
-                self._store,
-                event.previous_id,
-                event.user_id,
-                patience=self._settings.lease_for,
-                clock=self._clock,
-                sleep=self._sleep,
-            )
+            await self._executor.link_visitor(event)
         outcome = plan(event, self._settings)
         if isinstance(outcome, Skip):
             return Skipped(reason=outcome.reason, warnings=outcome.warnings)
@@ -261,7 +244,7 @@ class Worker:
                 log.warning("event %s is dead: %s", lease.event.message_id, outcome.reason)
                 await self._store.dead(lease, outcome.reason, now=now, calls=outcome.calls)
         if self._metrics is not None:
-            self._metrics.outcomes.labels(OUTCOME_NAMES[type(outcome)]).inc()
+            self._metrics.outcomes.labels(outcome.name).inc()
 
     async def _keep(self, lease: Lease) -> None:
         """Extend the lease while the event is worked on (pacing can make that slow)."""

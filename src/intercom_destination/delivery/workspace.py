@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from intercom_destination.delivery.attempt import Attempt
+from intercom_destination.delivery.attempt import DeliveryAttempt
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.store import Store
 
@@ -28,7 +28,7 @@ class Workspace:
         self._lock = asyncio.Lock()
         self._claimed = False
 
-    async def claim(self, attempt: Attempt) -> None:
+    async def claim(self, attempt: DeliveryAttempt) -> None:
         """Make the store's caches those of this token's workspace, the first time only."""
         if self._claimed:
             return

@@ -24,12 +24,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from intercom_destination.ingest.admission import Admission
 from intercom_destination.ingest.auth import WriteKeys
 from intercom_destination.ingest.body import read_body
 from intercom_destination.ingest.cors import BrowserCORSMiddleware
 from intercom_destination.ingest.express import ExpressMiddleware
 from intercom_destination.ingest.headers import header
-from intercom_destination.ingest.intake import Intake
 from intercom_destination.ingest.metrics import IngestMetrics, exposed, new_registry
 from intercom_destination.ingest.payload import (
     MAX_BATCH_BYTES,
@@ -91,16 +91,16 @@ def create_app(
     `clock` gives Unix seconds for `receivedAt`; `registry` is where the metrics go (a new one
     with the process metrics if None), so a process that delivers too can add its own. While
     the app runs (its lifespan), the backlog is counted every `backlog_interval` seconds when
-    it nears `settings.max_backlog` (see `Intake`), and whenever /ready or /metrics is asked.
+    it nears `settings.max_backlog` (see `Admission`), and whenever /ready or /metrics is asked.
     """
     registry = new_registry() if registry is None else registry
     metrics = IngestMetrics(registry)
     shown = exposed(registry)
-    intake = Intake(store, settings.max_backlog, clock, metrics.observe_status)
+    admission = Admission(store, settings.max_backlog, clock, metrics.observe_status)
     ingest = _Ingest(
         store,
         WriteKeys(settings.write_keys),
-        intake,
+        admission,
         Decoder(make_message_id),
         metrics,
         clock,
@@ -122,19 +122,20 @@ def create_app(
 
     async def ready(request: Request) -> Response:
         # A store known to be down is not asked again here, which would take as long as it
-        # takes to fail (PostgreSQL: the wait for a connection): the intake asks it every
+        # takes to fail (PostgreSQL: the wait for a connection): the admission asks it every
         # few seconds meanwhile, and the events it takes say it is back.
-        if intake.store_down or await intake.refresh() is None:
+        if admission.store_down or await admission.refresh() is None:
             return json_document({"ready": False, "reason": "the store does not answer"}, 503)
-        if intake.full:
+        if admission.full:
             reason = (
-                f"{intake.backlog:,} events wait for delivery, the bound is {intake.max_backlog:,}"
+                f"{admission.backlog:,} events wait for delivery, "
+                f"the bound is {admission.max_backlog:,}"
             )
             return json_document({"ready": False, "reason": reason}, 503)
-        return json_document({"ready": True, "backlog": intake.backlog})
+        return json_document({"ready": True, "backlog": admission.backlog})
 
     async def exposition(request: Request) -> Response:
-        await intake.refresh()
+        await admission.refresh()
         return Response(generate_latest(shown), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
@@ -144,7 +145,7 @@ def create_app(
                 "no write keys are configured (SEGMENT_WRITE_KEYS): accepting events with any "
                 "write key or none; set write keys before exposing this service"
             )
-        watcher = asyncio.create_task(intake.watch(backlog_interval, BACKLOG_FAR_INTERVAL))
+        watcher = asyncio.create_task(admission.watch(backlog_interval, BACKLOG_FAR_INTERVAL))
         try:
             yield
         finally:
@@ -195,7 +196,7 @@ class _Ingest:
         self,
         store: Store,
         keys: WriteKeys,
-        intake: Intake,
+        admission: Admission,
         decoder: Decoder,
         metrics: IngestMetrics,
         clock: Callable[[], float],
@@ -204,7 +205,7 @@ class _Ingest:
         self._store = store
         self._body_timeout = body_timeout
         self.keys = keys
-        self._intake = intake
+        self._admission = admission
         self._decoder = decoder
         self._metrics = metrics
         self._clock = clock
@@ -274,20 +275,20 @@ class _Ingest:
         """Stores the events, or raises a Refusal having stored none of them."""
         if not events:
             return
-        if self._intake.full:
+        if self._admission.full:
             self._metrics.rejected.labels("backlog_full").inc(len(events))
             raise Refusal(
                 429,
                 "backlog_full",
-                f"{self._intake.backlog:,} events wait for delivery, the bound is "
-                f"{self._intake.max_backlog:,}: send again later",
+                f"{self._admission.backlog:,} events wait for delivery, the bound is "
+                f"{self._admission.max_backlog:,}: send again later",
                 retry_after=BACKLOG_RETRY_AFTER,
             )
         try:
             results = await self._store.enqueue(events)
         except Exception as error:
             log.exception("the store did not take the events")
-            self._intake.failed(error)
+            self._admission.failed(error)
             self._metrics.rejected.labels("store_unavailable").inc(len(events))
             raise Refusal(
                 503,
@@ -296,7 +297,7 @@ class _Ingest:
                 retry_after=STORE_RETRY_AFTER,
             ) from None
         accepted = results.count(Enqueued.ACCEPTED)
-        self._intake.accepted(accepted)
+        self._admission.accepted(accepted)
         self._metrics.stored(accepted, len(results) - accepted)
 
     def _refused(self, request: Request, route: str, refusal: Refusal) -> Response:

@@ -63,16 +63,9 @@ class _ContactList(msgspec.Struct):
     pages: _CursorPages | None = None
 
 
-class _LinkPages(msgspec.Struct):
-    next: str | None = None
-
-
 class _CompanyList(msgspec.Struct):
     type: str | None = None
-    # The 2.14 schema names the array `companies`, its example (and the API) `data`.
     data: list[Company] | None = None
-    companies: list[Company] | None = None
-    pages: _LinkPages | None = None
 
 
 class _DataAttributeList(msgspec.Struct):
@@ -223,17 +216,6 @@ class IntercomClient:
             return _decode(Company, response)
         return next((c for c in found.data or () if c.company_id == company_id), None)
 
-    async def list_contact_companies(self, contact_id: str) -> list[Company]:
-        url = f"/contacts/{_segment(contact_id)}/companies"
-        companies: list[Company] = []
-        seen = {url}
-        while True:
-            page = await self._call(_CompanyList, "GET", url)
-            companies.extend(page.data if page.data is not None else page.companies or ())
-            if page.pages is None or not page.pages.next:
-                return companies
-            url = self._next_page(page.pages.next, seen)
-
     async def attach_company(self, contact_id: str, company_intercom_id: str) -> Company:
         """Attach by the company's Intercom `id` (from `upsert_company`), not its company_id."""
         path = f"/contacts/{_segment(contact_id)}/companies"
@@ -306,16 +288,6 @@ class IntercomClient:
             content = _redact(response.content, self._token.reveal().encode())
             failure = error_for(response.status_code, response.headers, content)
         raise failure
-
-    def _next_page(self, link: str, seen: set[str]) -> str:
-        # Follow a `pages.next` link only to where the token is meant to go, and only once.
-        url = httpx.URL(link)
-        if url.is_absolute_url and not link.startswith(str(self._http.base_url)):
-            raise UnexpectedResponse(f"next page outside {self.base_url}: {link}")
-        if link in seen:
-            raise UnexpectedResponse(f"next page repeats a page already read: {link}")
-        seen.add(link)
-        return link
 
 
 def _redact(content: bytes, token: bytes) -> bytes:

@@ -29,7 +29,7 @@ from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from intercom_destination.library.events import Calls, Identity
+from intercom_destination.library.calls import Calls, Identity
 from intercom_destination.library.timeline import (
     DestinationPlugin,
     Event,

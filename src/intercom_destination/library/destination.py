@@ -20,9 +20,9 @@ import msgspec
 
 from intercom_destination.delivery.connection import NoIntercom, delivery_settings
 from intercom_destination.library.failures import Failure, OnError, report
-from intercom_destination.library.intake import Intake
 from intercom_destination.library.loop import LoopThread
 from intercom_destination.library.pipeline import Item, Pipeline
+from intercom_destination.library.queue import BoundedQueue
 from intercom_destination.library.timeline import (
     DestinationPlugin,
     Event,
@@ -88,7 +88,7 @@ class IntercomDestination(DestinationPlugin):
             raise SettingsError(NO_INTERCOM) from None
         self._on_error = on_error
         self._queue_timeout = queue_timeout
-        self._intake: Intake[Item] = Intake(max_queue)
+        self._intake: BoundedQueue[Item] = BoundedQueue(max_queue)
         self._transport = transport
         self._thread: LoopThread | None = None
         self._pipeline: Pipeline | None = None

@@ -22,7 +22,7 @@ import msgspec
 
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.library.failures import Failure, FailureKind, OnError, report
-from intercom_destination.library.intake import Intake
+from intercom_destination.library.queue import BoundedQueue
 from intercom_destination.library.timeline import Flushed
 from intercom_destination.settings import Settings
 from intercom_destination.spec import InvalidEvent, decode_event
@@ -50,7 +50,7 @@ class Pipeline:
         self,
         settings: Settings,
         store: Store,
-        intake: Intake[Item],
+        intake: BoundedQueue[Item],
         on_error: OnError | None,
         *,
         destination: str,
@@ -79,7 +79,7 @@ class Pipeline:
     async def open(
         cls,
         settings: Settings,
-        intake: Intake[Item],
+        intake: BoundedQueue[Item],
         on_error: OnError | None,
         *,
         destination: str,

@@ -40,11 +40,13 @@ def context_email(event: Event) -> str | None:
 
 
 def identity_fields(contact: ContactRef) -> dict[str, Any]:
-    """How a data event names its contact: user_id, else email, else the Intercom id."""
-    if contact.external_id is not None:
-        return {"user_id": contact.external_id}
-    if contact.email is not None:
-        return {"email": contact.email}
+    """How a data event names its contact: user_id, else email, else the Intercom id (a
+    lead's, or a visitor's user's: `CONTACT_ID` until the executor knows which)."""
+    kind, key = contact.identity
+    if kind == "external_id":
+        return {"user_id": key}
+    if kind == "email":
+        return {"email": key}
     return {"id": CONTACT_ID}
 
 

@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal
 import msgspec
 
 Role = Literal["user", "lead"]
+#: What a contact is known by (see `ContactRef.identity`).
+ContactKey = Literal["external_id", "email", "anonymous_id"]
 
 
 class ContactRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -26,6 +28,17 @@ class ContactRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     external_id: str | None = None
     email: str | None = None
     anonymous_id: str | None = None
+
+    @property
+    def identity(self) -> tuple[ContactKey, str]:
+        """What the contact is known by: its userId, else its email, else its anonymousId."""
+        if self.external_id is not None:
+            return "external_id", self.external_id
+        if self.email is not None:
+            return "email", self.email
+        if self.anonymous_id is not None:
+            return "anonymous_id", self.anonymous_id
+        raise ValueError("a contact reference names no identifier")
 
 
 class UpsertContact(msgspec.Struct, frozen=True, kw_only=True, tag="upsert_contact"):

@@ -1,10 +1,7 @@
 """The Segment Spec: typed events, their decoding and validation, and timestamps."""
 
 from intercom_destination.spec.decode import (
-    Batch,
-    Rejected,
     StoredForm,
-    decode_batch,
     decode_event,
     stored_form,
 )
@@ -21,17 +18,14 @@ from intercom_destination.spec.events import (
 
 __all__ = [
     "Alias",
-    "Batch",
     "Event",
     "Group",
     "Identify",
     "InvalidEvent",
     "Page",
-    "Rejected",
     "Screen",
     "StoredForm",
     "Track",
-    "decode_batch",
     "decode_event",
     "stored_form",
 ]

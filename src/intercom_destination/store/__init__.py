@@ -28,7 +28,7 @@ from intercom_destination.store.base import (
     StoreError,
     VisitorInFlight,
 )
-from intercom_destination.store.events import new_event
+from intercom_destination.store.incoming import new_event
 from intercom_destination.store.names import without_credentials
 from intercom_destination.store.sqlite import SQLiteStore
 from intercom_destination.store.sqlite import migrate_database as sqlite_migrate_database

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from intercom_destination.ingest.intake import Intake
+from intercom_destination.ingest.admission import Admission
 from intercom_destination.store import Status
 
 pytestmark = pytest.mark.anyio
@@ -38,39 +38,39 @@ class CountingStore:
 
 async def test_the_estimate_adds_what_was_accepted_since_the_last_count() -> None:
     store = CountingStore()
-    intake = Intake(store, 10, lambda: 0.0, lambda status: None)  # type: ignore[arg-type]
+    admission = Admission(store, 10, lambda: 0.0, lambda status: None)  # type: ignore[arg-type]
 
-    intake.accepted(6)
-    assert (intake.backlog, intake.full) == (6, False)
-    intake.accepted(4)
-    assert (intake.backlog, intake.full) == (10, True)
+    admission.accepted(6)
+    assert (admission.backlog, admission.full) == (6, False)
+    admission.accepted(4)
+    assert (admission.backlog, admission.full) == (10, True)
 
     store.backlog = 3  # the workers delivered 7
-    await intake.refresh()
-    assert (intake.backlog, intake.full) == (3, False)
+    await admission.refresh()
+    assert (admission.backlog, admission.full) == (3, False)
 
 
 @asynccontextmanager
-async def watched(store: CountingStore, interval: float) -> AsyncIterator[Intake]:
-    """An intake of `store` whose watcher runs (every hour far from the bound), once the
+async def watched(store: CountingStore, interval: float) -> AsyncIterator[Admission]:
+    """An admission of `store` whose watcher runs (every hour far from the bound), once the
     watcher's first count is taken."""
-    intake = Intake(store, 10, lambda: 0.0, lambda status: None)  # type: ignore[arg-type]
-    watcher = asyncio.create_task(intake.watch(interval=interval, far_interval=3600))
+    admission = Admission(store, 10, lambda: 0.0, lambda status: None)  # type: ignore[arg-type]
+    watcher = asyncio.create_task(admission.watch(interval=interval, far_interval=3600))
     try:
         await asyncio.wait_for(store.counted.wait(), 30)
         store.counted.clear()
-        yield intake
+        yield admission
     finally:
         watcher.cancel()
 
 
 async def test_nearing_the_bound_wakes_the_count() -> None:
     store = CountingStore()
-    async with watched(store, interval=3600) as intake:
-        intake.accepted(4)  # below half the bound: no count
+    async with watched(store, interval=3600) as admission:
+        admission.accepted(4)  # below half the bound: no count
         await asyncio.sleep(0)
         assert store.counts == 1
-        intake.accepted(1)  # half the bound: counted at once, not in an hour
+        admission.accepted(1)  # half the bound: counted at once, not in an hour
 
         await asyncio.wait_for(store.counted.wait(), 30)
         assert store.counts == 2
@@ -78,9 +78,9 @@ async def test_nearing_the_bound_wakes_the_count() -> None:
 
 async def test_a_store_that_failed_events_is_down_until_a_count_finds_it_back() -> None:
     store = CountingStore()
-    async with watched(store, interval=0.01) as intake:
-        intake.failed(OSError("connection refused"))  # far from the bound: counted at once
-        assert intake.store_down
+    async with watched(store, interval=0.01) as admission:
+        admission.failed(OSError("connection refused"))  # far from the bound: counted at once
+        assert admission.store_down
 
         await asyncio.wait_for(store.counted.wait(), 30)
-        assert not intake.store_down
+        assert not admission.store_down

@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from intercom_destination.library.intake import Intake
+from intercom_destination.library.queue import BoundedQueue
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_the_consumer_gets_batches_in_order_once_items_arrive_from_threads() -> None:
-    intake: Intake[int] = Intake(100)
+    intake: BoundedQueue[int] = BoundedQueue(100)
     intake.bind(asyncio.get_running_loop())
     taking = asyncio.create_task(intake.take(10))
     await asyncio.sleep(0)
@@ -29,7 +29,7 @@ async def test_the_consumer_gets_batches_in_order_once_items_arrive_from_threads
 
 
 async def test_a_full_queue_refuses_after_the_timeout_and_takes_again_once_emptied() -> None:
-    intake: Intake[str] = Intake(2)
+    intake: BoundedQueue[str] = BoundedQueue(2)
     intake.bind(asyncio.get_running_loop())
     assert intake.put("a", 0)
     assert await intake.aput("b", 0)
@@ -41,7 +41,7 @@ async def test_a_full_queue_refuses_after_the_timeout_and_takes_again_once_empti
 
 
 async def test_a_waiting_thread_gets_room_when_the_consumer_takes() -> None:
-    intake: Intake[int] = Intake(1)
+    intake: BoundedQueue[int] = BoundedQueue(1)
     intake.bind(asyncio.get_running_loop())
     intake.put(1, 0)
     result: list[bool] = []
@@ -54,7 +54,7 @@ async def test_a_waiting_thread_gets_room_when_the_consumer_takes() -> None:
 
 
 async def test_a_waiting_task_gets_room_when_the_consumer_takes() -> None:
-    intake: Intake[int] = Intake(1)
+    intake: BoundedQueue[int] = BoundedQueue(1)
     intake.bind(asyncio.get_running_loop())
     await intake.aput(1, None)
     putting = asyncio.create_task(intake.aput(2, None))
@@ -66,7 +66,7 @@ async def test_a_waiting_task_gets_room_when_the_consumer_takes() -> None:
 
 
 async def test_closing_hands_over_what_is_queued_then_ends_and_refuses_more() -> None:
-    intake: Intake[int] = Intake(10)
+    intake: BoundedQueue[int] = BoundedQueue(10)
     intake.bind(asyncio.get_running_loop())
     intake.put(1, 0)
     intake.close()
@@ -78,4 +78,4 @@ async def test_closing_hands_over_what_is_queued_then_ends_and_refuses_more() ->
 
 def test_a_queue_needs_room() -> None:
     with pytest.raises(ValueError, match="at least one"):
-        Intake(0)
+        BoundedQueue(0)

@@ -19,7 +19,7 @@ from intercom_destination.store import Status, Store
 log = logging.getLogger(__name__)
 
 
-class Intake:
+class Admission:
     def __init__(
         self,
         store: Store,

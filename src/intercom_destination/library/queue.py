@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class Intake(Generic[T]):
+class BoundedQueue(Generic[T]):
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("the queue needs room for at least one event")
