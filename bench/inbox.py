@@ -37,9 +37,9 @@ import msgspec
 from bench import ingest_baseline
 from bench.store import batches, workload
 from intercom_destination.store import NewEvent
-from intercom_destination.store.sqlite import _open as open_connection  # the store's settings
-from intercom_destination.store.sqlite_inbox import Arrivals, Sorter
-from intercom_destination.store.sqlite_schema import migrate
+from intercom_destination.store.sqlite.inbox import Arrivals, Sorter
+from intercom_destination.store.sqlite.schema import migrate
+from intercom_destination.store.sqlite.store import _open as open_connection  # its settings
 
 T = TypeVar("T")
 
