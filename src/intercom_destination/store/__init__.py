@@ -1,4 +1,4 @@
-"""The store: durable per-user lanes of events, and the engine's small state (see `base`)."""
+"""The store: durable per-user lanes of events, and the engine's small state (see `protocols`)."""
 
 from __future__ import annotations
 
