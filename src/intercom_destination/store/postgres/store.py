@@ -1,10 +1,10 @@
 """The scale-out store: one PostgreSQL database shared by many ingest and worker processes.
 
 Each call runs on a connection from a pool, in one statement or one transaction of its own;
-what keeps the lanes right while many processes change them at once is in
-`lanes`. Enqueues are group-committed like the SQLite store's: the calls that
-arrive while one transaction commits share the next, so many small batches from many
-requests cost about what a few large ones do.
+what keeps the lanes right while many processes change them at once is in `lanes`, and the
+statements both stores run alike are in `sql.SQLStore`. Enqueues are group-committed like
+the SQLite store's: the calls that arrive while one transaction commits share the next, so
+many small batches from many requests cost about what a few large ones do.
 
 The rate bucket is one row that every taker locks, the event-name budget is counted under
 a lock on its table, and the caches are plain rows: all of them hold across processes.

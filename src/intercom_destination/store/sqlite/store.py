@@ -6,7 +6,8 @@ Enqueued events are appended to segment files next to the database by a third th
 connection reads only, for dedup), and sorted into their lanes in bulk by the writer
 (`inbox`).
 Several processes may share a file: SQLite's locks serialise their writers, and leases and
-the rate bucket live in the file.
+the rate bucket live in the file. The statements both stores run alike are in `sql.SQLStore`;
+its reads go to the reader, its writes to the writer.
 """
 
 from __future__ import annotations
