@@ -37,9 +37,10 @@ import msgspec
 from bench import ingest_baseline
 from bench.store import batches, workload
 from intercom_destination.store import NewEvent
-from intercom_destination.store.sqlite import _open as open_connection  # the store's settings
-from intercom_destination.store.sqlite_inbox import Arrivals, Sorter
-from intercom_destination.store.sqlite_schema import migrate
+from intercom_destination.store.sqlite.inbox import Arrivals, Sorter
+from intercom_destination.store.sqlite.schema import migrate
+from intercom_destination.store.sqlite.store import APPENDER_CACHE, WRITER_CACHE
+from intercom_destination.store.sqlite.store import _open as open_connection  # its settings
 
 T = TypeVar("T")
 
@@ -76,8 +77,8 @@ def run(
     """Each round's CPU µs per event, by stage."""
     path = str(directory / "bench.db")
     # (With the old inbox attached: migrating a new file passes through schema version 3.)
-    writer = open_connection(path, legacy_inbox=True)
-    appender = open_connection(path)
+    writer = open_connection(path, WRITER_CACHE, legacy_inbox=True)
+    appender = open_connection(path, APPENDER_CACHE)
     arrivals = Arrivals(directory / "arrivals")
     sorter = Sorter(directory / "arrivals", arrivals)
     baseline = ingest_baseline.connect(str(directory / "baseline.db"))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from intercom_destination.store import postgres_schema, sqlite_schema
+from intercom_destination.store.postgres import schema as postgres_schema
+from intercom_destination.store.sqlite import schema as sqlite_schema
 from tests.cli.running import environment, run
 
 

@@ -9,7 +9,9 @@ from typing import Any
 import msgspec
 import psycopg
 
-from intercom_destination.store import NewEvent, Store, postgres_schema, sqlite_schema
+from intercom_destination.store import NewEvent, Store
+from intercom_destination.store.postgres import schema as postgres_schema
+from intercom_destination.store.sqlite import schema as sqlite_schema
 
 NOW = 1_000_000.0
 

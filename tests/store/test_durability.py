@@ -12,8 +12,8 @@ from intercom_destination.store import (
     StoreError,
     migrate_store,
     open_store,
-    postgres_schema,
 )
+from intercom_destination.store.postgres import schema as postgres_schema
 from tests.store.helpers import NOW, drain, event, execute, latest_version, query
 
 pytestmark = pytest.mark.anyio

@@ -15,15 +15,18 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from intercom_destination.store import Enqueued, open_store, segments, sqlite_inbox, sqlite_schema
-from intercom_destination.store.sqlite import WRITER_NICE, SQLiteStore
-from intercom_destination.store.sqlite_inbox import Arrivals, Sorter, Waiting
-from intercom_destination.store.sqlite_schema import (
+from intercom_destination.store import Enqueued, open_store
+from intercom_destination.store.sqlite import inbox as sqlite_inbox
+from intercom_destination.store.sqlite import schema as sqlite_schema
+from intercom_destination.store.sqlite import segments
+from intercom_destination.store.sqlite.inbox import Arrivals, Sorter, Waiting
+from intercom_destination.store.sqlite.schema import (
     LEGACY_INBOX_SUFFIX,
     SEGMENTS_SUFFIX,
     attach_legacy_inbox,
     migrate,
 )
+from intercom_destination.store.sqlite.store import WRITER_NICE, SQLiteStore
 from tests.store.helpers import NOW, drain, event, query
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from intercom_destination.store import Enqueued, Lease, VisitorInFlight, open_store, sqlite
+from intercom_destination.store import Enqueued, Lease, VisitorInFlight, open_store
+from intercom_destination.store.sqlite import store as sqlite
 from tests.store.helpers import NOW, drain, event
 
 pytestmark = pytest.mark.anyio
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.anyio
 async def test_a_message_id_is_stored_once_whichever_store_takes_it(shared_url: str) -> None:
     # Each store answers DUPLICATE for what it took itself or finds sorted; one that another
     # store took but has not sorted yet is accepted by both, and kept once (see
-    # `sqlite_inbox`).
+    # `sqlite.inbox`).
     ids = [f"m{i}" for i in range(200)]
     rng = random.Random(3)
     async with await open_store(shared_url) as one, await open_store(shared_url) as two:

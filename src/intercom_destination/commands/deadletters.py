@@ -9,7 +9,7 @@ import msgspec
 
 from intercom_destination.commands.formats import iso
 from intercom_destination.settings import Settings
-from intercom_destination.store import DeadLetter, Store, open_store
+from intercom_destination.store import DeadLetter, DeadLetters, open_store
 
 PAGE = 500
 
@@ -73,7 +73,7 @@ async def purge(settings: Settings, event_ids: Sequence[int] | None) -> Changed:
 async def _change(
     settings: Settings,
     event_ids: Sequence[int] | None,
-    action: Callable[[Store, Sequence[int] | None], Awaitable[int]],
+    action: Callable[[DeadLetters, Sequence[int] | None], Awaitable[int]],
 ) -> Changed:
     async with await open_store(settings.database_url, create=False) as store:
         if event_ids is None:
@@ -106,7 +106,7 @@ def detail(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
-async def _all(store: Store) -> AsyncIterator[DeadLetter]:
+async def _all(store: DeadLetters) -> AsyncIterator[DeadLetter]:
     after = 0
     while page := await store.dead_letters(PAGE, after_id=after):
         for letter in page:

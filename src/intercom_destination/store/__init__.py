@@ -1,4 +1,4 @@
-"""The store: durable per-user lanes of events, and the engine's small state (see `base`)."""
+"""The store: durable per-user lanes of events, and the engine's small state (see `protocols`)."""
 
 from __future__ import annotations
 
@@ -23,13 +23,22 @@ from intercom_destination.store.base import (
     Parked,
     Pause,
     Status,
-    Store,
     StoredEvent,
     StoreError,
     VisitorInFlight,
 )
 from intercom_destination.store.incoming import new_event
 from intercom_destination.store.names import without_credentials
+from intercom_destination.store.protocols import (
+    CompanyRecords,
+    DeadLetters,
+    DeliveryCache,
+    Inbox,
+    Lanes,
+    Observation,
+    RateBucket,
+    Store,
+)
 from intercom_destination.store.sqlite import SQLiteStore
 from intercom_destination.store.sqlite import migrate_database as sqlite_migrate_database
 
@@ -38,18 +47,25 @@ __all__ = [
     "OUTCOME_LOG_ROWS",
     "Attempt",
     "CompanyRecord",
+    "CompanyRecords",
     "DeadLetter",
+    "DeadLetters",
+    "DeliveryCache",
     "Enqueued",
     "IdentityKind",
+    "Inbox",
+    "Lanes",
     "Lease",
     "LeaseLost",
     "Model",
     "NewEvent",
     "NoStore",
+    "Observation",
     "OutcomeName",
     "OutcomeRow",
     "Parked",
     "Pause",
+    "RateBucket",
     "Status",
     "Store",
     "StoreError",
@@ -80,7 +96,7 @@ async def open_store(
     be migrated first (`migrate_store`). `dedup_window` is how long (seconds) the messageIds
     of finished events are kept for dedup; `outcome_log_rows` bounds the outcome log;
     `connection_wait` is how long a PostgreSQL store's calls wait for a connection (see
-    `postgres.CONNECTION_WAIT`, the default). Without `create` (commands that only look) a
+    `postgres.store.CONNECTION_WAIT`, the default). Without `create` (commands that only look) a
     store that is not there yet is not made: NoStore names where it was looked for. Raises
     StoreError.
     """

@@ -75,7 +75,7 @@ def outcome_row(row: Sequence[Any]) -> OutcomeRow:
     )
 
 
-#: The statements of the company records, in PostgreSQL's placeholders (SQLite's: `sqlite`).
+#: The statements of the company records, in PostgreSQL's placeholders (see `sql`).
 #: Each returns a row when it wrote one.
 COMPANY_RECORD = "SELECT version, synced, state FROM company_states WHERE company_id = %s"
 COMPANY_SYNCED = (

@@ -2,7 +2,7 @@
 
 Invariants the functions keep: a lane has a `lanes` row exactly while it has pending events
 in `events` (events still in the inbox open their lane when they are sorted, see
-`sqlite_inbox`); a lane's `head`, once a lease chose it, stays its head until it is finished
+`inbox`); a lane's `head`, once a lease chose it, stays its head until it is finished
 or parked; events put back into a lane go below its lowest position, so behind a chosen head
 and ahead of everything else.
 """

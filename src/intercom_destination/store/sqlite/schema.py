@@ -7,8 +7,8 @@ One `events` table holds every event the store knows, whatever its state, so the
 index deduplicates across all of them; partial indexes keep each state's lookups small. A
 finished event keeps only its identifiers, for dedup, until `prune` removes it. Since version
 4 events arrive in segment files next to the database and are sorted into `events` in bulk
-(see `sqlite_inbox`); before, they arrived in a table, `inbox`, which since version 3 was in a
-file of its own, attached as `arrivals` (and still is while a database older than 4 is
+(see the module `inbox`); before, they arrived in a table, `inbox`, which since version 3 was
+in a file of its own, attached as `arrivals` (and still is while a database older than 4 is
 migrated: `attach_legacy_inbox`).
 """
 
@@ -148,7 +148,7 @@ MIGRATIONS: list[list[str]] = [
     ],
     [
         # Segment files take the inbox's place: its events past the mark are sorted now, and
-        # `sorted.through` becomes the last id a sort gave (see `sqlite_inbox`). Its file is
+        # `sorted.through` becomes the last id a sort gave (see `inbox`). Its file is
         # deleted once this commits (`legacy_inbox_files`).
         *_INBOX,
         "INSERT INTO events (id, message_id, lane, type, received_at, body, state, position)"

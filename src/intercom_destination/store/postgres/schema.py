@@ -6,10 +6,10 @@ and refuses a schema of another version: the processes of a fleet share one data
 changes only when an operator runs `intercom-destination migrate`, never because one newer
 process started.
 
-The tables are those of the SQLite store (see `sqlite_schema`), in the schema the
+The tables are those of the SQLite store (see `sqlite.schema`), in the schema the
 connection's `search_path` names first. Every transaction that changes which events a lane
 holds first locks the lane's row, so that what it then reads of the lane is what other
-transactions committed (see `postgres_lanes`).
+transactions committed (see `lanes`).
 """
 
 from __future__ import annotations

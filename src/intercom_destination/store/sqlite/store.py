@@ -1,12 +1,13 @@
 """The embedded store: one SQLite file in WAL mode (or an in-memory database, for tests).
 
 Writes go through one writer connection on its own thread, which group-commits them
-(`sqlite_thread.Writer`); reads of a file go through a second connection on another thread.
+(`thread.Writer`); reads of a file go through a second connection on another thread.
 Enqueued events are appended to segment files next to the database by a third thread (whose
 connection reads only, for dedup), and sorted into their lanes in bulk by the writer
-(`sqlite_inbox`).
+(`inbox`).
 Several processes may share a file: SQLite's locks serialise their writers, and leases and
-the rate bucket live in the file.
+the rate bucket live in the file. The statements both stores run alike are in `sql.SQLStore`;
+its reads go to the reader, its writes to the writer.
 """
 
 from __future__ import annotations
@@ -22,44 +23,28 @@ from pathlib import Path
 from typing import Any
 
 from intercom_destination.store import bucket
-from intercom_destination.store import sqlite_lanes as lanes
 from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
-    CompanyRecord,
-    DeadLetter,
     Enqueued,
-    IdentityKind,
     Lease,
     Model,
     NewEvent,
     NoStore,
-    OutcomeRow,
-    Parked,
-    Pause,
     Status,
-    Store,
     StoreError,
 )
 from intercom_destination.store.rows import (
     CACHES,
-    COMPANY_RECORD,
-    COMPANY_SYNCED,
     DEAD,
     DONE,
-    EVENT_COLUMNS,
-    OUTCOME_COLUMNS,
     PARKED,
     PENDING,
-    company_record,
-    dead_letter,
-    like,
-    outcome_row,
-    save_company,
-    stored_event,
 )
-from intercom_destination.store.sqlite_inbox import Arrivals, Sorter, Waiting
-from intercom_destination.store.sqlite_schema import (
+from intercom_destination.store.sql import SQLStore
+from intercom_destination.store.sqlite import lanes
+from intercom_destination.store.sqlite.inbox import Arrivals, Sorter, Waiting
+from intercom_destination.store.sqlite.schema import (
     SEGMENTS_SUFFIX,
     attach_legacy_inbox,
     has_schema,
@@ -67,7 +52,7 @@ from intercom_destination.store.sqlite_schema import (
     legacy_inbox_files,
     migrate,
 )
-from intercom_destination.store.sqlite_thread import Reader, Writer
+from intercom_destination.store.sqlite.thread import Reader, Writer
 
 MEMORY = ":memory:"
 #: How long a writer waits for another process's write lock before its transaction fails.
@@ -86,7 +71,7 @@ APPENDER_CACHE = 16 * 1024
 READER_CACHE = 8 * 1024
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLStore):
     def __init__(
         self,
         writer: Writer[NewEvent, Enqueued],
@@ -251,22 +236,6 @@ class SQLiteStore(Store):
             partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
         )
 
-    async def waiting_in(self, lane: str) -> str | None:
-        rows = await self._read(
-            f"SELECT waiting_for FROM events WHERE lane = ? AND state = {PARKED}"
-            " ORDER BY position LIMIT 1",
-            (lane,),
-        )
-        return str(rows[0][0]) if rows else None
-
-    async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
-        rows = await self._read(
-            f"SELECT {EVENT_COLUMNS}, waiting_for, until FROM events"
-            f" WHERE state = {PARKED} AND until <= ? ORDER BY until LIMIT ?",
-            (now, limit),
-        )
-        return [Parked(event=stored_event(row), waiting_for=row[7], until=row[8]) for row in rows]
-
     async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
         return await self._writer.call(
             partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
@@ -286,16 +255,6 @@ class SQLiteStore(Store):
             )
         )
 
-    async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
-        rows = await self._read(
-            f"{_DEAD_LETTERS} AND id > ? ORDER BY id LIMIT ?", (after_id, limit)
-        )
-        return [dead_letter(row) for row in rows]
-
-    async def dead_letter(self, event_id: int) -> DeadLetter | None:
-        rows = await self._read(f"{_DEAD_LETTERS} AND id = ?", (event_id,))
-        return dead_letter(rows[0]) if rows else None
-
     async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
         return await self._writer.call(partial(lanes.replay, event_ids=event_ids, now=now))
 
@@ -304,25 +263,6 @@ class SQLiteStore(Store):
 
     async def claim_workspace(self, workspace: str) -> str | None:
         return await self._writer.call(partial(_claim_workspace, workspace=workspace))
-
-    async def get_identity(self, kind: IdentityKind, key: str) -> str | None:
-        rows = await self._read(
-            "SELECT intercom_id FROM identities WHERE kind = ? AND key = ?", (kind, key)
-        )
-        return str(rows[0][0]) if rows else None
-
-    async def put_identity(self, kind: IdentityKind, key: str, intercom_id: str) -> None:
-        await self._write(
-            "INSERT OR REPLACE INTO identities (kind, key, intercom_id) VALUES (?, ?, ?)",
-            (kind, key, intercom_id),
-        )
-
-    async def delete_identity(self, kind: IdentityKind, key: str) -> None:
-        await self._write("DELETE FROM identities WHERE kind = ? AND key = ?", (kind, key))
-
-    async def attributes(self, model: Model) -> dict[str, str]:
-        rows = await self._read("SELECT name, data_type FROM attributes WHERE model = ?", (model,))
-        return dict(rows)
 
     async def replace_attributes(self, model: Model, attributes: Mapping[str, str]) -> None:
         def replace(connection: sqlite3.Connection) -> None:
@@ -333,12 +273,6 @@ class SQLiteStore(Store):
             )
 
         await self._writer.call(replace)
-
-    async def add_attribute(self, model: Model, name: str, data_type: str) -> None:
-        await self._write(
-            "INSERT OR REPLACE INTO attributes (model, name, data_type) VALUES (?, ?, ?)",
-            (model, name, data_type),
-        )
 
     async def add_event_name(self, name: str, *, budget: int | None = None) -> bool:
         def add(connection: sqlite3.Connection) -> bool:
@@ -351,54 +285,6 @@ class SQLiteStore(Store):
             return True
 
         return await self._writer.call(add)
-
-    async def accept_event_name(self, name: str) -> None:
-        await self._write(
-            "INSERT INTO event_names (name, accepted) VALUES (?, 1)"
-            " ON CONFLICT (name) DO UPDATE SET accepted = 1",
-            (name,),
-        )
-
-    async def release_event_name(self, name: str) -> None:
-        await self._write("DELETE FROM event_names WHERE name = ? AND NOT accepted", (name,))
-
-    async def event_names(self) -> list[str]:
-        rows = await self._read("SELECT name FROM event_names ORDER BY name", ())
-        return [name for (name,) in rows]
-
-    async def count_event_names(self) -> int:
-        rows = await self._read("SELECT count(*) FROM event_names", ())
-        return int(rows[0][0])
-
-    async def get_digest(self, contact: str) -> bytes | None:
-        rows = await self._read("SELECT digest FROM digests WHERE contact = ?", (contact,))
-        return bytes(rows[0][0]) if rows else None
-
-    async def put_digest(self, contact: str, digest: bytes, body: bytes | None = None) -> None:
-        await self._write(
-            "INSERT OR REPLACE INTO digests (contact, digest, body) VALUES (?, ?, ?)",
-            (contact, digest, body),
-        )
-
-    async def company_record(self, company_id: str) -> CompanyRecord | None:
-        rows = await self._read(_placeholders(COMPANY_RECORD), (company_id,))
-        return None if not rows else company_record(rows[0])
-
-    async def save_company_record(self, company_id: str, record: CompanyRecord) -> bool:
-        sql, parameters = save_company(company_id, record)
-        return await self._changed(_placeholders(sql), parameters)
-
-    async def company_synced(self, company_id: str, version: int) -> bool:
-        return await self._changed(_placeholders(COMPANY_SYNCED), (company_id, version))
-
-    async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
-        await self._write(
-            "DELETE FROM digests WHERE contact LIKE ? ESCAPE '\\'", (like(prefix, suffix),)
-        )
-
-    async def last_body(self, contact: str) -> bytes | None:
-        rows = await self._read("SELECT body FROM digests WHERE contact = ?", (contact,))
-        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
         bucket.check(n, rate, burst)
@@ -417,18 +303,6 @@ class SQLiteStore(Store):
             (until, reason),
         )
 
-    async def pause(self) -> Pause | None:
-        rows = await self._read(
-            "SELECT paused_until, paused_reason FROM rate_bucket WHERE id = 1", ()
-        )
-        return Pause(float(rows[0][0]), rows[0][1]) if rows and rows[0][0] is not None else None
-
-    async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
-        rows = await self._read(
-            f"SELECT {OUTCOME_COLUMNS} FROM outcomes ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [outcome_row(row) for row in rows]
-
     async def status(self, now: float) -> Status:
         return await self._reader.call(partial(_status, waiting=self._waiting, now=now))
 
@@ -443,15 +317,17 @@ class SQLiteStore(Store):
         )
 
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        sql = _placeholders(sql)
         return await self._reader.call(
             lambda connection: connection.execute(sql, parameters).fetchall()
         )
 
     async def _write(self, sql: str, parameters: Sequence[Any]) -> None:
+        sql = _placeholders(sql)
         await self._writer.call(lambda connection: connection.execute(sql, parameters))
 
     async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
-        """Whether the statement (one with `RETURNING`) wrote a row."""
+        sql = _placeholders(sql)
         return await self._writer.call(
             lambda connection: connection.execute(sql, parameters).fetchone() is not None
         )
@@ -522,7 +398,7 @@ def _open(path: str, cache: int, legacy_inbox: bool = False) -> sqlite3.Connecti
 
 
 def _placeholders(sql: str) -> str:
-    """A statement written for PostgreSQL (`rows`) in SQLite's placeholders."""
+    """A statement written for PostgreSQL (`sql`, `rows`) in SQLite's placeholders."""
     return sql.replace("%s", "?")
 
 
@@ -533,11 +409,6 @@ def _no_store(path: str) -> NoStore:
 def _busy(error: sqlite3.Error) -> bool:
     """Whether SQLite answered SQLITE_BUSY, or one of its extended codes."""
     return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
-
-
-_DEAD_LETTERS = (
-    f"SELECT {EVENT_COLUMNS}, finished_at, reason, history FROM events WHERE state = {DEAD}"
-)
 
 
 def _lease(

@@ -1,10 +1,10 @@
 """The scale-out store: one PostgreSQL database shared by many ingest and worker processes.
 
 Each call runs on a connection from a pool, in one statement or one transaction of its own;
-what keeps the lanes right while many processes change them at once is in
-`postgres_lanes`. Enqueues are group-committed like the SQLite store's: the calls that
-arrive while one transaction commits share the next, so many small batches from many
-requests cost about what a few large ones do.
+what keeps the lanes right while many processes change them at once is in `lanes`, and the
+statements both stores run alike are in `sql.SQLStore`. Enqueues are group-committed like
+the SQLite store's: the calls that arrive while one transaction commits share the next, so
+many small batches from many requests cost about what a few large ones do.
 
 The rate bucket is one row that every taker locks, the event-name budget is counted under
 a lock on its table, and the caches are plain rows: all of them hold across processes.
@@ -23,44 +23,28 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from intercom_destination.store import bucket
-from intercom_destination.store import postgres_lanes as lanes
 from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
-    CompanyRecord,
-    DeadLetter,
     Enqueued,
-    IdentityKind,
     Lease,
     Model,
     NewEvent,
     NoStore,
-    OutcomeRow,
-    Parked,
-    Pause,
     Status,
-    Store,
     StoreError,
 )
 from intercom_destination.store.names import without_credentials
-from intercom_destination.store.postgres_schema import Connection, has_schema, migrate
+from intercom_destination.store.postgres import lanes
+from intercom_destination.store.postgres.schema import Connection, has_schema, migrate
 from intercom_destination.store.rows import (
     CACHES,
-    COMPANY_RECORD,
-    COMPANY_SYNCED,
     DEAD,
     DONE,
-    EVENT_COLUMNS,
-    OUTCOME_COLUMNS,
     PARKED,
     PENDING,
-    company_record,
-    dead_letter,
-    like,
-    outcome_row,
-    save_company,
-    stored_event,
 )
+from intercom_destination.store.sql import SQLStore
 
 T = TypeVar("T")
 
@@ -89,7 +73,7 @@ async def migrate_database(url: str) -> tuple[int, int]:
         return await migrate(connection, upgrade=True)
 
 
-class PostgresStore(Store):
+class PostgresStore(SQLStore):
     def __init__(
         self,
         pool: AsyncConnectionPool[Connection],
@@ -236,22 +220,6 @@ class PostgresStore(Store):
             partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
         )
 
-    async def waiting_in(self, lane: str) -> str | None:
-        rows = await self._fetch(
-            f"SELECT waiting_for FROM events WHERE lane = %s AND state = {PARKED}"
-            " ORDER BY position LIMIT 1",
-            (lane,),
-        )
-        return str(rows[0][0]) if rows else None
-
-    async def expired_parked(self, now: float, limit: int = 100) -> list[Parked]:
-        rows = await self._fetch(
-            f"SELECT {EVENT_COLUMNS}, waiting_for, until FROM events"
-            f" WHERE state = {PARKED} AND until <= %s ORDER BY until LIMIT %s",
-            (now, limit),
-        )
-        return [Parked(event=stored_event(row), waiting_for=row[7], until=row[8]) for row in rows]
-
     async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
         return await self._transaction(
             partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
@@ -263,16 +231,6 @@ class PostgresStore(Store):
         return await self._transaction(
             partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now, force=force)
         )
-
-    async def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
-        rows = await self._fetch(
-            f"{_DEAD_LETTERS} AND id > %s ORDER BY id LIMIT %s", (after_id, limit)
-        )
-        return [dead_letter(row) for row in rows]
-
-    async def dead_letter(self, event_id: int) -> DeadLetter | None:
-        rows = await self._fetch(f"{_DEAD_LETTERS} AND id = %s", (event_id,))
-        return dead_letter(rows[0]) if rows else None
 
     async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
         return await self._transaction(partial(lanes.replay, event_ids=event_ids, now=now))
@@ -293,28 +251,6 @@ class PostgresStore(Store):
 
         return await self._transaction(claim)
 
-    async def get_identity(self, kind: IdentityKind, key: str) -> str | None:
-        rows = await self._fetch(
-            "SELECT intercom_id FROM identities WHERE kind = %s AND key = %s", (kind, key)
-        )
-        return str(rows[0][0]) if rows else None
-
-    async def put_identity(self, kind: IdentityKind, key: str, intercom_id: str) -> None:
-        await self._fetch(
-            "INSERT INTO identities (kind, key, intercom_id) VALUES (%s, %s, %s)"
-            " ON CONFLICT (kind, key) DO UPDATE SET intercom_id = excluded.intercom_id",
-            (kind, key, intercom_id),
-        )
-
-    async def delete_identity(self, kind: IdentityKind, key: str) -> None:
-        await self._fetch("DELETE FROM identities WHERE kind = %s AND key = %s", (kind, key))
-
-    async def attributes(self, model: Model) -> dict[str, str]:
-        rows = await self._fetch(
-            "SELECT name, data_type FROM attributes WHERE model = %s", (model,)
-        )
-        return dict(rows)
-
     async def replace_attributes(self, model: Model, attributes: Mapping[str, str]) -> None:
         async def replace(connection: Connection) -> None:
             await connection.execute("DELETE FROM attributes WHERE model = %s", (model,))
@@ -325,13 +261,6 @@ class PostgresStore(Store):
             )
 
         await self._transaction(replace)
-
-    async def add_attribute(self, model: Model, name: str, data_type: str) -> None:
-        await self._fetch(
-            "INSERT INTO attributes (model, name, data_type) VALUES (%s, %s, %s)"
-            " ON CONFLICT (model, name) DO UPDATE SET data_type = excluded.data_type",
-            (model, name, data_type),
-        )
 
     async def add_event_name(self, name: str, *, budget: int | None = None) -> bool:
         async def add(connection: Connection) -> bool:
@@ -354,57 +283,9 @@ class PostgresStore(Store):
             )
             return True
 
-        if await self._fetch("SELECT 1 FROM event_names WHERE name = %s", (name,)):
+        if await self._read("SELECT 1 FROM event_names WHERE name = %s", (name,)):
             return True
         return await self._transaction(add)
-
-    async def accept_event_name(self, name: str) -> None:
-        await self._fetch(
-            "INSERT INTO event_names (name, accepted) VALUES (%s, true)"
-            " ON CONFLICT (name) DO UPDATE SET accepted = true",
-            (name,),
-        )
-
-    async def release_event_name(self, name: str) -> None:
-        await self._fetch("DELETE FROM event_names WHERE name = %s AND NOT accepted", (name,))
-
-    async def event_names(self) -> list[str]:
-        rows = await self._fetch("SELECT name FROM event_names ORDER BY name", ())
-        return [name for (name,) in rows]
-
-    async def count_event_names(self) -> int:
-        rows = await self._fetch("SELECT count(*) FROM event_names", ())
-        return int(rows[0][0])
-
-    async def get_digest(self, contact: str) -> bytes | None:
-        rows = await self._fetch("SELECT digest FROM digests WHERE contact = %s", (contact,))
-        return bytes(rows[0][0]) if rows else None
-
-    async def put_digest(self, contact: str, digest: bytes, body: bytes | None = None) -> None:
-        await self._fetch(
-            "INSERT INTO digests (contact, digest, body) VALUES (%s, %s, %s)"
-            " ON CONFLICT (contact) DO UPDATE SET digest = excluded.digest, body = excluded.body",
-            (contact, digest, body),
-        )
-
-    async def company_record(self, company_id: str) -> CompanyRecord | None:
-        rows = await self._fetch(COMPANY_RECORD, (company_id,))
-        return None if not rows else company_record(rows[0])
-
-    async def save_company_record(self, company_id: str, record: CompanyRecord) -> bool:
-        return bool(await self._fetch(*save_company(company_id, record)))
-
-    async def company_synced(self, company_id: str, version: int) -> bool:
-        return bool(await self._fetch(COMPANY_SYNCED, (company_id, version)))
-
-    async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
-        await self._fetch(
-            "DELETE FROM digests WHERE contact LIKE %s ESCAPE '\\'", (like(prefix, suffix),)
-        )
-
-    async def last_body(self, contact: str) -> bytes | None:
-        rows = await self._fetch("SELECT body FROM digests WHERE contact = %s", (contact,))
-        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
         bucket.check(n, rate, burst)
@@ -426,7 +307,7 @@ class PostgresStore(Store):
 
     async def pause_until(self, until: float, reason: str) -> None:
         # A bucket first used by a pause starts empty at the pause's end.
-        await self._fetch(
+        await self._write(
             "UPDATE rate_bucket SET paused_until = greatest(paused_until, %(until)s),"
             " paused_reason = CASE WHEN paused_until IS NULL OR %(until)s >= paused_until"
             " THEN %(reason)s ELSE paused_reason END,"
@@ -435,20 +316,8 @@ class PostgresStore(Store):
             {"until": until, "reason": reason},
         )
 
-    async def pause(self) -> Pause | None:
-        rows = await self._fetch(
-            "SELECT paused_until, paused_reason FROM rate_bucket WHERE id = 1", ()
-        )
-        return None if rows[0][0] is None else Pause(float(rows[0][0]), rows[0][1])
-
-    async def outcomes(self, limit: int = 100) -> list[OutcomeRow]:
-        rows = await self._fetch(
-            f"SELECT {OUTCOME_COLUMNS} FROM outcomes ORDER BY id DESC LIMIT %s", (limit,)
-        )
-        return [outcome_row(row) for row in rows]
-
     async def status(self, now: float) -> Status:
-        [(lane_count, in_flight, backlog, oldest, parked, dead)] = await self._fetch(
+        [(lane_count, in_flight, backlog, oldest, parked, dead)] = await self._read(
             f"""SELECT
                 (SELECT count(*) FROM lanes),
                 (SELECT count(*) FROM lanes WHERE lease_until > %s),
@@ -458,7 +327,7 @@ class PostgresStore(Store):
                 (SELECT count(*) FROM events WHERE state = {DEAD})""",
             (now,),
         )
-        outcomes = await self._fetch("SELECT outcome, count(*) FROM outcomes GROUP BY outcome", ())
+        outcomes = await self._read("SELECT outcome, count(*) FROM outcomes GROUP BY outcome", ())
         return Status(
             lanes=lane_count,
             in_flight=in_flight,
@@ -495,17 +364,18 @@ class PostgresStore(Store):
         async with self._pool.connection() as connection, connection.transaction():
             return await fn(connection)
 
-    async def _fetch(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    async def _read(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         """The rows of one statement, run on its own (it commits at once)."""
         self._check_open()
         async with self._pool.connection() as connection:
             cursor = await connection.execute(sql, parameters)
             return await cursor.fetchall() if cursor.description else []
 
+    async def _write(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> None:
+        await self._read(sql, parameters)
 
-_DEAD_LETTERS = (
-    f"SELECT {EVENT_COLUMNS}, finished_at, reason, history::text FROM events WHERE state = {DEAD}"
-)
+    async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
+        return bool(await self._read(sql, parameters))
 
 
 def _connection_options(url: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The lanes in PostgreSQL: each function runs inside one transaction the store opened.
 
 Many processes change lanes at once here, so on top of the SQLite store's invariants (see
-`sqlite_lanes`) one rule keeps them: a transaction that changes which events a lane holds
+`sqlite.lanes`) one rule keeps them: a transaction that changes which events a lane holds
 locks the lane's `lanes` row before it reads the lane's events, in a statement of its own.
 At READ COMMITTED each statement reads what was committed when it started, so after the lock
 a transaction sees every event of the lane that any other transaction committed, and none
@@ -27,7 +27,7 @@ from intercom_destination.store.base import (
     OutcomeName,
     VisitorInFlight,
 )
-from intercom_destination.store.postgres_schema import LOCKS, Connection
+from intercom_destination.store.postgres.schema import LOCKS, Connection
 from intercom_destination.store.rows import (
     DEAD,
     DONE,

@@ -21,7 +21,7 @@ stamped before it began, and so every group acknowledged before any event it tak
 an event a client sent after another's answer comes after it in its lane, whichever
 processes took them.
 
-`Arrivals` appends, on the thread of a `sqlite_thread.Writer` whose connection only reads. An
+`Arrivals` appends, on the thread of a `thread.Writer` whose connection only reads. An
 event is a duplicate if `events` holds its messageId (one indexed query per group) or this
 store appended it and it waits to be sorted (a mirror in memory, which forgets what the
 segments' marks say was sorted, and the oldest past `MIRROR_ROWS`). Two processes that take
@@ -52,7 +52,8 @@ import msgspec
 
 from intercom_destination.store.base import Enqueued, NewEvent
 from intercom_destination.store.rows import PENDING
-from intercom_destination.store.segments import (
+from intercom_destination.store.sqlite.lanes import json_text
+from intercom_destination.store.sqlite.segments import (
     Arrived,
     Group,
     SegmentWriter,
@@ -60,7 +61,6 @@ from intercom_destination.store.segments import (
     read_groups,
     segment_paths,
 )
-from intercom_destination.store.sqlite_lanes import json_text
 
 #: How long the first event to wait stays in its segment before the writer sorts it into its
 #: lane, unless a lease or a link sorts it sooner: long enough for a busy ingest to gather
@@ -123,7 +123,7 @@ _strings = msgspec.json.Decoder(list[str])
 
 class Arrivals:
     """Appends events to this store's segment, and mirrors the messageIds it appended until
-    they are sorted; `append` is a batch job of a `sqlite_thread.Writer`."""
+    they are sorted; `append` is a batch job of a `thread.Writer`."""
 
     def __init__(
         self, directory: Path, *, sync: bool = True, clock: Callable[[], int] = time.time_ns
@@ -261,7 +261,7 @@ class _Scan:
 class Sorter:
     """Sorts the waiting groups into lanes, and deletes the segments it sorted; its methods
     are jobs of the writer's connection, and its upkeep is the writer's (see
-    `sqlite_thread.Upkeep`)."""
+    `thread.Upkeep`)."""
 
     def __init__(
         self,
