@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from tests.cli.running import (
     PATIENCE,
@@ -32,6 +33,8 @@ from tests.cli.running import (
 )
 from tests.cli.test_send_command import identify
 from tests.cli.test_worker_crash import step
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 USERS = [f"u{n:02d}" for n in range(40)]
 STEPS = 13

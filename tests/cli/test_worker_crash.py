@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cli.running import (
     environment,
@@ -20,6 +21,8 @@ from tests.cli.running import (
     write_jsonl,
 )
 from tests.events import identify, track
+
+pytestmark = pytest.mark.slow
 
 USERS = [f"u{n}" for n in range(10)]
 STEPS = 19

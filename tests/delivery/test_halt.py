@@ -13,7 +13,7 @@ from intercom_destination.delivery.worker import Halted
 from tests.delivery.harness import harness
 from tests.events import identify
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 WORKER_LOG = "intercom_destination.delivery.worker"

@@ -44,6 +44,7 @@ def sign_up(
     }
 
 
+@pytest.mark.slow
 async def test_a_track_in_flight_when_its_visitor_signs_up_is_sent_once(sandbox: str) -> None:
     async with harness(sandbox) as h:
         await h.deliver({**sign_up(0), "anonymousId": None})
@@ -74,6 +75,7 @@ async def test_a_visitors_track_does_not_overtake_their_earlier_one_that_waits(
         assert events == [("Viewed Pricing", 1), ("Started Trial", 3)]
 
 
+@pytest.mark.slow
 async def test_two_sign_ups_naming_each_others_user_as_visitor_do_not_wait_forever(
     sandbox: str,
 ) -> None:
@@ -128,6 +130,7 @@ def answered(h: Harness, status: str) -> int:
     return sum(by_status.get(status, 0) for by_status in h.counts().values())
 
 
+@pytest.mark.slow
 async def test_under_faults_every_event_arrives_once_and_each_contact_in_order(
     sandbox: str,
 ) -> None:

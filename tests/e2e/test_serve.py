@@ -17,6 +17,8 @@ from segment.analytics import Client
 
 from tests.e2e.running import PATIENCE, serving
 
+pytestmark = pytest.mark.slow
+
 WRITE_KEY = "wk-end-to-end"
 
 

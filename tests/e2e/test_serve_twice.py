@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.running import PATIENCE, serving
+
+pytestmark = pytest.mark.slow
 
 TRY_IT = {
     "batch": [

@@ -34,6 +34,7 @@ def through(url: str, port: int) -> str:
     return parts._replace(netloc=f"{user}127.0.0.1:{port}").geturl()
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("failure", [Proxy.refuse, Proxy.go_silent])
 async def test_postgresql_down_is_answered_503_at_once_and_up_again_is_served(
     postgres_url: str, failure: object
@@ -109,6 +110,7 @@ async def _until_accepted(client: httpx.AsyncClient, body: object) -> httpx.Resp
             await asyncio.sleep(0.1)
 
 
+@pytest.mark.postgres
 async def test_a_server_that_accepts_but_never_answers_fails_the_store_opening(
     postgres_url: str,
 ) -> None:

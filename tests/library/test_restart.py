@@ -9,9 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from intercom_destination.library import Analytics, Flushed, IntercomDestination
 from tests.library import sandbox as sb
 from tests.library.store import pending
+
+pytestmark = pytest.mark.slow
 
 USERS = 20
 #: How long the application may take to hand its events to the store before the test gives
