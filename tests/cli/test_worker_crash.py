@@ -16,11 +16,11 @@ from tests.cli.running import (
     run,
     run_worker_until_idle,
     status,
-    wait_until,
     worker,
     write_jsonl,
 )
 from tests.events import identify, track
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,7 @@ import pytest
 from intercom_destination.delivery.worker import Halted
 from intercom_destination.settings import Settings
 from tests.delivery.harness import Harness, harness
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -108,11 +109,6 @@ def a_visit(n: int) -> list[dict[str, object]]:
     ]
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await asyncio.sleep(0.01)
-
-
 async def drain_through_halts(h: Harness, fix: Callable[[], None]) -> None:
     """Drain as an operator would: when a refused token halts it, `fix` the token and drain
     again once the leases of the events it let go have expired."""
@@ -143,9 +139,9 @@ async def test_under_faults_every_event_arrives_once_and_each_contact_in_order(
             drain_through_halts(h, fix=lambda: h.control("faults", lost))
         )
         # A 429 storm, then a token refused for a while and restored, while events flow.
-        await until(lambda: len(h.state()["events"]) >= 12)
+        await until(lambda: len(h.state()["events"]) >= 12, "12 events arrive")
         h.control("faults", {**lost, "throttle_seconds": 1})
-        await until(lambda: len(h.state()["events"]) >= 30)
+        await until(lambda: len(h.state()["events"]) >= 30, "30 events arrive")
         h.control("faults", {**lost, "unauthorized_seconds": 1})
         await delivering
 

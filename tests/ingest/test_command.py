@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -23,12 +22,10 @@ from intercom_destination import logs
 from intercom_destination.cli import main
 from intercom_destination.store import open_store
 from tests.captures import load_captures
-from tests.cli.running import wait_until
 from tests.conftest import POSTGRESQL
 from tests.ingest.helpers import basic, stored, track
+from tests.waiting import PATIENCE, wait_until
 
-#: How long the server may take to start or stop before the test gives up (not a threshold).
-PATIENCE = 30.0
 INGEST = [sys.executable, "-m", "intercom_destination", "ingest", "--port", "0"]
 
 
@@ -43,20 +40,23 @@ def start(
             stderr=stderr,
             env={**os.environ, **env},
         )
-    deadline = time.monotonic() + PATIENCE
-    while time.monotonic() < deadline:
+
+    def serving() -> str | None:
         assert process.poll() is None, err.read_text()
         found = re.search(r"listening on (http://\S+)", out.read_text())
-        if found:
-            try:
-                httpx.get(f"{found.group(1)}/health").raise_for_status()
-            except httpx.TransportError:
-                pass
-            else:
-                return process, found.group(1)
-        time.sleep(0.05)
-    process.kill()
-    pytest.fail(f"ingest did not start: {err.read_text()}")
+        if found is None:
+            return None
+        try:
+            httpx.get(f"{found.group(1)}/health").raise_for_status()
+        except httpx.TransportError:
+            return None
+        return found.group(1)
+
+    try:
+        return process, wait_until(serving, "ingest serves")
+    except AssertionError:
+        process.kill()
+        raise
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from intercom_destination.store import Enqueued, NewEvent, Status, Store, StoreE
 from tests.ingest.conftest import Ingest, MakeIngest, settings
 from tests.ingest.helpers import batch, stored, track
 from tests.tcp_proxy import Proxy, proxy
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -102,12 +103,11 @@ async def test_ready_answers_at_once_once_a_request_found_the_store_down(
 
 
 async def _until_accepted(client: httpx.AsyncClient, body: object) -> httpx.Response:
-    async with asyncio.timeout(PATIENCE):
-        while True:
-            response = await client.post("/v1/batch", json=body)
-            if response.status_code != 503:
-                return response
-            await asyncio.sleep(0.1)
+    async def answered() -> httpx.Response | None:
+        response = await client.post("/v1/batch", json=body)
+        return None if response.status_code == 503 else response
+
+    return await until(answered, "ingest takes events again", PATIENCE)
 
 
 @pytest.mark.postgres
