@@ -100,6 +100,16 @@ def sandbox(sandbox_url: str) -> str:
 
 #: The server the PostgreSQL tests use: CI machines run one here, with trust auth.
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+#: The PostgreSQL case of a fixture parametrized over the kinds of store.
+POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgres)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the server is slow too, so that the fast suite (`-m "not slow"`)
+    runs in seconds on a machine without one."""
+    for item in items:
+        if item.get_closest_marker("postgres") is not None:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -117,9 +127,13 @@ def postgres_server() -> str:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A URL of the test server whose `search_path` is a new, empty schema, dropped after
     the test: every test starts clean, and test runs never see one another's tables."""
+    # Checked before the server is looked for, so that a machine without one finds it too.
+    if request.node.get_closest_marker("postgres") is None:
+        pytest.fail(f"{request.node.nodeid} uses PostgreSQL: mark it `pytest.mark.postgres`")
+    postgres_server: str = request.getfixturevalue("postgres_server")
     schema = f"test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(postgres_server, autocommit=True) as connection:
         connection.execute(f"CREATE SCHEMA {schema}")

@@ -1,7 +1,10 @@
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_the_package_exports_load_the_network_stack_only_when_used() -> None:
     script = (
         "import sys, intercom_destination as package\n"

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from intercom_destination.deadlines import Deadlines
 from intercom_destination.serving import bind, serve
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -29,12 +30,14 @@ async def test_what_exists_once_serving_started_is_left_out_of_garbage_collectio
         serve(Starlette(routes=[Route("/", frozen)]), sock, Deadlines(10, 30))
     )
     async with httpx.AsyncClient(base_url=url) as client:
-        for _ in range(100):
+
+        async def answered() -> httpx.Response | None:
             try:
-                response = await client.get("/")
-                break
+                return await client.get("/")
             except httpx.ConnectError:
-                await asyncio.sleep(0.05)
+                return None
+
+        response = await until(answered, "the server answers")
     os.kill(os.getpid(), signal.SIGTERM)  # as a process manager stops it
     await asyncio.wait_for(server, 30)
 

@@ -8,8 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ import httpx
 from click.testing import CliRunner, Result
 
 from intercom_destination.cli import main
+from tests.waiting import PATIENCE, wait_until
 
-#: How long a condition may take before the test gives up on it (a hung test, not a threshold).
-PATIENCE = 60.0
 #: Variables of the developer's shell that would change what the commands do.
 _CLEARED = (
     "INTERCOM_ACCESS_TOKEN",
@@ -57,13 +55,6 @@ def status(env: Env) -> dict[str, Any]:
 def write_jsonl(path: Path, events: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(event) + "\n" for event in events))
     return path
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting until {what}"
-        time.sleep(0.05)
 
 
 class Worker:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import httpx
+import pytest
 from click.testing import CliRunner, Result
 
 from intercom_destination.cli import main
@@ -35,6 +36,7 @@ def define(sandbox: str, name: str, model: str) -> None:
     ).raise_for_status()
 
 
+@pytest.mark.slow
 def test_a_good_token_shows_the_workspace_and_its_custom_attributes(sandbox: str) -> None:
     for name, model in [("plan", "contact"), ("score", "contact"), ("tier", "company")]:
         define(sandbox, name, model)
@@ -77,6 +79,7 @@ def test_the_configured_version_and_attribute_policy_are_shown(sandbox: str) -> 
     assert versions == {"2.11"}
 
 
+@pytest.mark.slow
 def test_a_refused_token_says_to_check_the_region_too(start_sandbox: StartSandbox) -> None:
     with start_sandbox("--token", "dG9rOnJpZ2h0") as url:
         result = check(url)
@@ -86,6 +89,7 @@ def test_a_refused_token_says_to_check_the_region_too(start_sandbox: StartSandbo
     assert TOKEN not in result.output
 
 
+@pytest.mark.slow
 def test_a_token_copied_with_its_line_break_is_used_without_it(
     start_sandbox: StartSandbox,
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.running import (
     environment,
     events_by_user,
@@ -16,6 +18,7 @@ from tests.cli.running import (
 from tests.events import identify, track
 
 
+@pytest.mark.slow
 def test_dead_letters_are_listed_shown_purged_and_replayed_once_the_cause_is_fixed(
     sandbox: str, tmp_path: Path
 ) -> None:

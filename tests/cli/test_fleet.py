@@ -21,17 +21,14 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
-from tests.cli.running import (
-    PATIENCE,
-    environment,
-    events_by_user,
-    sandbox_state,
-    status,
-    wait_until,
-)
+from tests.cli.running import environment, events_by_user, sandbox_state, status
 from tests.cli.test_send_command import identify
 from tests.cli.test_worker_crash import step
+from tests.waiting import PATIENCE, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 USERS = [f"u{n:02d}" for n in range(40)]
 STEPS = 13

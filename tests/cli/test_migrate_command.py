@@ -9,9 +9,10 @@ import pytest
 from intercom_destination.store.postgres import schema as postgres_schema
 from intercom_destination.store.sqlite import schema as sqlite_schema
 from tests.cli.running import environment, run
+from tests.conftest import POSTGRESQL
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", POSTGRESQL])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str | None]:
     env = environment(tmp_path / "store.db", None)
     if request.param == "postgresql":
@@ -29,6 +30,7 @@ def test_migrate_creates_the_schema_then_has_nothing_to_do(env: dict[str, str | 
     assert again.stdout == f"the schema is at version {latest}, the latest: nothing to do\n"
 
 
+@pytest.mark.postgres
 def test_migrate_upgrades_a_schema_the_fleet_refuses(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

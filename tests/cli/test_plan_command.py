@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from intercom_destination.cli import main
@@ -101,6 +102,7 @@ def test_a_bad_settings_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "settings: nested: 'explode' is not one of drop, flatten, stringify" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_bundled_example_runs_as_the_readme_says() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "intercom_destination", "plan", str(EXAMPLES)],

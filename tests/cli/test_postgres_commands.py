@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.running import (
     environment,
     events_by_user,
@@ -15,6 +17,8 @@ from tests.cli.running import (
 )
 from tests.cli.test_send_command import identify, track
 from tests.store.helpers import query
+
+pytestmark = pytest.mark.postgres
 
 
 def test_send_status_and_dead_letters_work_on_postgres(

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.cli.running import (
     environment,
@@ -126,6 +127,7 @@ def test_without_a_token_or_a_sandbox_send_says_how_to_give_one_and_stores_nothi
     assert run(env, "worker").stderr == message
 
 
+@pytest.mark.slow
 def test_send_no_wait_stores_and_a_worker_process_delivers(sandbox: str, tmp_path: Path) -> None:
     token = "tok-7c1e9a-secret"
     env = environment(tmp_path / "store.db", sandbox) | {"INTERCOM_ACCESS_TOKEN": token}
@@ -212,6 +214,7 @@ def test_a_segment_archive_keeps_the_timestamps_segment_corrected(
     assert event["created_at"] == 1795860000  # 2026-11-28T10:00:00Z
 
 
+@pytest.mark.slow
 def test_send_stops_at_a_refused_token_and_keeps_the_events(
     start_sandbox: Callable[..., AbstractContextManager[str]], tmp_path: Path
 ) -> None:

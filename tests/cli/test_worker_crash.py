@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cli.running import (
     environment,
@@ -15,11 +16,13 @@ from tests.cli.running import (
     run,
     run_worker_until_idle,
     status,
-    wait_until,
     worker,
     write_jsonl,
 )
 from tests.events import identify, track
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 USERS = [f"u{n}" for n in range(10)]
 STEPS = 19

@@ -84,6 +84,7 @@ async def test_unknown_contacts_can_be_created_or_refused(sandbox: str) -> None:
         )
 
 
+@pytest.mark.slow
 async def test_the_121st_event_name_is_dead_lettered_and_the_others_delivered(sandbox: str) -> None:
     async with harness(sandbox) as h:
         await h.deliver(IDENTIFY, *(track("u1", f"Event {i}", i % 60) for i in range(121)))
@@ -118,6 +119,7 @@ async def test_duplicate_message_ids_are_delivered_once(sandbox: str) -> None:
         assert h.counts()["POST /events"] == {"202": 1}
 
 
+@pytest.mark.slow
 async def test_nothing_is_lost_to_server_errors_and_a_429_window(sandbox: str) -> None:
     async with harness(sandbox) as h:
         h.control("faults", {"error_rate": 0.05, "seed": 3, "throttle_seconds": 1})
@@ -193,6 +195,7 @@ async def test_a_value_of_the_wrong_type_is_converted_when_lossless(sandbox: str
         assert "contact attribute 'seats' dropped: 'many' is not a integer" in latest.reason
 
 
+@pytest.mark.slow
 async def test_per_user_order_holds_with_many_lanes_in_flight(sandbox: str) -> None:
     async with harness(sandbox, concurrency=8) as h:
         users = [f"user-{n}" for n in range(30)]

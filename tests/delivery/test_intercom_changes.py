@@ -171,6 +171,7 @@ async def test_a_merged_contact_is_followed_to_the_one_it_was_merged_into(
         assert await settled(h) == (0, 0, 0)
 
 
+@pytest.mark.slow
 async def test_a_contact_merged_away_joins_a_company_as_the_one_it_was_merged_into(
     sandbox: str, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 from intercom_destination.delivery.worker import Halted
 from intercom_destination.settings import Settings
 from tests.delivery.harness import Harness, harness
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -44,6 +45,7 @@ def sign_up(
     }
 
 
+@pytest.mark.slow
 async def test_a_track_in_flight_when_its_visitor_signs_up_is_sent_once(sandbox: str) -> None:
     async with harness(sandbox) as h:
         await h.deliver({**sign_up(0), "anonymousId": None})
@@ -74,6 +76,7 @@ async def test_a_visitors_track_does_not_overtake_their_earlier_one_that_waits(
         assert events == [("Viewed Pricing", 1), ("Started Trial", 3)]
 
 
+@pytest.mark.slow
 async def test_two_sign_ups_naming_each_others_user_as_visitor_do_not_wait_forever(
     sandbox: str,
 ) -> None:
@@ -106,11 +109,6 @@ def a_visit(n: int) -> list[dict[str, object]]:
     ]
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await asyncio.sleep(0.01)
-
-
 async def drain_through_halts(h: Harness, fix: Callable[[], None]) -> None:
     """Drain as an operator would: when a refused token halts it, `fix` the token and drain
     again once the leases of the events it let go have expired."""
@@ -128,6 +126,7 @@ def answered(h: Harness, status: str) -> int:
     return sum(by_status.get(status, 0) for by_status in h.counts().values())
 
 
+@pytest.mark.slow
 async def test_under_faults_every_event_arrives_once_and_each_contact_in_order(
     sandbox: str,
 ) -> None:
@@ -140,9 +139,9 @@ async def test_under_faults_every_event_arrives_once_and_each_contact_in_order(
             drain_through_halts(h, fix=lambda: h.control("faults", lost))
         )
         # A 429 storm, then a token refused for a while and restored, while events flow.
-        await until(lambda: len(h.state()["events"]) >= 12)
+        await until(lambda: len(h.state()["events"]) >= 12, "12 events arrive")
         h.control("faults", {**lost, "throttle_seconds": 1})
-        await until(lambda: len(h.state()["events"]) >= 30)
+        await until(lambda: len(h.state()["events"]) >= 30, "30 events arrive")
         h.control("faults", {**lost, "unauthorized_seconds": 1})
         await delivering
 

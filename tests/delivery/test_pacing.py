@@ -12,6 +12,7 @@ from intercom_destination.delivery.pacer import Pacer
 from intercom_destination.intercom.ratelimit import RateLimitState
 from intercom_destination.store import Store, open_store
 from tests.delivery.harness import harness
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -82,8 +83,11 @@ async def test_a_failing_store_does_not_stop_the_worker(sandbox: str) -> None:
         await h.send({"type": "identify", "userId": "u1", "traits": {"email": "a@x.io"}})
         stop = asyncio.Event()
         running = asyncio.create_task(h.worker.run(stop))
-        while (await h.store.status(h.clock())).backlog:
-            await asyncio.sleep(0.01)
+
+        async def delivered() -> bool:
+            return not (await h.store.status(h.clock())).backlog
+
+        await until(delivered, "the backlog is delivered")
         stop.set()
         await running
         assert flaky.failed

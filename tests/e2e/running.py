@@ -6,15 +6,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-#: How long the service may take to start or to deliver (a hung test, not a threshold).
-PATIENCE = 60.0
+from tests.waiting import PATIENCE, wait_until
 
 
 @contextmanager
@@ -36,11 +32,9 @@ def serving(env: dict[str, str], output: Path) -> Iterator[str]:
 
 
 def _wait_for_url(process: subprocess.Popen[bytes], output: Path) -> str:
-    deadline = time.monotonic() + PATIENCE
-    while time.monotonic() < deadline:
+    def listening() -> str | None:
         assert process.poll() is None, output.read_text()
         found = re.search(r"Segment ingest listening on (http://\S+);", output.read_text())
-        if found:
-            return found.group(1)
-        time.sleep(0.05)
-    pytest.fail(f"serve did not start: {output.read_text()}")
+        return found and found.group(1)
+
+    return wait_until(listening, "serve listens")

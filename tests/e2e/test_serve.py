@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,10 @@ import httpx
 import pytest
 from segment.analytics import Client
 
-from tests.e2e.running import PATIENCE, serving
+from tests.e2e.running import serving
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 WRITE_KEY = "wk-end-to-end"
 
@@ -69,11 +71,12 @@ def test_a_real_segment_client_reaches_intercom_through_serve(
     client.flush()
     assert errors == []
 
-    deadline = time.monotonic() + PATIENCE
+    def settled() -> dict[str, Any] | None:
+        status = _status(env)
+        return status if sum(status["outcomes"].values()) >= 5 else None
+
     # Each of the five events settles on its own: wait for all of them, not for the first three.
-    while sum((status := _status(env))["outcomes"].values()) < 5:
-        assert time.monotonic() < deadline, status
-        time.sleep(0.2)
+    status = wait_until(settled, "the five events settle")
     assert status["outcomes"] == {"delivered": 3, "skipped": 2}
     assert (status["backlog"], status["dead"], status["parked"]) == (0, 0, 0)
 

@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -23,11 +22,10 @@ from intercom_destination import logs
 from intercom_destination.cli import main
 from intercom_destination.store import open_store
 from tests.captures import load_captures
-from tests.cli.running import wait_until
+from tests.conftest import POSTGRESQL
 from tests.ingest.helpers import basic, stored, track
+from tests.waiting import PATIENCE, wait_until
 
-#: How long the server may take to start or stop before the test gives up (not a threshold).
-PATIENCE = 30.0
 INGEST = [sys.executable, "-m", "intercom_destination", "ingest", "--port", "0"]
 
 
@@ -42,22 +40,26 @@ def start(
             stderr=stderr,
             env={**os.environ, **env},
         )
-    deadline = time.monotonic() + PATIENCE
-    while time.monotonic() < deadline:
+
+    def serving() -> str | None:
         assert process.poll() is None, err.read_text()
         found = re.search(r"listening on (http://\S+)", out.read_text())
-        if found:
-            try:
-                httpx.get(f"{found.group(1)}/health").raise_for_status()
-            except httpx.TransportError:
-                pass
-            else:
-                return process, found.group(1)
-        time.sleep(0.05)
-    process.kill()
-    pytest.fail(f"ingest did not start: {err.read_text()}")
+        if found is None:
+            return None
+        try:
+            httpx.get(f"{found.group(1)}/health").raise_for_status()
+        except httpx.TransportError:
+            return None
+        return found.group(1)
+
+    try:
+        return process, wait_until(serving, "ingest serves")
+    except AssertionError:
+        process.kill()
+        raise
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_ingest_stores_what_it_accepts_and_stops_on_sigterm(tmp_path: Path) -> None:
     database = tmp_path / "events.db"
@@ -153,13 +155,14 @@ def logged(directory: Path) -> list[str]:
     return [json.loads(line)["message"] for line in lines]
 
 
-@pytest.fixture(params=["sqlite-file", "postgresql"])
+@pytest.fixture(params=["sqlite-file", POSTGRESQL])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'events.db'}"
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_ingest_processes_share_the_port_sum_their_metrics_and_stop_on_sigterm(
     tmp_path: Path, database_url: str
@@ -189,6 +192,7 @@ async def test_ingest_processes_share_the_port_sum_their_metrics_and_stop_on_sig
     assert await stored_ids(database_url) == sorted(ids)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_killed_ingest_process_is_replaced_and_what_it_counted_stays_counted(
     tmp_path: Path,
@@ -219,6 +223,7 @@ async def test_a_killed_ingest_process_is_replaced_and_what_it_counted_stays_cou
     assert len(await stored_ids(env["DATABASE_URL"])) == 20
 
 
+@pytest.mark.slow
 def test_ingest_processes_that_cannot_open_the_store_end_the_command(tmp_path: Path) -> None:
     env = {**PROCESS_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/missing/events.db"}
     result = subprocess.run(

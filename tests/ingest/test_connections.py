@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,11 +17,9 @@ from intercom_destination.ingest.payload import Decoder
 from intercom_destination.store import Store
 from tests.ingest.conftest import Ingest, MakeIngest, serving
 from tests.ingest.helpers import batch, stored, track
+from tests.waiting import PATIENCE, until
 
 pytestmark = pytest.mark.anyio
-
-#: How long a test waits for what it expects before failing (not a threshold).
-PATIENCE = 30.0
 
 
 async def connect(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -39,12 +36,6 @@ def post_head(length: int) -> bytes:
     ).encode()
 
 
-async def until(condition: Callable[[], object]) -> None:
-    async with asyncio.timeout(PATIENCE):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_a_client_that_disconnects_mid_body_is_logged_without_a_traceback(
     ingest: Ingest, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -56,7 +47,8 @@ async def test_a_client_that_disconnects_mid_body_is_logged_without_a_traceback(
         writer.close()
         await writer.wait_closed()
         await until(
-            lambda: ingest.metric("ingest_refused_requests_total", reason="client_disconnected")
+            lambda: ingest.metric("ingest_refused_requests_total", reason="client_disconnected"),
+            "the disconnect is counted",
         )
 
     [record] = [r for r in caplog.records if "disconnected" in r.getMessage()]

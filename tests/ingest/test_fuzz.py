@@ -23,7 +23,7 @@ from intercom_destination.store import Store, open_store
 from tests.ingest.conftest import NOW, Ingest, settings
 from tests.ingest.helpers import stored
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 SEED = 19
 BODIES = 3_000

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from intercom_destination.store import Store, open_store
+from tests.conftest import POSTGRESQL
 from tests.ingest.conftest import Ingest, settings
 from tests.ingest.helpers import batch, stored, track
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["sqlite-memory", "postgresql"])
+@pytest.fixture(params=["sqlite-memory", POSTGRESQL])
 async def any_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     url = (
         request.getfixturevalue("postgres_url")

@@ -19,6 +19,7 @@ from intercom_destination.store import Enqueued, NewEvent, Status, Store, StoreE
 from tests.ingest.conftest import Ingest, MakeIngest, settings
 from tests.ingest.helpers import batch, stored, track
 from tests.tcp_proxy import Proxy, proxy
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -34,6 +35,7 @@ def through(url: str, port: int) -> str:
     return parts._replace(netloc=f"{user}127.0.0.1:{port}").geturl()
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("failure", [Proxy.refuse, Proxy.go_silent])
 async def test_postgresql_down_is_answered_503_at_once_and_up_again_is_served(
     postgres_url: str, failure: object
@@ -101,14 +103,14 @@ async def test_ready_answers_at_once_once_a_request_found_the_store_down(
 
 
 async def _until_accepted(client: httpx.AsyncClient, body: object) -> httpx.Response:
-    async with asyncio.timeout(PATIENCE):
-        while True:
-            response = await client.post("/v1/batch", json=body)
-            if response.status_code != 503:
-                return response
-            await asyncio.sleep(0.1)
+    async def answered() -> httpx.Response | None:
+        response = await client.post("/v1/batch", json=body)
+        return None if response.status_code == 503 else response
+
+    return await until(answered, "ingest takes events again", PATIENCE)
 
 
+@pytest.mark.postgres
 async def test_a_server_that_accepts_but_never_answers_fails_the_store_opening(
     postgres_url: str,
 ) -> None:

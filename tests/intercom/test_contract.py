@@ -252,6 +252,7 @@ async def test_an_event_for_an_unknown_contact_is_a_contact_not_found(
     assert (caught.value.resource, caught.value.status) == ("contact", 404)
 
 
+@pytest.mark.slow
 async def test_the_121st_event_name_is_refused(
     client: IntercomClient, control: httpx.Client
 ) -> None:
@@ -390,6 +391,7 @@ async def test_an_event_without_its_timestamp_is_a_missing_parameter(
     assert (caught.value.code, caught.value.field) == ("parameter_not_found", "created_at")
 
 
+@pytest.mark.slow
 async def test_a_wrong_token_is_unauthorized_and_reports_no_window(
     start_sandbox: StartSandbox,
 ) -> None:
@@ -467,6 +469,7 @@ async def test_an_injected_server_error_is_transient(
     assert (await client.me()).app is not None
 
 
+@pytest.mark.slow
 async def test_an_answer_slower_than_the_clients_timeout_is_a_timeout(
     start_sandbox: StartSandbox,
 ) -> None:

@@ -63,6 +63,7 @@ def reported(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
     ]
 
 
+@pytest.mark.slow
 def test_the_readme_examples_deliver_as_written_to_a_host_by_name(
     sandbox: str, tmp_path: Path
 ) -> None:
@@ -87,6 +88,7 @@ for n in range(3):
 """
 
 
+@pytest.mark.slow
 def test_an_application_ending_with_events_undelivered_says_how_many_and_where(
     tmp_path: Path,
 ) -> None:

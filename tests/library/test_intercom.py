@@ -38,6 +38,7 @@ def analytics(sandbox: str, database: str, failures: list[Failure]) -> Iterator[
         yield analytics
 
 
+@pytest.mark.slow
 def test_a_session_a_logout_and_another_user(analytics: Analytics, sandbox: str) -> None:
     analytics.identify("u1", {"email": "ada@example.com", "plan": "pro"})
     analytics.track(event="Order Completed", properties={"revenue": 19.99, "currency": "EUR"})
@@ -173,6 +174,7 @@ class _Unnamed(AddTrait):
         return event
 
 
+@pytest.mark.slow
 def test_when_delivery_is_behind_calls_drop_events_and_say_which(
     sandbox: str, failures: list[Failure]
 ) -> None:

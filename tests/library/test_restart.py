@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import pytest
 
 from intercom_destination.library import Analytics, Flushed, IntercomDestination
 from tests.library import sandbox as sb
 from tests.library.store import pending
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 USERS = 20
-#: How long the application may take to hand its events to the store before the test gives
-#: up on it (it takes milliseconds).
-STARTUP_SECONDS = 30
 
 APPLICATION = """
 import sys
@@ -46,11 +47,12 @@ def test_events_survive_a_kill_and_are_delivered_on_the_next_start(
             [sys.executable, "-c", APPLICATION, nowhere, database_url, str(USERS)], stderr=stderr
         )
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not database.exists() or asyncio.run(pending(database_url)) < 2 * USERS:
+
+        def stored() -> bool:
             assert application.poll() is None, errors.read_text()
-            assert time.monotonic() < deadline, "the application did not store its events"
-            time.sleep(0.05)
+            return database.exists() and asyncio.run(pending(database_url)) >= 2 * USERS
+
+        wait_until(stored, "the application stores its events")
     finally:
         application.kill()
         application.wait()

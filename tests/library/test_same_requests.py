@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.library import Analytics, IntercomDestination
@@ -16,6 +17,8 @@ from intercom_destination.store import open_store
 from tests.delivery.harness import new_events
 from tests.library import sandbox as sb
 from tests.library.wire import Exchange, Recording, requests
+
+pytestmark = pytest.mark.slow
 
 #: One lane at a time in both: with many, two lanes may race to create the same custom
 #: attribute, and who wins changes the requests from one run to the next of either path.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -138,6 +139,7 @@ def requests(operation: Operation) -> list[tuple[str, str, Any]]:
             return [("DELETE", "/contacts/5f1a/companies/6b2c", None)]
 
 
+@pytest.mark.slow
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(obj=events, config=all_settings)
 def test_every_event_plans_skips_or_errors_and_every_body_validates(

@@ -41,6 +41,7 @@ def test_any_bearer_token_is_accepted_by_default(sandbox: str) -> None:
     assert all(name in response.headers for name in RATE_HEADERS)
 
 
+@pytest.mark.slow
 def test_with_a_token_only_that_token_is_accepted(start_sandbox: StartSandbox) -> None:
     with start_sandbox("--token", "s3cret") as url:
         assert httpx.get(f"{url}/me", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -232,6 +233,7 @@ def test_a_bad_control_request_is_a_400(control: httpx.Client) -> None:
     assert control.post("/save").status_code == 409
 
 
+@pytest.mark.slow
 def test_the_state_file_survives_a_restart(start_sandbox: StartSandbox, tmp_path: Path) -> None:
     state_file = tmp_path / "workspace.json"
     headers = {"Authorization": "Bearer t"}
@@ -266,6 +268,7 @@ def test_the_state_file_survives_a_restart(start_sandbox: StartSandbox, tmp_path
         assert len(httpx.get(f"{url}/_sandbox/state").json()["events"]) == 1
 
 
+@pytest.mark.slow
 def test_a_state_file_that_is_not_one_stops_the_start(tmp_path: Path) -> None:
     state_file = tmp_path / "workspace.json"
     state_file.write_text('{"contacts": "many"}')

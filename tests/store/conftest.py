@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from intercom_destination.store import Store, open_store
+from tests.conftest import POSTGRESQL
 
 
-@pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgresql"])
+@pytest.fixture(params=["sqlite-file", "sqlite-memory", POSTGRESQL])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         return str(request.getfixturevalue("postgres_url"))
@@ -21,7 +22,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
 
 
-@pytest.fixture(params=["sqlite-file", "postgresql"])
+@pytest.fixture(params=["sqlite-file", POSTGRESQL])
 def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         return str(request.getfixturevalue("postgres_url"))

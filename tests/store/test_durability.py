@@ -98,6 +98,7 @@ async def test_migrate_store_creates_the_schema_once(shared_url: str) -> None:
         assert await store.enqueue([event("m1")]) == [Enqueued.ACCEPTED]
 
 
+@pytest.mark.postgres
 async def test_a_postgres_schema_is_migrated_only_when_asked(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,6 +123,7 @@ async def test_a_postgres_schema_is_migrated_only_when_asked(
     assert query(postgres_url, "SELECT note FROM later") == [("migrated",)]
 
 
+@pytest.mark.postgres
 async def test_processes_starting_at_once_create_the_schema_once(postgres_url: str) -> None:
     stores = await asyncio.gather(*(open_store(postgres_url) for _ in range(4)))
     for store in stores:

@@ -80,13 +80,15 @@ async def test_a_visitors_events_sent_while_they_are_linked_all_reach_the_user(
     shared_url: str,
 ) -> None:
     async with await open_store(shared_url) as ingest, await open_store(shared_url) as worker:
+        sending = asyncio.Event()
 
         async def send(start: int) -> None:
             for i in range(start, start + 10):
                 await ingest.enqueue([event(f"a{i}", None, anonymous_id="anon")])
+                sending.set()
 
         async def link() -> None:
-            await asyncio.sleep(0.01)
+            await sending.wait()  # the link lands while events are still arriving
             await worker.link("anon", "u1", now=NOW)
 
         await asyncio.gather(*(send(start) for start in range(0, 50, 10)), link())
