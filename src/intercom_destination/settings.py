@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, get_args, get_type_hints
 
 import msgspec
 
+from intercom_destination.secret import Secret as Secret  # re-exported: settings hold Secrets
+
 Region = Literal["us", "eu", "au"]
 #: What happens to an object or array value, which Intercom cannot store.
 NestedPolicy = Literal["drop", "flatten", "stringify"]
@@ -30,29 +32,6 @@ REGION_URLS: dict[str, str] = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
-
-
-class Secret:
-    """A credential that never shows itself in a repr, a log line or an error message."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 class SettingsError(ValueError):
