@@ -133,3 +133,12 @@ def test_an_empty_write_key_in_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings(path)
     assert str(raised.value) == "write_keys[1]: is empty"
+
+
+def test_the_planner_gets_the_mapping_settings_and_no_credentials() -> None:
+    settings = Settings(
+        access_token=Secret("t"), nested="flatten", max_string_length=20, anonymous="lead"
+    )
+    options = settings.mapping_options
+    assert (options.nested, options.max_string_length, options.anonymous) == ("flatten", 20, "lead")
+    assert {"access_token", "write_keys", "database_url"}.isdisjoint(options.__struct_fields__)

@@ -15,16 +15,15 @@ from typing import Annotated, Any, Literal, get_args, get_type_hints
 
 import msgspec
 
+from intercom_destination.mapping.options import (
+    AnonymousPolicy,
+    MappingOptions,
+    NestedPolicy,
+    UnidentifiedPolicy,
+)
 from intercom_destination.secret import Secret as Secret  # re-exported: settings hold Secrets
 
 Region = Literal["us", "eu", "au"]
-#: What happens to an object or array value, which Intercom cannot store.
-NestedPolicy = Literal["drop", "flatten", "stringify"]
-#: An identify without userId: skip it (the seed: leads are not created) or upsert a lead.
-UnidentifiedPolicy = Literal["skip", "lead"]
-#: A track/group/page known only by anonymousId: wait for the user's identify, send it to a
-#: lead, or skip it.
-AnonymousPolicy = Literal["wait", "lead", "skip"]
 UnknownContactPolicy = Literal["wait", "create", "dead"]
 
 REGION_URLS: dict[str, str] = {
@@ -98,6 +97,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def base_url(self) -> str:
         return (self.api_url or REGION_URLS[self.region]).rstrip("/")
+
+    @property
+    def mapping_options(self) -> MappingOptions:
+        """What the planner reads; make it once and pass it to every `plan` call."""
+        fields = MappingOptions.__struct_fields__
+        return MappingOptions(**{name: getattr(self, name) for name in fields})
 
 
 _ENVIRONMENT_NAMES = {

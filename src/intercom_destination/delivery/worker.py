@@ -69,6 +69,7 @@ class Worker:
         self._metrics = metrics
         self._executor = executor
         self._settings = settings
+        self._mapping = settings.mapping_options
         self._clock = clock
         self._sleep = sleep
         self._pauses = pauses
@@ -226,7 +227,7 @@ class Worker:
                 clock=self._clock,
                 sleep=self._sleep,
             )
-        outcome = plan(event, self._settings)
+        outcome = plan(event, self._mapping)
         if isinstance(outcome, Skip):
             return Skipped(reason=outcome.reason, warnings=outcome.warnings)
         return await self._executor.execute(
