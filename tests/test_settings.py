@@ -142,3 +142,16 @@ def test_the_planner_gets_the_mapping_settings_and_no_credentials() -> None:
     options = settings.mapping_options
     assert (options.nested, options.max_string_length, options.anonymous) == ("flatten", 20, "lead")
     assert {"access_token", "write_keys", "database_url"}.isdisjoint(options.__struct_fields__)
+
+
+def test_the_executor_gets_the_delivery_settings_and_no_credentials() -> None:
+    settings = Settings(
+        access_token=Secret("t"), unknown_contact="create", retry_for=60.0, max_custom_attributes=3
+    )
+    options = settings.delivery_options
+    assert (options.unknown_contact, options.retry_for, options.max_custom_attributes) == (
+        "create",
+        60.0,
+        3,
+    )
+    assert {"access_token", "write_keys", "database_url"}.isdisjoint(options.__struct_fields__)

@@ -11,10 +11,11 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_type_hints
 
 import msgspec
 
+from intercom_destination.delivery.options import DeliveryOptions, UnknownContactPolicy
 from intercom_destination.mapping.options import (
     AnonymousPolicy,
     MappingOptions,
@@ -24,7 +25,6 @@ from intercom_destination.mapping.options import (
 from intercom_destination.secret import Secret as Secret  # re-exported: settings hold Secrets
 
 Region = Literal["us", "eu", "au"]
-UnknownContactPolicy = Literal["wait", "create", "dead"]
 
 REGION_URLS: dict[str, str] = {
     "us": "https://api.intercom.io",
@@ -101,8 +101,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def mapping_options(self) -> MappingOptions:
         """What the planner reads; make it once and pass it to every `plan` call."""
-        fields = MappingOptions.__struct_fields__
-        return MappingOptions(**{name: getattr(self, name) for name in fields})
+        return _subset(self, MappingOptions)
+
+    @property
+    def delivery_options(self) -> DeliveryOptions:
+        """What the executor follows."""
+        return _subset(self, DeliveryOptions)
+
+
+_Subset = TypeVar("_Subset", MappingOptions, DeliveryOptions)
+
+
+def _subset(settings: Settings, kind: type[_Subset]) -> _Subset:
+    """The settings a part reads, in a struct whose fields are named as the settings are."""
+    return kind(**{name: getattr(settings, name) for name in kind.__struct_fields__})
 
 
 _ENVIRONMENT_NAMES = {

@@ -50,7 +50,7 @@ async def open_worker(
         executor = Executor(
             client,
             store,
-            settings,
+            settings.delivery_options,
             pacer,
             clock=clock,
             rng=rng,
@@ -63,7 +63,9 @@ async def open_worker(
         yield Worker(
             store,
             executor,
-            settings,
+            settings.mapping_options,
+            concurrency=settings.concurrency,
+            lease_for=settings.lease_for,
             clock=clock,
             pauses=pauses,
             worker_id=worker_id,

@@ -117,6 +117,7 @@ class IntercomClient:
         rate_limit: RateLimitState | None = None,
         observe: Callable[[str, str, int | None], None] | None = None,
     ) -> None:
+        self.connection = connection
         self._token = connection.token
         self.api_version = connection.api_version
         self.rate_limit = rate_limit if rate_limit is not None else RateLimitState()
