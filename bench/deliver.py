@@ -32,8 +32,9 @@ import httpx
 
 from bench.workload import events
 from intercom_destination.delivery.engine import open_worker
+from intercom_destination.mapping import MappingOptions
 from intercom_destination.mapping.company import company_body
-from intercom_destination.settings import Settings, settings_from
+from intercom_destination.settings import settings_from
 from intercom_destination.spec import InvalidEvent, decode_event
 from intercom_destination.store import NewEvent, open_store
 from intercom_destination.store.incoming import new_event
@@ -83,7 +84,7 @@ async def count_windows(url: str, per_window: dict[int, int], done: asyncio.Even
 
 
 def stale_companies(
-    objects: list[dict[str, Any]], companies: list[dict[str, Any]], settings: Settings
+    objects: list[dict[str, Any]], companies: list[dict[str, Any]], options: MappingOptions
 ) -> int:
     """Companies in which a field differs from what the group calls, applied in timestamp
     order as Intercom applies an upsert (the fields it names), leave."""
@@ -91,7 +92,7 @@ def stale_companies(
     groups = sorted((o for o in objects if o["type"] == "group"), key=lambda o: o["timestamp"])
     for group in groups:
         expected[group["groupId"]].update(
-            company_body(group["groupId"], group["traits"], settings, [])
+            company_body(group["groupId"], group["traits"], options, [])
         )
     found = {company["company_id"]: company for company in companies}
     return sum(
@@ -126,7 +127,7 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
 
     calls = httpx.get(f"{url}/_sandbox/calls").json()["counts"]
     companies = httpx.get(f"{url}/_sandbox/state").json()["companies"]
-    stale = stale_companies(objects, companies, settings)
+    stale = stale_companies(objects, companies, settings.mapping_options)
     total_calls = sum(sum(s.values()) for s in calls.values())
     rate_limited = sum(s.get("429", 0) for s in calls.values())
     by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -33,7 +33,7 @@ def main() -> None:
         if len(objects) == args.events:
             break
     received_at = datetime(2026, 11, 28, tzinfo=UTC)
-    settings = Settings(page_events=True)
+    options = Settings(page_events=True).mapping_options
 
     def decode_all() -> list[Event | InvalidEvent]:
         decoded = [
@@ -48,11 +48,11 @@ def main() -> None:
 
     def plan_only() -> None:
         for event in decoded:
-            plan(event, settings)
+            plan(event, options)
 
     def decode_and_plan() -> None:
         for event in decode_all():
-            plan(event, settings)
+            plan(event, options)
 
     print(f"command: python -m bench.plan {' '.join(sys.argv[1:])}")
     print(f"workload: {len(objects)} events, {dict(kinds)}")

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from intercom_destination.delivery.connection import delivery_options
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
 
 
@@ -133,3 +134,25 @@ def test_an_empty_write_key_in_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings(path)
     assert str(raised.value) == "write_keys[1]: is empty"
+
+
+def test_the_planner_gets_the_mapping_settings_and_no_credentials() -> None:
+    settings = Settings(
+        access_token=Secret("t"), nested="flatten", max_string_length=20, anonymous="lead"
+    )
+    options = settings.mapping_options
+    assert (options.nested, options.max_string_length, options.anonymous) == ("flatten", 20, "lead")
+    assert {"access_token", "write_keys", "database_url"}.isdisjoint(options.__struct_fields__)
+
+
+def test_the_executor_gets_the_delivery_settings_and_no_credentials() -> None:
+    settings = Settings(
+        access_token=Secret("t"), unknown_contact="create", retry_for=60.0, max_custom_attributes=3
+    )
+    options = delivery_options(settings)
+    assert (options.unknown_contact, options.retry_for, options.max_custom_attributes) == (
+        "create",
+        60.0,
+        3,
+    )
+    assert {"access_token", "write_keys", "database_url"}.isdisjoint(options.__struct_fields__)

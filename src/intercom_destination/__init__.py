@@ -1,7 +1,7 @@
 """A self-hosted, Segment-compatible Intercom destination.
 
-`plan(event, settings)` maps one Segment event to Intercom operations (pure); `Settings` and
-`load_settings` configure it. The Intercom client and library mode's `Analytics`,
+`plan(event, settings.mapping_options)` maps one Segment event to Intercom operations (pure);
+`Settings` and `load_settings` configure it. The Intercom client and library mode's `Analytics`,
 `AsyncAnalytics` and `IntercomDestination` load on first use, so that importing the planner
 does not import the network stack.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from intercom_destination.mapping import Plan, Skip, plan
+from intercom_destination.mapping import MappingOptions, Plan, Skip, plan
 from intercom_destination.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ __all__ = [
     "AsyncAnalytics",
     "IntercomClient",
     "IntercomDestination",
+    "MappingOptions",
     "Plan",
     "Settings",
     "Skip",

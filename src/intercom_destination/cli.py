@@ -99,7 +99,7 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
     ("-" reads standard input). One JSON document is printed per event. Exits 1 when any
     event is invalid.
     """
-    settings = _settings(config_path)
+    options = _settings(config_path).mapping_options
     received_at = datetime.now(UTC)
     counts = {"planned": 0, "skipped": 0, "invalid": 0}
     for line in read_events(file, received_at):
@@ -109,7 +109,7 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
             counts["invalid"] += 1
             document["error"] = str(value)
         else:
-            outcome = plan(value, settings)
+            outcome = plan(value, options)
             document |= {"messageId": value.message_id, "type": value.type}
             if isinstance(outcome, Skip):
                 counts["skipped"] += 1

@@ -11,18 +11,21 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_type_hints
 
 import msgspec
 
+from intercom_destination.mapping.options import (
+    AnonymousPolicy,
+    MappingOptions,
+    NestedPolicy,
+    UnidentifiedPolicy,
+)
+from intercom_destination.secret import Secret as Secret  # re-exported: settings hold Secrets
+
 Region = Literal["us", "eu", "au"]
-#: What happens to an object or array value, which Intercom cannot store.
-NestedPolicy = Literal["drop", "flatten", "stringify"]
-#: An identify without userId: skip it (Segment's default: no leads) or upsert a lead.
-UnidentifiedPolicy = Literal["skip", "lead"]
-#: A track/group/page known only by anonymousId: wait for the user's identify, send it to a
-#: lead, or skip it.
-AnonymousPolicy = Literal["wait", "lead", "skip"]
+#: A track or group for a contact Intercom does not know: wait for its identify, create a
+#: minimal contact, or give up.
 UnknownContactPolicy = Literal["wait", "create", "dead"]
 
 REGION_URLS: dict[str, str] = {
@@ -30,29 +33,6 @@ REGION_URLS: dict[str, str] = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
-
-
-class Secret:
-    """A credential that never shows itself in a repr, a log line or an error message."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 class SettingsError(ValueError):
@@ -119,6 +99,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def base_url(self) -> str:
         return (self.api_url or REGION_URLS[self.region]).rstrip("/")
+
+    @property
+    def mapping_options(self) -> MappingOptions:
+        """What the planner reads; make it once and pass it to every `plan` call."""
+        return options_of(self, MappingOptions)
+
+
+_Options = TypeVar("_Options", bound=msgspec.Struct)
+
+
+def options_of(settings: Settings, kind: type[_Options]) -> _Options:
+    """The settings a part reads, in a struct whose fields are named as the settings are."""
+    return kind(**{name: getattr(settings, name) for name in kind.__struct_fields__})
 
 
 _ENVIRONMENT_NAMES = {

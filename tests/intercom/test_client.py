@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from intercom_destination.delivery.connection import intercom_connection
 from intercom_destination.intercom import (
     Admin,
     App,
@@ -52,7 +53,8 @@ def make_client(respond: Respond, **settings: Any) -> tuple[IntercomClient, list
         return respond(request)
 
     client = IntercomClient(
-        Settings(access_token=Secret(TOKEN), **settings), transport=httpx.MockTransport(handler)
+        intercom_connection(Settings(access_token=Secret(TOKEN), **settings)),
+        transport=httpx.MockTransport(handler),
     )
     return client, requests
 
@@ -134,7 +136,7 @@ async def test_the_token_is_in_no_repr_of_the_client() -> None:
 
 def test_a_client_needs_a_token() -> None:
     with pytest.raises(SettingsError, match="access_token"):
-        IntercomClient(Settings())
+        intercom_connection(Settings())
 
 
 async def test_a_closed_client_sends_nothing() -> None:
@@ -399,7 +401,7 @@ async def test_connection_refused_is_a_connection_failure() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = Settings(access_token=Secret(TOKEN), api_url=f"http://127.0.0.1:{port}")
-    async with IntercomClient(settings) as client:
+    async with IntercomClient(intercom_connection(settings)) as client:
         with pytest.raises(ConnectionFailed) as caught:
             await client.me()
     assert caught.value.transient
@@ -414,7 +416,9 @@ async def test_a_header_http_cannot_carry_is_a_configuration_error_without_the_h
         listening.bind(("127.0.0.1", 0))
         listening.listen()
         url = f"http://127.0.0.1:{listening.getsockname()[1]}"
-        async with IntercomClient(Settings(access_token=Secret(token), api_url=url)) as client:
+        async with IntercomClient(
+            intercom_connection(Settings(access_token=Secret(token), api_url=url))
+        ) as client:
             with pytest.raises(Unsendable) as caught:
                 await client.me()
     error = caught.value
@@ -429,7 +433,7 @@ async def test_a_header_http_cannot_carry_is_a_configuration_error_without_the_h
 
 async def test_an_api_url_that_is_not_http_is_a_configuration_error() -> None:
     settings = Settings(access_token=Secret(TOKEN), api_url="ftp://127.0.0.1:8089")
-    async with IntercomClient(settings) as client:
+    async with IntercomClient(intercom_connection(settings)) as client:
         with pytest.raises(Unsendable) as caught:
             await client.me()
     assert not caught.value.transient
@@ -523,7 +527,9 @@ async def test_clients_can_share_one_rate_limit_state() -> None:
         lambda request: httpx.Response(200, json={}, headers=window_headers(167, 42, 2000))
     )
     settings = Settings(access_token=Secret(TOKEN))
-    async with IntercomClient(settings, transport=transport, rate_limit=shared) as client:
+    async with IntercomClient(
+        intercom_connection(settings), transport=transport, rate_limit=shared
+    ) as client:
         await client.me()
     assert shared.window == RateLimitWindow(limit=167, remaining=42, reset_at=2000)
 

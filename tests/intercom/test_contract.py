@@ -11,6 +11,7 @@ import httpx
 import msgspec
 import pytest
 
+from intercom_destination.delivery.connection import intercom_connection
 from intercom_destination.intercom import (
     Company,
     Conflict,
@@ -36,8 +37,11 @@ WINDOW_END = 1_700_000_010
 StartSandbox = Callable[..., AbstractContextManager[str]]
 
 
-def connect(url: str, token: str = TOKEN, **settings: Any) -> IntercomClient:
-    return IntercomClient(Settings(access_token=Secret(token), api_url=url), **settings)
+def connect(url: str, token: str = TOKEN, timeout: httpx.Timeout | None = None) -> IntercomClient:
+    connection = intercom_connection(Settings(access_token=Secret(token), api_url=url))
+    if timeout is not None:
+        connection = msgspec.structs.replace(connection, timeout=timeout)
+    return IntercomClient(connection)
 
 
 @pytest.fixture
@@ -489,7 +493,7 @@ async def test_the_sandbox_sees_the_pinned_intercom_version(
 ) -> None:
     versions = {} if configured is None else {"api_version": configured}
     settings = Settings(access_token=Secret(TOKEN), api_url=sandbox, **versions)
-    async with IntercomClient(settings) as client:
+    async with IntercomClient(intercom_connection(settings)) as client:
         await client.me()
         contact = await client.create_contact({"external_id": "u1"})
         await client.archive_contact(contact.id)

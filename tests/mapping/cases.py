@@ -30,7 +30,7 @@ def settings(**values: Any) -> Settings:
 
 
 def outcome(obj: dict[str, Any], **values: Any) -> Plan | Skip:
-    return plan(event(obj), settings(**values))
+    return plan(event(obj), settings(**values).mapping_options)
 
 
 def operations(obj: dict[str, Any], **values: Any) -> list[dict[str, Any]]:

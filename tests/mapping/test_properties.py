@@ -150,7 +150,7 @@ def test_every_event_plans_skips_or_errors_and_every_body_validates(
         assert event.field
         assert event.reason
         return
-    result = plan(event, config)
+    result = plan(event, config.mapping_options)
     assert isinstance(result, Plan | Skip)
     if isinstance(result, Skip):
         assert result.reason
@@ -174,7 +174,7 @@ def test_two_decimal_revenue_is_exactly_its_cents(revenue: Any) -> None:
         make_message_id=lambda: "m",
     )
     assert not isinstance(event, InvalidEvent)
-    result = plan(event, Settings())
+    result = plan(event, Settings().mapping_options)
     assert isinstance(result, Plan)
     [operation] = result.operations
     assert operation.body["metadata"]["price"]["amount"] == int(revenue * 100)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from intercom_destination.delivery.connection import intercom_connection
 from intercom_destination.intercom import (
     Admin,
+    Connection,
     DataAttribute,
     IntercomClient,
     IntercomError,
@@ -30,7 +32,7 @@ async def check(settings: Settings, echo: Callable[[str], None]) -> None:
     source = "INTERCOM_API_URL" if settings.api_url else f"region {settings.region}"
     echo(f"API: {settings.base_url} ({source}), Intercom-Version {settings.api_version}")
     try:
-        admin, custom = await _inspect_workspace(settings)
+        admin, custom = await _inspect_workspace(intercom_connection(settings))
     except Misconfigured as error:
         raise CheckFailed(configuration_problem(error)) from None
     except TransportError as error:
@@ -60,9 +62,11 @@ async def check(settings: Settings, echo: Callable[[str], None]) -> None:
         echo(f"  {model}: {len(names)}" + (f" ({', '.join(names)})" if names else ""))
 
 
-async def _inspect_workspace(settings: Settings) -> tuple[Admin, dict[Model, list[DataAttribute]]]:
+async def _inspect_workspace(
+    connection: Connection,
+) -> tuple[Admin, dict[Model, list[DataAttribute]]]:
     """Whose token this is, and the workspace's custom attributes per model."""
-    async with IntercomClient(settings) as client:
+    async with IntercomClient(connection) as client:
         admin = await client.me()
         custom: dict[Model, list[DataAttribute]] = {}
         for model in ("contact", "company"):

@@ -18,15 +18,22 @@ from intercom_destination.delivery.attempt import DeliveryAttempt
 from intercom_destination.delivery.conversions import convert, implied_type
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import ValidationFailed
-from intercom_destination.settings import Settings
 from intercom_destination.store import Model, Store
 
 
 class Attributes:
-    def __init__(self, client: IntercomClient, store: Store, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: IntercomClient,
+        store: Store,
+        *,
+        auto_create_attributes: bool,
+        max_custom_attributes: int,
+    ) -> None:
         self._client = client
         self._store = store
-        self._settings = settings
+        self._auto_create = auto_create_attributes
+        self._budget = max_custom_attributes
         self._lock = asyncio.Lock()
         #: Custom attribute name → data type, per model, once read from Intercom.
         self._custom: dict[Model, dict[str, str]] = {}
@@ -113,10 +120,10 @@ class Attributes:
     def _cannot_create(self, model: Model, value: Any) -> str | None:
         if value is None:
             return "null"
-        if not self._settings.auto_create_attributes:
+        if not self._auto_create:
             return "it does not exist in Intercom and auto_create_attributes is off"
         count = len(self._custom[model])
-        if count >= self._settings.max_custom_attributes:
+        if count >= self._budget:
             return (
                 f"the workspace has {count} custom attributes, which is the "
                 "max_custom_attributes budget"

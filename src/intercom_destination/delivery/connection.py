@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 
-from intercom_destination.settings import Secret, Settings
+from intercom_destination.delivery.options import DeliveryOptions
+from intercom_destination.settings import Secret, Settings, SettingsError, options_of
+
+if TYPE_CHECKING:
+    from intercom_destination.intercom import Connection
 
 #: The token sent when only INTERCOM_API_URL is set: the sandbox takes any non-empty one.
 SANDBOX_TOKEN = "intercom-destination-sandbox"
@@ -32,3 +38,20 @@ def delivery_settings(settings: Settings) -> Settings:
     if settings.api_url is None:
         raise NoIntercom
     return msgspec.structs.replace(settings, access_token=Secret(SANDBOX_TOKEN))
+
+
+def intercom_connection(settings: Settings) -> Connection:
+    """Where and as whom `settings` call Intercom, for an `IntercomClient`."""
+    # Imported here: the CLI imports this module, and `plan` must not load the network stack.
+    from intercom_destination.intercom import Connection
+
+    if settings.access_token is None:
+        raise SettingsError("access_token: required to call Intercom")
+    return Connection(
+        base_url=settings.base_url, token=settings.access_token, api_version=settings.api_version
+    )
+
+
+def delivery_options(settings: Settings) -> DeliveryOptions:
+    """What the executor follows, of `settings`."""
+    return options_of(settings, DeliveryOptions)

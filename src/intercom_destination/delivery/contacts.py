@@ -16,7 +16,7 @@ from intercom_destination.delivery.digests import attachments_of
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import Conflict, ContactMerged, IntercomError, NotFound
 from intercom_destination.mapping import ContactRef
-from intercom_destination.settings import Settings
+from intercom_destination.settings import UnknownContactPolicy
 from intercom_destination.store import Store
 
 
@@ -51,10 +51,12 @@ def describe(ref: ContactRef) -> str:
 
 
 class Contacts:
-    def __init__(self, client: IntercomClient, store: Store, settings: Settings) -> None:
+    def __init__(
+        self, client: IntercomClient, store: Store, *, unknown_contact: UnknownContactPolicy
+    ) -> None:
         self._client = client
         self._store = store
-        self._settings = settings
+        self._unknown_contact = unknown_contact
 
     async def upsert(self, attempt: DeliveryAttempt, ref: ContactRef, body: dict[str, Any]) -> str:
         """Create or update the contact with `body`; its Intercom id."""
@@ -124,7 +126,7 @@ class Contacts:
 
     async def unknown(self, attempt: DeliveryAttempt, ref: ContactRef) -> str:
         """Intercom does not know the contact: wait for it, create it, or give up, as set."""
-        match self._settings.unknown_contact:
+        match self._unknown_contact:
             case "wait":
                 raise WaitingForContact(
                     f"contact:{attempt.lane}",

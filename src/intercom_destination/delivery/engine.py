@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from intercom_destination.delivery.connection import delivery_options, intercom_connection
 from intercom_destination.delivery.executor import AUTH_PAUSE, BACKOFF_BASE, Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.pacer import Pacer
@@ -36,7 +37,8 @@ async def open_worker(
     rng = rng or random.Random()
     observe = metrics.observe_call if metrics is not None else None
     pauses = Pauses()
-    async with IntercomClient(settings, transport=transport, observe=observe) as client:
+    connection = intercom_connection(settings)
+    async with IntercomClient(connection, transport=transport, observe=observe) as client:
         pacer = Pacer(
             store,
             client.rate_limit,
@@ -48,7 +50,7 @@ async def open_worker(
         executor = Executor(
             client,
             store,
-            settings,
+            delivery_options(settings),
             pacer,
             clock=clock,
             rng=rng,
@@ -61,7 +63,9 @@ async def open_worker(
         yield Worker(
             store,
             executor,
-            settings,
+            settings.mapping_options,
+            concurrency=settings.concurrency,
+            lease_for=settings.lease_for,
             clock=clock,
             pauses=pauses,
             worker_id=worker_id,

@@ -27,6 +27,7 @@ from intercom_destination.delivery.digests import (
     digest,
     encode_body,
 )
+from intercom_destination.delivery.options import DeliveryOptions
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pacer import Pacer
 from intercom_destination.delivery.visitors import link_visitor
@@ -53,7 +54,6 @@ from intercom_destination.mapping import (
     UpsertContact,
 )
 from intercom_destination.mapping.contacts import CONTACT_ID, identity_fields
-from intercom_destination.settings import Settings
 from intercom_destination.spec import Event
 from intercom_destination.store import Store
 
@@ -69,7 +69,7 @@ class Executor:
         self,
         client: IntercomClient,
         store: Store,
-        settings: Settings,
+        options: DeliveryOptions,
         pacer: Pacer,
         *,
         clock: Callable[[], float],
@@ -80,17 +80,22 @@ class Executor:
     ) -> None:
         self._client = client
         self._store = store
-        self._settings = settings
+        self._options = options
         self._pacer = pacer
         self._clock = clock
         self._rng = rng
         self._sleep = sleep
         self._backoff_base = backoff_base
         self._auth_pause = auth_pause
-        self._contacts = Contacts(client, store, settings)
-        self._attributes = Attributes(client, store, settings)
+        self._contacts = Contacts(client, store, unknown_contact=options.unknown_contact)
+        self._attributes = Attributes(
+            client,
+            store,
+            auto_create_attributes=options.auto_create_attributes,
+            max_custom_attributes=options.max_custom_attributes,
+        )
         self._companies = Companies(client, store, self._attributes)
-        self._workspace = Workspace(client, store, settings.base_url)
+        self._workspace = Workspace(client, store)
 
     async def execute(
         self, event: Event, plan: Plan, *, lane: str, attempts: int, received_at: float
@@ -107,7 +112,7 @@ class Executor:
         except WaitingForContact as waiting:
             return Park(
                 waiting_for=waiting.waiting_for,
-                until=attempt.now + self._settings.wait_timeout,
+                until=attempt.now + self._options.wait_timeout,
                 reason=waiting.reason,
                 calls=attempt.calls,
             )
@@ -166,7 +171,7 @@ class Executor:
         return await link_visitor(
             self._store,
             event,
-            patience=self._settings.lease_for,
+            patience=self._options.lease_for,
             clock=self._clock,
             sleep=self._sleep,
         )
@@ -176,8 +181,8 @@ class Executor:
         its event is sent, and keeps it only once Intercom has accepted the event."""
         name = operation.body["event_name"]
         key = event_name_key(name)
-        if not await self._store.add_event_name(key, budget=self._settings.max_event_names):
-            raise Refused(event_budget_reason(name, self._settings.max_event_names))
+        if not await self._store.add_event_name(key, budget=self._options.max_event_names):
+            raise Refused(event_budget_reason(name, self._options.max_event_names))
         try:
             await self._create_event(attempt, operation)
         except Exception:
@@ -337,7 +342,7 @@ class Executor:
             return Retry(at=until, reason=reason, calls=attempt.calls, halt=halt)
         if error.transient:
             age = attempt.now - received_at
-            if age > self._settings.retry_for:
+            if age > self._options.retry_for:
                 return Dead(
                     reason=f"gave up after {attempts + 1} attempts over {age / 3600:.1f} hours "
                     f"(retry_for); the last failure was {reason}",

@@ -21,8 +21,7 @@ from intercom_destination.delivery.executor import Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pauses import Pauses
-from intercom_destination.mapping import Skip, plan
-from intercom_destination.settings import Settings
+from intercom_destination.mapping import MappingOptions, Skip, plan
 from intercom_destination.spec import Alias, InvalidEvent, decode_event
 from intercom_destination.store import Lease, LeaseLost, Parked, Store
 
@@ -45,8 +44,10 @@ class Worker:
         self,
         store: Store,
         executor: Executor,
-        settings: Settings,
+        mapping: MappingOptions,
         *,
+        concurrency: int,
+        lease_for: float,
         clock: Callable[[], float],
         pauses: Pauses,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -58,7 +59,9 @@ class Worker:
         self._store_retry = store_retry
         self._metrics = metrics
         self._executor = executor
-        self._settings = settings
+        self._mapping = mapping
+        self._concurrency = concurrency
+        self._lease_for = lease_for
         self._clock = clock
         self._sleep = sleep
         self._pauses = pauses
@@ -125,11 +128,11 @@ class Worker:
         if now - self._last_upkeep >= UPKEEP_EVERY:
             self._last_upkeep = now
             await self.upkeep(now)
-        room = self._settings.concurrency - len(self._in_flight)
+        room = self._concurrency - len(self._in_flight)
         if room <= 0:
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
             return 0
-        leases = await self._store.lease(self.worker_id, room, self._settings.lease_for, now)
+        leases = await self._store.lease(self.worker_id, room, self._lease_for, now)
         for lease in leases:
             task = asyncio.create_task(self._process(lease))
             self._in_flight.add(task)
@@ -209,7 +212,7 @@ class Worker:
             # Intercom has no alias; here it links an anonymous visitor to their user, whose
             # waiting events follow.
             await self._executor.link_visitor(event)
-        outcome = plan(event, self._settings)
+        outcome = plan(event, self._mapping)
         if isinstance(outcome, Skip):
             return Skipped(reason=outcome.reason, warnings=outcome.warnings)
         return await self._executor.execute(
@@ -250,8 +253,8 @@ class Worker:
         """Extend the lease while the event is worked on (pacing can make that slow)."""
         with contextlib.suppress(LeaseLost):
             while True:
-                await self._sleep(self._settings.lease_for / 3)
-                lease = await self._store.extend(lease, self._settings.lease_for, self._clock())
+                await self._sleep(self._lease_for / 3)
+                lease = await self._store.extend(lease, self._lease_for, self._clock())
 
 
 def waited_too_long(parked: Parked) -> str:

@@ -21,10 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class Workspace:
-    def __init__(self, client: IntercomClient, store: Store, base_url: str) -> None:
+    def __init__(self, client: IntercomClient, store: Store) -> None:
         self._client = client
         self._store = store
-        self._base_url = base_url
         self._lock = asyncio.Lock()
         self._claimed = False
 
@@ -37,7 +36,8 @@ class Workspace:
                 return
             admin = await attempt.call(self._client.me)
             # Intercom always names the app; the API's address stands in should it not.
-            app = admin.app.id_code if admin.app and admin.app.id_code else self._base_url
+            address = self._client.connection.base_url
+            app = admin.app.id_code if admin.app and admin.app.id_code else address
             previous = await self._store.claim_workspace(app)
             if previous is not None and previous != app:
                 log.warning(

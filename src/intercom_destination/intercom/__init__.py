@@ -3,7 +3,7 @@
 Request validation lives in `intercom_destination.intercom.schema`, imported where it is used.
 """
 
-from intercom_destination.intercom.client import IntercomClient
+from intercom_destination.intercom.client import Connection, IntercomClient
 from intercom_destination.intercom.errors import (
     Conflict,
     ConnectionFailed,
@@ -38,6 +38,7 @@ __all__ = [
     "App",
     "Company",
     "Conflict",
+    "Connection",
     "ConnectionFailed",
     "Contact",
     "ContactMerged",

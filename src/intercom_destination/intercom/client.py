@@ -37,7 +37,7 @@ from intercom_destination.intercom.models import (
     Model,
 )
 from intercom_destination.intercom.ratelimit import RateLimitState
-from intercom_destination.settings import Secret, Settings, SettingsError
+from intercom_destination.secret import Secret
 
 #: Generous for one small JSON request; a stuck connection must not hold a lane for long.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -83,40 +83,48 @@ class _BearerAuth(httpx.Auth):
         yield request
 
 
+class Connection(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a client calls Intercom, as whom, with which pinned `Intercom-Version`, and how
+    long one request may take."""
+
+    base_url: str
+    token: Secret
+    api_version: str
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT
+
+
 class IntercomClient:
     """Intercom's REST API for one workspace, over one pooled `httpx.AsyncClient`.
 
-    `settings` gives the token, the region or `api_url`, and the pinned `Intercom-Version`.
-    `transport` replaces the network (tests use `httpx.MockTransport`); `rate_limit` lets
-    several clients of one app share what the headers say; `observe` hears of every call
-    (method, path, and the status, or None when no answer came), for metrics.
+    `connection` says where and as whom to call. `transport` replaces the network (tests use
+    `httpx.MockTransport`); `rate_limit` lets several clients of one app share what the
+    headers say; `observe` hears of every call (method, path, and the status, or None when
+    no answer came), for metrics.
     """
 
     def __init__(
         self,
-        settings: Settings,
+        connection: Connection,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         rate_limit: RateLimitState | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         observe: Callable[[str, str, int | None], None] | None = None,
     ) -> None:
-        if settings.access_token is None:
-            raise SettingsError("access_token: required to call Intercom")
-        self._token = settings.access_token
-        self.api_version = settings.api_version
+        self.connection = connection
+        self._token = connection.token
+        self.api_version = connection.api_version
         self.rate_limit = rate_limit if rate_limit is not None else RateLimitState()
         self._observe = observe or _unobserved
         self._http = httpx.AsyncClient(
-            base_url=settings.base_url,
-            auth=_BearerAuth(settings.access_token),
+            base_url=connection.base_url,
+            auth=_BearerAuth(connection.token),
             headers={
-                "Intercom-Version": settings.api_version,
+                "Intercom-Version": connection.api_version,
                 "Accept": "application/json",
                 "Content-Type": "application/json",
                 "User-Agent": USER_AGENT,
             },
-            timeout=timeout,
+            timeout=connection.timeout,
             transport=transport,
         )
 

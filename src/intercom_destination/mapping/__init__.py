@@ -12,6 +12,7 @@ from intercom_destination.mapping.operations import (
     UpsertContact,
     describe,
 )
+from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.mapping.planner import plan
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ContactRef",
     "CreateEvent",
     "DetachCompany",
+    "MappingOptions",
     "Operation",
     "Plan",
     "Skip",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.mapping.values import custom_values
-from intercom_destination.settings import Settings
 from intercom_destination.spec.timestamps import parse_timestamp, unix_seconds
 
 MAX_MONTHLY_SPEND = 2**31 - 1
@@ -44,7 +44,7 @@ def company_id_from_name(name: str) -> str:
 
 
 def company_body(
-    company_id: str, traits: dict[str, Any], settings: Settings, warnings: list[str]
+    company_id: str, traits: dict[str, Any], options: MappingOptions, warnings: list[str]
 ) -> dict[str, Any]:
     """The `POST /companies` body for a company with these traits."""
     body: dict[str, Any] = {"company_id": company_id}
@@ -82,7 +82,7 @@ def company_body(
 
     custom = custom_values(
         ((key, value) for key, value in traits.items() if key not in _STANDARD),
-        settings,
+        options,
         warnings,
         what="company attribute",
     )

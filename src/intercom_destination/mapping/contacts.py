@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from intercom_destination.mapping.operations import ContactRef
-from intercom_destination.settings import Settings
+from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.spec import Event
 
 #: Stands for the contact's Intercom id in a body until the executor knows it.
 CONTACT_ID = "{contact_id}"
 
 
-def event_contact(event: Event, email: str | None, settings: Settings) -> ContactRef | str:
+def event_contact(event: Event, email: str | None, options: MappingOptions) -> ContactRef | str:
     """The contact by userId, else by email, else by the `anonymous` policy.
 
     Returns the reason to skip when the policy says so.
@@ -21,7 +21,7 @@ def event_contact(event: Event, email: str | None, settings: Settings) -> Contac
         return ContactRef(role="user", external_id=event.user_id, email=email)
     if email is not None:
         return ContactRef(role="user", email=email)
-    match settings.anonymous:
+    match options.anonymous:
         case "skip":
             return (
                 f"{event.type} without userId or email: Intercom cannot tell whose it is, "

@@ -5,15 +5,15 @@ from __future__ import annotations
 from intercom_destination.mapping.company import company_body
 from intercom_destination.mapping.contacts import context_email, event_contact
 from intercom_destination.mapping.operations import AttachCompany, Plan, Skip, UpsertCompany
-from intercom_destination.settings import Settings
+from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.spec import Group
 
 
-def plan_group(event: Group, settings: Settings, warnings: list[str]) -> Plan | Skip:
-    contact = event_contact(event, context_email(event), settings)
+def plan_group(event: Group, options: MappingOptions, warnings: list[str]) -> Plan | Skip:
+    contact = event_contact(event, context_email(event), options)
     if isinstance(contact, str):
         return Skip(reason=contact, warnings=tuple(warnings))
-    body = company_body(event.group_id, event.traits, settings, warnings)
+    body = company_body(event.group_id, event.traits, options, warnings)
     return Plan(
         operations=(
             UpsertCompany(company_id=event.group_id, body=body),

@@ -16,8 +16,8 @@ from intercom_destination.mapping.operations import (
     UpsertCompany,
     UpsertContact,
 )
+from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.mapping.values import custom_values
-from intercom_destination.settings import Settings
 from intercom_destination.spec import Identify
 from intercom_destination.spec.timestamps import parse_timestamp, unix_seconds
 
@@ -59,7 +59,7 @@ CONTEXT_ATTRIBUTES = (
 
 
 def plan_identify(
-    event: Identify, settings: Settings, options: dict[str, Any], warnings: list[str]
+    event: Identify, options: MappingOptions, intercom: dict[str, Any], warnings: list[str]
 ) -> Plan | Skip:
     traits = event.traits
     email = _string(traits.get("email"), "email", warnings)
@@ -69,7 +69,7 @@ def plan_identify(
     )
     if user_id is not None:
         contact = ContactRef(role="user", external_id=user_id, email=email)
-    elif settings.unidentified == "lead":
+    elif options.unidentified == "lead":
         contact = ContactRef(role="lead", anonymous_id=event.anonymous_id, email=email)
     else:
         return Skip(
@@ -96,31 +96,31 @@ def plan_identify(
     if event.context.get("active") is not False:
         body["last_seen_at"] = unix_seconds(event.timestamp)
     unsubscribed = option(
-        options, "unsubscribed", "unsubscribed_from_emails", "unsubscribedFromEmails"
+        intercom, "unsubscribed", "unsubscribed_from_emails", "unsubscribedFromEmails"
     )
     if isinstance(unsubscribed, bool):
         body["unsubscribed_from_emails"] = unsubscribed
 
     custom_items = [(key, value) for key, value in traits.items() if key not in RESERVED_TRAITS]
-    if settings.collect_context:
+    if options.collect_context:
         custom_items.extend(_context_attributes(event.context, traits))
-    language = option(options, "language_override")
+    language = option(intercom, "language_override")
     if language is not None:
-        if settings.language_override_attribute:
-            custom_items.append((settings.language_override_attribute, language))
+        if options.language_override_attribute:
+            custom_items.append((options.language_override_attribute, language))
         else:
             warnings.append(
                 "language_override dropped: Intercom's REST API has no writable field for it "
                 "(set language_override_attribute to keep it as a custom attribute)"
             )
     custom = custom_values(
-        custom_items, settings, warnings, what="custom attribute", nulls=settings.send_nulls
+        custom_items, options, warnings, what="custom attribute", nulls=options.send_nulls
     )
     if custom:
         body["custom_attributes"] = custom
 
     operations: list[Operation] = [UpsertContact(contact=contact, body=body)]
-    operations.extend(_company_operations(traits, contact, settings, warnings))
+    operations.extend(_company_operations(traits, contact, options, warnings))
     return Plan(operations=tuple(operations), warnings=tuple(warnings))
 
 
@@ -159,7 +159,7 @@ def _context_attributes(context: dict[str, Any], traits: dict[str, Any]) -> list
 
 
 def _company_operations(
-    traits: dict[str, Any], contact: ContactRef, settings: Settings, warnings: list[str]
+    traits: dict[str, Any], contact: ContactRef, options: MappingOptions, warnings: list[str]
 ) -> list[Operation]:
     companies: list[Any] = []
     if traits.get("company") is not None:
@@ -180,7 +180,7 @@ def _company_operations(
         if company.get("remove") is True:
             operations.append(DetachCompany(contact=contact, company_id=company_id))
             continue
-        body = company_body(company_id, company, settings, warnings)
+        body = company_body(company_id, company, options, warnings)
         operations.append(UpsertCompany(company_id=company_id, body=body))
         operations.append(AttachCompany(contact=contact, company_id=company_id))
     return operations

@@ -1,6 +1,6 @@
-"""`plan(event, settings)`: a Segment event as the Intercom operations it becomes.
+"""`plan(event, options)`: a Segment event as the Intercom operations it becomes.
 
-Pure: no network, clock or globals. The same event and settings always give the same plan.
+Pure: no network, clock or globals. The same event and options always give the same plan.
 """
 
 from __future__ import annotations
@@ -9,24 +9,24 @@ from intercom_destination.mapping.group import plan_group
 from intercom_destination.mapping.identify import plan_identify
 from intercom_destination.mapping.integrations import intercom_options, is_enabled
 from intercom_destination.mapping.operations import Plan, Skip
+from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.mapping.track import plan_data_event
-from intercom_destination.settings import Settings
 from intercom_destination.spec import Alias, Event, Group, Identify, Page, Screen, Track
 
 
-def plan(event: Event, settings: Settings) -> Plan | Skip:
+def plan(event: Event, options: MappingOptions) -> Plan | Skip:
     if not is_enabled(event.integrations):
         return Skip(reason="integrations: Intercom is switched off for this event")
     warnings: list[str] = []
     match event:
         case Identify():
-            return plan_identify(event, settings, intercom_options(event), warnings)
+            return plan_identify(event, options, intercom_options(event), warnings)
         case Track():
-            return plan_data_event(event, event.event, event.properties, settings, warnings)
+            return plan_data_event(event, event.event, event.properties, options, warnings)
         case Group():
-            return plan_group(event, settings, warnings)
+            return plan_group(event, options, warnings)
         case Page() | Screen():
-            return _plan_view(event, settings, warnings)
+            return _plan_view(event, options, warnings)
         case Alias():
             return Skip(
                 reason="alias: Intercom has no alias operation; the userId's own identify "
@@ -34,12 +34,12 @@ def plan(event: Event, settings: Settings) -> Plan | Skip:
             )
 
 
-def _plan_view(event: Page | Screen, settings: Settings, warnings: list[str]) -> Plan | Skip:
+def _plan_view(event: Page | Screen, options: MappingOptions, warnings: list[str]) -> Plan | Skip:
     noun = "Page" if isinstance(event, Page) else "Screen"
-    if not (settings.page_events if isinstance(event, Page) else settings.screen_events):
+    if not (options.page_events if isinstance(event, Page) else options.screen_events):
         return Skip(
             reason=f"{event.type}: not sent to Intercom "
             f"(set {event.type}_events = true to send it as a 'Viewed … {noun}' event)"
         )
     name = f"Viewed {event.name} {noun}" if event.name else f"Viewed {noun}"
-    return plan_data_event(event, name, event.properties, settings, warnings)
+    return plan_data_event(event, name, event.properties, options, warnings)

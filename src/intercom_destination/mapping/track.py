@@ -12,8 +12,8 @@ from intercom_destination.mapping.contacts import (
 )
 from intercom_destination.mapping.money import cents, currency_code
 from intercom_destination.mapping.operations import CreateEvent, Plan, Skip
+from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.mapping.values import custom_values
-from intercom_destination.settings import Settings
 from intercom_destination.spec import Event
 from intercom_destination.spec.timestamps import unix_seconds
 
@@ -22,11 +22,11 @@ def plan_data_event(
     event: Event,
     event_name: str,
     properties: dict[str, Any],
-    settings: Settings,
+    options: MappingOptions,
     warnings: list[str],
 ) -> Plan | Skip:
     email = property_email(properties) or context_email(event)
-    contact = event_contact(event, email, settings)
+    contact = event_contact(event, email, options)
     if isinstance(contact, str):
         return Skip(reason=contact, warnings=tuple(warnings))
     body: dict[str, Any] = {
@@ -36,14 +36,14 @@ def plan_data_event(
     }
     # The email that names the contact is not repeated as metadata.
     used = {"email"} if "email" in body else set()
-    metadata = _metadata(properties, used, settings, warnings)
+    metadata = _metadata(properties, used, options, warnings)
     if metadata:
         body["metadata"] = metadata
     return Plan(operations=(CreateEvent(contact=contact, body=body),), warnings=tuple(warnings))
 
 
 def _metadata(
-    properties: dict[str, Any], used: set[str], settings: Settings, warnings: list[str]
+    properties: dict[str, Any], used: set[str], options: MappingOptions, warnings: list[str]
 ) -> dict[str, Any]:
     """Metadata in Intercom's terms: `price` first, then properties in their order, at most
     `max_metadata_keys` keys (Intercom silently ignores keys past its tenth)."""
@@ -56,8 +56,8 @@ def _metadata(
         )
         used |= {source, "currency"}
     items.extend((key, value) for key, value in properties.items() if key not in used)
-    metadata = custom_values(items, settings, warnings, what="metadata key", rich_objects=True)
-    limit = settings.max_metadata_keys
+    metadata = custom_values(items, options, warnings, what="metadata key", rich_objects=True)
+    limit = options.max_metadata_keys
     if len(metadata) <= limit:
         return metadata
     keys = list(metadata)

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from intercom_destination.settings import Settings
+from intercom_destination.mapping.options import MappingOptions
 
 # Characters Intercom does not allow in metadata keys; replaced in every key we send so a
 # flattened or odd key never makes a request fail.
@@ -26,7 +26,7 @@ _FORBIDDEN_IN_KEYS = re.compile(r"[.$~`!@#%^&*'{}|\\\"\x00]")
 
 def custom_values(
     items: Iterable[tuple[str, Any]],
-    settings: Settings,
+    options: MappingOptions,
     warnings: list[str],
     *,
     what: str,
@@ -39,7 +39,7 @@ def custom_values(
     `rich_objects` keeps monetary amounts and rich links (metadata only); `nulls` sends
     `null` values instead of omitting them.
     """
-    values = _Values(settings, warnings, what, nulls)
+    values = _Values(options, warnings, what, nulls)
     for raw_key, value in items:
         key = clean_key(raw_key)
         if key != raw_key:
@@ -81,7 +81,7 @@ def is_rich_object(value: object) -> bool:
 
 @dataclass
 class _Values:
-    settings: Settings
+    options: MappingOptions
     warnings: list[str]
     what: str
     nulls: bool
@@ -98,7 +98,7 @@ class _Values:
             )
             return
         if isinstance(value, str):
-            limit = self.settings.max_string_length
+            limit = self.options.max_string_length
             if len(value) > limit:
                 self.warnings.append(f"{self.what} {key!r} truncated to {limit} characters")
                 value = value[:limit]
@@ -108,7 +108,7 @@ class _Values:
         self.kept[key] = value
 
     def add_nested(self, key: str, value: dict[str, Any] | list[Any]) -> None:
-        match self.settings.nested:
+        match self.options.nested:
             case "drop":
                 shape = "an object" if isinstance(value, dict) else "an array"
                 self.warnings.append(
