@@ -21,8 +21,10 @@ class Pauses:
     async def sleep(self, seconds: float) -> None:
         """Sleep `seconds`; cancelled (as a task is) if interrupted first or meanwhile."""
         if not self._interrupted.is_set():
+            # asyncio.timeout, not wait_for, which on Python 3.11 can lose a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._interrupted.wait(), seconds)
+                async with asyncio.timeout(seconds):
+                    await self._interrupted.wait()
         if self._interrupted.is_set():
             raise asyncio.CancelledError
 

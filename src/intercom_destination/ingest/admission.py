@@ -90,5 +90,8 @@ class Admission:
             if self._backlog * 2 >= self.max_backlog or self.store_down:
                 await asyncio.sleep(interval)
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
+            # that arrives as the event is set, and the watcher then never stops.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._near_bound.wait(), far_interval)
+                async with asyncio.timeout(far_interval):
+                    await self._near_bound.wait()

@@ -149,7 +149,11 @@ def create_app(
         try:
             yield
         finally:
-            watcher.cancel()
+            # Cancelled until it ends: on Python 3.11 a cancellation that arrives while the
+            # PostgreSQL pool waits for a connection (with wait_for) can be lost.
+            while not watcher.done():
+                watcher.cancel()
+                await asyncio.wait({watcher}, timeout=1.0)
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 

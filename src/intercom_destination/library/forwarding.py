@@ -113,7 +113,8 @@ class SegmentForwarder(DestinationPlugin):
 
     async def aflush(self, timeout: float | None = None) -> Flushed:
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._client.flush), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.to_thread(self._client.flush)
         except TimeoutError:
             raise self._timed_out(timeout) from None
         return Flushed()

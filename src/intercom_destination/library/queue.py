@@ -62,7 +62,9 @@ class BoundedQueue(Generic[T]):
             if remaining is not None and remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._freed.wait(), remaining)
+                # asyncio.timeout, not wait_for, which on Python 3.11 can lose a cancellation.
+                async with asyncio.timeout(remaining):
+                    await self._freed.wait()
             except TimeoutError:
                 return False
         if wake:
