@@ -50,8 +50,3 @@ def test_a_broken_link_is_found(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("# A: `one`\n\n[b](b.md) [a](#a-one) [x](#x) [c](c.md)\n")
     (tmp_path / "b.md").write_text("# B\n")
     assert broken_links(tmp_path / "a.md") == ["#x: no such heading", "c.md: no such file"]
-
-
-def test_the_documents_name_no_machine_path() -> None:
-    named = [str(path.relative_to(ROOT)) for path in DOCUMENTS if "/work/" in path.read_text()]
-    assert named == []
