@@ -60,7 +60,8 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
     refused. Delivery collects it in memory and hands it to the call that records the
     attempt's outcome, which writes it in the same transaction."""
 
-    #: The plan's operations as documents (`mapping.describe`); empty when it was skipped.
+    #: The plan's operations as documents (`mapping.describe`, without their bodies, which
+    #: the calls show); empty when it was skipped.
     operations: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
     skip_reason: str | None = None
@@ -158,7 +159,8 @@ class Waits(msgspec.Struct, frozen=True, kw_only=True):
     #: The key a parked event waits for (`contact:…`: its contact's identify), and until when.
     waiting_for: str | None = None
     until: float | None = None
-    #: A lease on its lane: a worker is on it until then.
+    #: The last lease on its lane, held by `leased_by` until `leased_until` (a time past means
+    #: the worker let it lapse: another will take the lane).
     leased_until: float | None = None
     leased_by: str | None = None
     #: When a retry is due.
