@@ -114,7 +114,8 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
         return self.calls / self.finished if self.finished else None
 
     def rate_share(self, calls_per_second: float) -> float:
-        """The share of a rate of `calls_per_second` the window's calls used."""
+        """The share of a rate of `calls_per_second` the window's calls used (Intercom's
+        default is 10,000 calls a minute per app, of which `rate_share` is the destination's)."""
         return self.calls / (calls_per_second * self.window)
 
 
