@@ -358,6 +358,10 @@ class Erasure(Protocol):
         and anonymousIds (as leads)."""
 
     @abc.abstractmethod
+    async def count_events(self, lanes: Sequence[str]) -> int:
+        """How many events the lanes hold, in any state (those waiting to be sorted aside)."""
+
+    @abc.abstractmethod
     async def fence(
         self, lanes: Sequence[str], holder: str, *, until: float, now: float
     ) -> list[str]:

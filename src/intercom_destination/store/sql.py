@@ -230,6 +230,14 @@ class SQLStore(Store):
         )
         return sorted(str(intercom_id) for (intercom_id,) in rows)
 
+    async def count_events(self, lanes: Sequence[str]) -> int:
+        if not lanes:
+            return 0
+        rows = await self._read(
+            f"SELECT count(*) FROM events WHERE lane IN {among(lanes)}", tuple(lanes)
+        )
+        return int(rows[0][0])
+
     async def fence(
         self, lanes: Sequence[str], holder: str, *, until: float, now: float
     ) -> list[str]:

@@ -26,6 +26,7 @@ from intercom_destination.store import bucket
 from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
+    Deletion,
     Enqueued,
     Lease,
     Model,
@@ -352,6 +353,12 @@ class SQLiteStore(SQLStore):
         if self._path != MEMORY:
             await asyncio.to_thread(_empty_log, self._path)
         return events
+
+    async def record_deletion(self, deletion: Deletion) -> None:
+        await super().record_deletion(deletion)
+        if deletion.state in ("done", "failed") and self._path != MEMORY:
+            # The request's subjects are overwritten; the log still holds them.
+            await asyncio.to_thread(_empty_log, self._path)
 
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         sql = _placeholders(sql)
