@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from msgspec.structs import replace
 
-from intercom_destination.store import LeaseLost, Person, Store, Subject, open_store
+from intercom_destination.store import LeaseLost, Person, Store, Subject, Trace, open_store
 from tests.store.helpers import NOW, drain, event
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +25,7 @@ async def _everything(store: Store) -> None:
     await store.link("v-ada-1815", "ada-1815", now=NOW)
     await store.enqueue([event("ada-dead", "ada-1815"), event("ada-parked", "ada-1815")])
     [dead] = [lease for lease in await store.lease("w", 10, 30, NOW) if lease.lane == "ada-1815"]
-    await store.dead(dead, "refused", now=NOW)
+    await store.dead(dead, "refused", now=NOW, trace=Trace(warnings=("ada-1815@example.com",)))
     [parked] = await store.lease("w", 10, 30, NOW)
     await store.park(parked, "contact:ada-1815", NOW + 3600, now=NOW)
     await store.enqueue(
@@ -61,6 +61,8 @@ async def test_erase_removes_every_row_of_the_person_and_nothing_of_others(store
 
     assert erased == 4  # delivered as a visitor, dead, parked, pending
     assert await store.dead_letters() == []
+    assert await store.story("ada-dead") is None
+    assert await store.story("bob-2") is not None
     assert await store.waiting_in("ada-1815") is None
     assert await store.get_identity("external_id", "ada-1815") is None
     assert await store.get_identity("anonymous_id", "v-ada-1815") is None

@@ -182,7 +182,6 @@ def erasure(
     statements: list[tuple[str, tuple[Any, ...]]] = [
         (f"DELETE FROM events WHERE lane IN {among(lanes)}", lanes),
         (f"DELETE FROM lanes WHERE lane IN {among(lanes)}", lanes),
-        (f"DELETE FROM outcomes WHERE lane IN {among(lanes)}", lanes),
         (
             f"DELETE FROM digests WHERE contact IN {among(contacts)}"
             + " OR substr(contact, 1, %s) = %s" * len(prefixes),
@@ -192,12 +191,20 @@ def erasure(
             ),
         ),
     ]
-    linked = [
+    # The tables that name the event's userId and anonymousId beside its lane.
+    by_ids = [
         f"{column} IN {among(ids)}"
         for column, ids in (("anonymous_id", visitors), ("user_id", users))
         if ids
     ]
-    statements.append((f"DELETE FROM links WHERE {' OR '.join(linked)}", (*visitors, *users)))
+    statements += [
+        (f"DELETE FROM links WHERE {' OR '.join(by_ids)}", (*visitors, *users)),
+        (
+            f"DELETE FROM outcomes WHERE lane IN {among(lanes)} OR {' OR '.join(by_ids)}",
+            (*lanes, *visitors, *users),
+        ),
+        (f"DELETE FROM traces WHERE {' OR '.join(by_ids)}", (*visitors, *users)),
+    ]
     named = [f"(kind = %s AND key IN {among(ids)})" for ids in (users, visitors) if ids]
     identity_parameters: list[Any] = []
     if users:
