@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -224,3 +225,44 @@ async def test_a_deletion_during_delivery_leaves_no_contact_behind(
     assert deletion.state == "done"
     assert deletion.contacts == 1
     assert ADA not in it.external_ids()
+
+
+class RefusingDeletes(httpx.AsyncBaseTransport):
+    """Intercom refusing the token for every DELETE, as it does when the token lost a scope."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            document = {"type": "error.list", "errors": [{"code": "unauthorized"}]}
+            return httpx.Response(401, json=document, request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_failed_deletion_says_why_holds_the_lanes_and_can_be_run_again(
+    sandbox: str, tmp_path: Path
+) -> None:
+    async with setup(sandbox, f"sqlite:///{tmp_path / 'store.db'}") as it:
+        await it.deliver(ada_with_an_anonymous_past())
+        await it.store.enqueue(new_events([{"type": "track", "userId": ADA, "event": "Later"}]))
+        async with open_deletions(it.settings, it.store, transport=RefusingDeletes()) as refused:
+            failed = await refused.run(
+                await refused.request([Subject("userId", ADA)], suppress=False)
+            )
+
+        assert (failed.state, failed.done, failed.subjects) == ("failed", 0, ())
+        assert failed.error is not None
+        assert failed.error.startswith("Unauthorized: 401 unauthorized")
+        assert ADA not in failed.error
+        assert ADA in it.external_ids()
+        # Her stored event stays away from Intercom until the deletion is run again.
+        assert await it.store.lease("w", 10, 30, time.time()) == []
+
+        deletion = await it.delete(Subject("userId", ADA), suppress=False)
+
+        assert (deletion.state, deletion.contacts, deletion.events) == ("done", 1, 6)
+        assert ADA not in it.external_ids()

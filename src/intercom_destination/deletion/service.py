@@ -42,8 +42,12 @@ from intercom_destination.store.suppression import SUPPRESSION_REFRESH, id_hash
 
 T = TypeVar("T")
 
-#: How long a fence holds a lane (seconds); taken again before each person's Intercom calls.
-FENCE_FOR = 600.0
+#: Who holds a fenced lane: any deletion, so that running a deletion again takes over the
+#: lanes one that stopped half-way still holds.
+HOLDER = "deletion"
+#: How long a fence holds a lane (seconds). A deletion that stops before it erased keeps the
+#: person's events from Intercom until it is run again, or for this long.
+FENCE_FOR = 24 * 3600.0
 #: How often to look again whether a worker finished with a lane (seconds, doubling).
 FIRST_POLL = 0.05
 MAX_POLL = 1.0
@@ -105,13 +109,12 @@ class Deletions:
         told of each person done."""
         current = replace(deletion, state="running")
         await self._store.record_deletion(current)
-        holder = f"deletion:{deletion.id}"
         try:
             people = [await self._person(subject) for subject in deletion.subjects]
             if deletion.suppress:
                 await self._suppress(people)
             for person in people:
-                events, contacts = await self._delete(person, holder)
+                events, contacts = await self._delete(person)
                 current = replace(
                     current,
                     done=current.done + 1,
@@ -181,9 +184,9 @@ class Deletions:
         # Every process reads the list again within this: then none stores their events.
         await self._sleep(self._suppression_lag)
 
-    async def _delete(self, person: Person, holder: str) -> tuple[int, int]:
+    async def _delete(self, person: Person) -> tuple[int, int]:
         """Delete one person: fence, Intercom, store; how many events and contacts went."""
-        await self._fence(person, holder)
+        await self._fence(person)
         # Looked up once no worker can create the contact any more.
         person = await self._with_contacts(person)
         deleted = 0
@@ -196,12 +199,12 @@ class Deletions:
         events = await self._store.erase(person, now=self._clock())
         return events, deleted
 
-    async def _fence(self, person: Person, holder: str) -> None:
+    async def _fence(self, person: Person) -> None:
         """Hold the person's lanes, waiting for the workers delivering one of their events."""
         poll = FIRST_POLL
         while True:
             now = self._clock()
-            busy = await self._store.fence(person.lanes, holder, until=now + FENCE_FOR, now=now)
+            busy = await self._store.fence(person.lanes, HOLDER, until=now + FENCE_FOR, now=now)
             if not busy:
                 return
             await self._sleep(poll)
