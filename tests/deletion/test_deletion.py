@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from msgspec.structs import replace
 from rich.console import Console
 
 from intercom_destination.commands.send import send
@@ -266,3 +267,24 @@ async def test_a_failed_deletion_says_why_holds_the_lanes_and_can_be_run_again(
 
         assert (deletion.state, deletion.contacts, deletion.events) == ("done", 1, 6)
         assert ADA not in it.external_ids()
+
+
+async def test_requests_whose_process_stopped_are_found_and_run_to_the_end(
+    sandbox: str, tmp_path: Path
+) -> None:
+    async with setup(sandbox, f"sqlite:///{tmp_path / 'store.db'}") as it:
+        await it.deliver(bob())
+        pending = await it.deletions.request([Subject("userId", BOB)], suppress=False)
+        stopped = await it.deletions.request([Subject("userId", "nobody")], suppress=True)
+        await it.store.record_deletion(replace(stopped, state="running"))
+        finished = await it.delete(Subject("userId", "someone"))
+
+        unfinished = await it.deletions.unfinished()
+        assert [request.id for request in unfinished] == [pending.id, stopped.id]
+        assert all(request.subjects for request in unfinished)
+        ended = [await it.deletions.run(request) for request in unfinished]
+
+        assert [request.state for request in ended] == ["done", "done"]
+        assert await it.deletions.unfinished() == []
+        assert BOB not in it.external_ids()
+        assert finished.id not in {request.id for request in unfinished}

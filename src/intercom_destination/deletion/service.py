@@ -56,6 +56,8 @@ MAX_POLL = 1.0
 TRIES = 6
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
+#: The latest requests `unfinished` looks among.
+UNFINISHED = 1000
 
 
 class Preview(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,6 +99,12 @@ class Deletions:
         return await self._store.request_deletion(
             subjects, hashes, suppress=suppress, now=self._clock()
         )
+
+    async def unfinished(self) -> list[Deletion]:
+        """The requests that have not ended, oldest first: pending, or running when the
+        process running them stopped. They hold their people's ids until they are run."""
+        recorded = await self._store.deletions(limit=UNFINISHED)
+        return [d for d in reversed(recorded) if d.state in ("pending", "running")]
 
     async def progress(self, deletion_id: int) -> Deletion | None:
         """The request as recorded: its state and counts so far."""
