@@ -13,8 +13,9 @@ one person at a time, writing its progress to the store after each. For each per
 
 With `suppress`, the people's ids (and the anonymousIds linked to their userIds) are
 suppressed before anything else, and the run waits until every process's copy of the
-suppression list has been read again: from then on no event of theirs is stored, so none can
-arrive after their lanes were erased. Once the request ends, the store keeps only its audit
+suppression list has been read again and the requests checked against an older copy have been
+stored (`SUPPRESSION_SETTLES`): from then on no event of theirs is stored, so none can arrive
+after their lanes were erased. Once the request ends, the store keeps only its audit
 record: when, how many people, events and contacts, and the ids' salted hashes.
 """
 
@@ -38,7 +39,7 @@ from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import IntercomError, NotFound, RateLimited
 from intercom_destination.settings import Settings
 from intercom_destination.store import Deletion, Person, Store, Subject
-from intercom_destination.store.suppression import SUPPRESSION_REFRESH, id_hash
+from intercom_destination.store.suppression import SUPPRESSION_SETTLES, id_hash
 
 T = TypeVar("T")
 
@@ -81,7 +82,7 @@ class Deletions:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        suppression_lag: float = SUPPRESSION_REFRESH,
+        suppression_lag: float = SUPPRESSION_SETTLES,
         backoff_base: float = BACKOFF_BASE,
     ) -> None:
         self._store = store
@@ -189,7 +190,7 @@ class Deletions:
             ),
         ]
         await self._store.suppress(hashes, now=self._clock())
-        # Every process reads the list again within this: then none stores their events.
+        # Then no process stores their events any more, and those taken before are stored.
         await self._sleep(self._suppression_lag)
 
     async def _delete(self, person: Person) -> tuple[int, int]:
@@ -241,7 +242,7 @@ async def open_deletions(
     store: Store,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    suppression_lag: float = SUPPRESSION_REFRESH,
+    suppression_lag: float = SUPPRESSION_SETTLES,
     backoff_base: float = BACKOFF_BASE,
 ) -> AsyncIterator[Deletions]:
     """Deletions over `store`, calling the Intercom `settings` name within the rate budget
