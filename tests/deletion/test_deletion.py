@@ -84,10 +84,13 @@ class Setup:
 
 @asynccontextmanager
 async def setup(
-    sandbox: str, database_url: str, transport: httpx.AsyncBaseTransport | None = None
+    sandbox: str,
+    database_url: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **values: str,
 ) -> AsyncIterator[Setup]:
     settings = settings_from(
-        {"access_token": "test-token", "api_url": sandbox, "database_url": database_url}
+        {"access_token": "test-token", "api_url": sandbox, "database_url": database_url} | values
     )
     async with (
         await open_store(database_url) as store,
@@ -288,3 +291,28 @@ async def test_requests_whose_process_stopped_are_found_and_run_to_the_end(
         assert await it.deletions.unfinished() == []
         assert BOB not in it.external_ids()
         assert finished.id not in {request.id for request in unfinished}
+
+
+async def test_leads_are_found_by_what_the_store_knows_of_the_anonymous_id(
+    sandbox: str, tmp_path: Path
+) -> None:
+    async with setup(
+        sandbox, f"sqlite:///{tmp_path / 'store.db'}", anonymous="lead", unidentified="lead"
+    ) as it:
+        visitor = {"anonymousId": ADA_VISITOR}
+        # Her identify makes a lead known by its email, her track one known by her anonymousId.
+        await it.deliver(
+            [
+                {"type": "identify", **visitor, "traits": {"email": ADA_EMAIL}},
+                {"type": "track", **visitor, "event": "Viewed Pricing"},
+                *bob(),
+            ]
+        )
+        assert sorted(contact["role"] for contact in it.contacts()) == ["lead", "lead", "user"]
+
+        deletion = await it.delete(Subject("anonymousId", ADA_VISITOR))
+
+        assert (deletion.state, deletion.contacts, deletion.events) == ("done", 2, 2)
+        assert it.external_ids() == {BOB}
+        assert await it.store.get_identity("anonymous_id", ADA_VISITOR) is None
+        assert await it.store.get_identity("email", ADA_EMAIL) is None
