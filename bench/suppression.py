@@ -16,7 +16,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from bench.decode import median_us, encoded_events
+from bench.decode import encoded_events, median_us
 from intercom_destination.spec.decode import Arrival
 from intercom_destination.store import NewEvent, new_event
 from intercom_destination.store.suppression import NOBODY, Suppressed, id_hash
