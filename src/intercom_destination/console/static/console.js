@@ -1,0 +1,41 @@
+// The console's one script. Every page works without it; it adds confirmation dialogs,
+// the tester's plan as you type, and following an event until its outcome is final.
+"use strict";
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
+
+// Forms that change things ask first.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
+// The tester: re-plan the pasted event a moment after typing stops.
+for (const area of document.querySelectorAll("textarea[data-plan]")) {
+  let timer;
+  area.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const answer = await fetch(area.dataset.plan, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrfToken() },
+        body: new URLSearchParams({ event: area.value }),
+      });
+      const plan = document.getElementById("plan");
+      if (plan) plan.outerHTML = await answer.text();
+    }, 300);
+  });
+}
+
+// A story being written (an event just sent): reload its part of the page until it is final.
+const follow = async (section) => {
+  const answer = await fetch(section.dataset.follow, { headers: { Accept: "text/html" } });
+  const holder = document.createElement("div");
+  holder.innerHTML = await answer.text();
+  const fresh = holder.firstElementChild;
+  section.replaceWith(fresh);
+  if (fresh.dataset.follow) setTimeout(() => follow(fresh), 1000);
+};
+for (const section of document.querySelectorAll("[data-follow]")) {
+  setTimeout(() => follow(section), 1000);
+}

@@ -1,0 +1,102 @@
+"""The dead letters page and API: listed, replayed and purged, one or all."""
+
+from __future__ import annotations
+
+import pytest
+
+from intercom_destination.store import Store
+from tests.console.conftest import NOW, Connect, csrf_of
+from tests.store.helpers import event
+
+pytestmark = pytest.mark.anyio
+
+
+async def make_dead(store: Store, *message_ids: str, reason: str) -> list[int]:
+    """One dead letter per messageId, each in its own lane; their ids."""
+    await store.enqueue([event(m, user_id=f"user-{m}") for m in message_ids])
+    for lease in await store.lease("w", 100, 30, NOW):
+        await store.dead(lease, reason, now=NOW)
+    return [letter.event.id for letter in await store.dead_letters()]
+
+
+async def test_the_page_lists_each_dead_letter_with_its_reason(
+    store: Store, connect: Connect
+) -> None:
+    await make_dead(store, "m1", "m2", reason="400 parameter_invalid: <email>")
+    async with connect() as client:
+        page = await client.get("/dead")
+    assert page.status_code == 200
+    assert 'href="/events/m1"' in page.text
+    assert 'href="/events/m2"' in page.text
+    assert "user-m1" in page.text
+    # The reason is text, never markup.
+    assert "400 parameter_invalid: &lt;email&gt;" in page.text
+    assert "<email>" not in page.text
+
+
+async def test_replaying_one_puts_it_back_in_its_lane(store: Store, connect: Connect) -> None:
+    first, second = await make_dead(store, "m1", "m2", reason="500")
+    async with connect() as client:
+        token = csrf_of((await client.get("/dead")).text)
+        answer = await client.post("/dead/replay", data={"csrf": token, "id": str(first)})
+        after = await client.get(answer.headers["location"])
+    assert answer.status_code == 303
+    assert "Replayed 1 dead letter." in after.text
+    assert [letter.event.id for letter in await store.dead_letters()] == [second]
+    [lease] = await store.lease("w", 10, 30, NOW)
+    assert lease.event.message_id == "m1"
+
+
+async def test_purging_all_empties_the_dead_letters(store: Store, connect: Connect) -> None:
+    await make_dead(store, "m1", "m2", "m3", reason="500")
+    async with connect() as client:
+        token = csrf_of((await client.get("/dead")).text)
+        answer = await client.post(
+            "/dead/purge", data={"csrf": token, "all": "1"}, follow_redirects=True
+        )
+    assert "Purged 3 dead letters." in answer.text
+    assert "No dead letters" in answer.text
+    assert await store.dead_letters() == []
+
+
+async def test_the_api_lists_in_pages_and_replays_by_id(store: Store, connect: Connect) -> None:
+    ids = await make_dead(store, "m1", "m2", "m3", reason="500 Internal Server Error")
+    async with connect() as client:
+        token = (await client.get("/api/csrf")).json()["token"]
+        first = (await client.get("/api/dead", params={"limit": 2})).json()
+        rest = (await client.get("/api/dead", params={"after": first["nextAfter"]})).json()
+        replayed = await client.post(
+            "/api/dead/replay", json={"id": ids[1:]}, headers={"X-CSRF-Token": token}
+        )
+    assert [letter["messageId"] for letter in first["letters"]] == ["m1", "m2"]
+    assert first["letters"][0]["reason"] == "500 Internal Server Error"
+    assert first["letters"][0]["event"]["messageId"] == "m1"
+    assert [letter["messageId"] for letter in rest["letters"]] == ["m3"]
+    assert rest["nextAfter"] is None
+    assert replayed.json() == {"replayed": 2}
+    assert [letter.event.id for letter in await store.dead_letters()] == ids[:1]
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({}, "id: name dead letters by id, or give all"),
+        ({"all": True, "id": [1]}, "id: name dead letters by id, or give all"),
+        ({"id": ["one"]}, "id: each must be a dead letter's id, a number"),
+    ],
+)
+async def test_a_replay_must_name_what_it_replays(
+    connect: Connect, body: dict[str, object], problem: str
+) -> None:
+    async with connect() as client:
+        token = (await client.get("/api/csrf")).json()["token"]
+        answer = await client.post("/api/dead/replay", json=body, headers={"X-CSRF-Token": token})
+    assert answer.status_code == 400
+    assert answer.json() == {"error": problem}
+
+
+async def test_a_bad_page_parameter_is_named(connect: Connect) -> None:
+    async with connect() as client:
+        answer = await client.get("/api/dead", params={"limit": "many"})
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "limit: not a number"}
