@@ -27,10 +27,32 @@ from intercom_destination.store.base import (
     StoreError,
     VisitorInFlight,
 )
+from intercom_destination.store.console import (
+    SEARCH_KEYS,
+    TRACE_RETENTION,
+    TRACE_ROWS,
+    Count,
+    DeadGroup,
+    EventQuery,
+    EventState,
+    Found,
+    Overview,
+    Page,
+    Refusal,
+    RefusalKind,
+    RefusedName,
+    SearchKey,
+    Story,
+    Trace,
+    TracedAttempt,
+    TracedCall,
+    Waits,
+)
 from intercom_destination.store.incoming import new_event
 from intercom_destination.store.names import without_credentials
 from intercom_destination.store.protocols import (
     CompanyRecords,
+    Console,
     DeadLetters,
     DeliveryCache,
     Inbox,
@@ -45,13 +67,22 @@ from intercom_destination.store.sqlite import migrate_database as sqlite_migrate
 __all__ = [
     "DEDUP_WINDOW",
     "OUTCOME_LOG_ROWS",
+    "SEARCH_KEYS",
+    "TRACE_RETENTION",
+    "TRACE_ROWS",
     "Attempt",
     "CompanyRecord",
     "CompanyRecords",
+    "Console",
+    "Count",
+    "DeadGroup",
     "DeadLetter",
     "DeadLetters",
     "DeliveryCache",
     "Enqueued",
+    "EventQuery",
+    "EventState",
+    "Found",
     "IdentityKind",
     "Inbox",
     "Lanes",
@@ -63,14 +94,25 @@ __all__ = [
     "Observation",
     "OutcomeName",
     "OutcomeRow",
+    "Overview",
+    "Page",
     "Parked",
     "Pause",
     "RateBucket",
+    "Refusal",
+    "RefusalKind",
+    "RefusedName",
+    "SearchKey",
     "Status",
     "Store",
     "StoreError",
     "StoredEvent",
+    "Story",
+    "Trace",
+    "TracedAttempt",
+    "TracedCall",
     "VisitorInFlight",
+    "Waits",
     "beside_store",
     "migrate_store",
     "new_event",
@@ -85,6 +127,8 @@ async def open_store(
     *,
     dedup_window: float = DEDUP_WINDOW,
     outcome_log_rows: int = OUTCOME_LOG_ROWS,
+    trace_retention: float = TRACE_RETENTION,
+    trace_rows: int = TRACE_ROWS,
     create: bool = True,
     connection_wait: float | None = None,
 ) -> Store:
@@ -95,15 +139,21 @@ async def open_store(
     takes) is a PostgreSQL store: an empty database is given the schema, an older one must
     be migrated first (`migrate_store`). `dedup_window` is how long (seconds) the messageIds
     of finished events are kept for dedup; `outcome_log_rows` bounds the outcome log;
-    `connection_wait` is how long a PostgreSQL store's calls wait for a connection (see
-    `postgres.store.CONNECTION_WAIT`, the default). Without `create` (commands that only look) a
-    store that is not there yet is not made: NoStore names where it was looked for. Raises
-    StoreError.
+    `trace_retention` (seconds) and `trace_rows` bound the traces kept (none with
+    `trace_rows=0`); `connection_wait` is how long a PostgreSQL store's calls wait for a
+    connection (see `postgres.store.CONNECTION_WAIT`, the default). Without `create`
+    (commands that only look) a store that is not there yet is not made: NoStore names where
+    it was looked for. Raises StoreError.
     """
     kind, location = _parse(database_url)
     if kind == "sqlite":
         return await SQLiteStore.open(
-            location, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows, create=create
+            location,
+            dedup_window=dedup_window,
+            outcome_log_rows=outcome_log_rows,
+            trace_retention=trace_retention,
+            trace_rows=trace_rows,
+            create=create,
         )
     # Imported here so that processes on SQLite never load the PostgreSQL driver.
     from intercom_destination.store.postgres import PostgresStore
@@ -113,6 +163,8 @@ async def open_store(
         location,
         dedup_window=dedup_window,
         outcome_log_rows=outcome_log_rows,
+        trace_retention=trace_retention,
+        trace_rows=trace_rows,
         create=create,
         **waits,
     )

@@ -143,7 +143,7 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     oldest_pending_age: float | None
     parked: int
     dead: int
-    #: Counts by outcome over the retained outcome log.
+    #: Counts of every outcome recorded, by outcome (from the counters, not the pruned log).
     outcomes: dict[str, int]
 
 

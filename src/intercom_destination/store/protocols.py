@@ -38,6 +38,14 @@ from intercom_destination.store.base import (
     Pause,
     Status,
 )
+from intercom_destination.store.console import (
+    DeadGroup,
+    EventQuery,
+    Overview,
+    Page,
+    Story,
+    Trace,
+)
 
 
 class Inbox(Protocol):
@@ -79,19 +87,43 @@ class Lanes(Protocol):
 
     @abc.abstractmethod
     async def delivered(
-        self, lease: Lease, *, now: float, calls: int = 0, note: str | None = None
+        self,
+        lease: Lease,
+        *,
+        now: float,
+        calls: int = 0,
+        note: str | None = None,
+        trace: Trace | None = None,
     ) -> None:
         """The head was delivered: it leaves the lane (its messageId is kept for dedup).
 
-        `note` (what was dropped on the way, say) is the outcome log row's reason.
+        `note` (what was dropped on the way, say) is the outcome log row's reason. Each call
+        that records an attempt's outcome (this one, `skipped`, `dead`, `retry`, `park`)
+        keeps the attempt's `trace`, when given, in the same transaction (see `Console`).
         """
 
     @abc.abstractmethod
-    async def skipped(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+    async def skipped(
+        self,
+        lease: Lease,
+        reason: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
         """The head needs no delivery (`reason` says why): it leaves the lane like `delivered`."""
 
     @abc.abstractmethod
-    async def dead(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+    async def dead(
+        self,
+        lease: Lease,
+        reason: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
         """The head cannot be delivered: it leaves the lane for the dead letters.
 
         The dead letter keeps the event's bytes, every earlier attempt's outcome (from
@@ -100,7 +132,14 @@ class Lanes(Protocol):
 
     @abc.abstractmethod
     async def retry(
-        self, lease: Lease, at: float, outcome: str, *, now: float, calls: int = 0
+        self,
+        lease: Lease,
+        at: float,
+        outcome: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
     ) -> None:
         """Try the head again at `at`: it stays the head and the lane waits until then.
 
@@ -110,7 +149,14 @@ class Lanes(Protocol):
 
     @abc.abstractmethod
     async def park(
-        self, lease: Lease, waiting_for: str, until: float, *, now: float, calls: int = 0
+        self,
+        lease: Lease,
+        waiting_for: str,
+        until: float,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
     ) -> None:
         """Set the head aside until `waiting_for` happens; the lane goes on with its next event.
 
@@ -184,6 +230,14 @@ class DeadLetters(Protocol):
     @abc.abstractmethod
     async def purge(self, event_ids: Sequence[int] | None = None) -> int:
         """Delete dead letters (all, or those named) for good; returns how many."""
+
+    @abc.abstractmethod
+    async def replay_reason(self, reason: str, *, now: float) -> int:
+        """Replay the dead letters that died for exactly `reason` (a `DeadGroup`'s)."""
+
+    @abc.abstractmethod
+    async def purge_reason(self, reason: str) -> int:
+        """Purge the dead letters that died for exactly `reason`."""
 
 
 class DeliveryCache(Protocol):
@@ -324,20 +378,62 @@ class Observation(Protocol):
         """
 
     @abc.abstractmethod
-    async def status(self, now: float) -> Status: ...
+    async def status(self, now: float) -> Status:
+        """The lanes and events now, and every outcome ever recorded, counted exactly."""
 
     @abc.abstractmethod
     async def prune(self, now: float, limit: int = 10_000) -> int:
         """Forget what is no longer needed; returns how many rows went.
 
         Removes the messageIds of events finished longer ago than the dedup window,
-        and outcome rows past the log's size. At most `limit` rows of each go per call, so
-        that other writers are not held up long; call again while it returns `limit` or more.
+        outcome rows past the log's size, traces past their retention (see `Console`), and
+        folds old per-minute counters into coarser ones. At most `limit` rows of each go per
+        call, so that other writers are not held up long; call again while it returns `limit`
+        or more.
         """
 
 
+class Console(Protocol):
+    """What a person watching deliveries asks: how they go, what happened to one event, what
+    died and why. Every answer reads indexes or the counters kept with the outcome log, so it
+    stays fast on a store of millions of outcomes.
+
+    The outcome log's rows carry the event's userId, anonymousId, email (its traits', or its
+    context's) and event name, for search and for erasing a person; a trace, when the call
+    recording an attempt gave one, is kept with the event as received for `TRACE_RETENTION`
+    seconds and at most `TRACE_ROWS` attempts (`open_store` takes others); `prune` removes
+    older ones and remembers up to when it did, so that a story says its traces were pruned.
+    """
+
+    @abc.abstractmethod
+    async def overview(self, now: float, window: int) -> Overview:
+        """Deliveries over the `window` seconds before `now`: by minute for a window of up
+        to an hour, else by hour; counts older than a day are kept by hour only, older than
+        a week as totals."""
+
+    @abc.abstractmethod
+    async def search(self, query: EventQuery) -> Page:
+        """Outcome rows matching `query`, newest first, a page at a time."""
+
+    @abc.abstractmethod
+    async def story(self, message_id: str) -> Story | None:
+        """The event's story; None when the store knows nothing of it."""
+
+    @abc.abstractmethod
+    async def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
+        """Dead letters grouped by reason, the largest groups first."""
+
+
 class Store(
-    Inbox, Lanes, DeadLetters, DeliveryCache, CompanyRecords, RateBucket, Observation, Protocol
+    Inbox,
+    Lanes,
+    DeadLetters,
+    DeliveryCache,
+    CompanyRecords,
+    RateBucket,
+    Observation,
+    Console,
+    Protocol,
 ):
     """The engine's one durable store; `open_store(database_url)` gives one.
 

@@ -21,6 +21,7 @@ from intercom_destination.store.base import (
     Parked,
     Pause,
 )
+from intercom_destination.store.console_sql import SQLConsole
 from intercom_destination.store.protocols import Store
 from intercom_destination.store.rows import (
     COMPANY_RECORD,
@@ -45,7 +46,7 @@ _DEAD_LETTERS = (
 )
 
 
-class SQLStore(Store):
+class SQLStore(SQLConsole, Store):
     """A store over SQL tables of the shape `sqlite.schema` and `postgres.schema` share."""
 
     @abc.abstractmethod

@@ -27,7 +27,16 @@ from intercom_destination.store.base import (
     OutcomeName,
     VisitorInFlight,
 )
+from intercom_destination.store.console import ACCEPTED, MINUTE, Trace
 from intercom_destination.store.postgres.schema import LOCKS, Connection
+from intercom_destination.store.recording import (
+    COUNT,
+    COUNT_CONFLICT,
+    LOG,
+    REFUSAL_CONFLICT,
+    TRACE,
+    record,
+)
 from intercom_destination.store.rows import (
     DEAD,
     DONE,
@@ -51,11 +60,15 @@ WITH arrived AS (
     SELECT id, message_id, lane, type, received_at, body, {PENDING}, id
     FROM arrived ORDER BY message_id
     ON CONFLICT (message_id) DO NOTHING
-    RETURNING message_id, lane, received_at, position
+    RETURNING message_id, lane, type, received_at, position
 ), opened AS (
     INSERT INTO lanes (lane, available_at)
     SELECT DISTINCT ON (lane) lane, received_at FROM inserted ORDER BY lane, position
     ON CONFLICT (lane) DO UPDATE SET available_at = lanes.available_at
+), counted AS (
+    INSERT INTO outcome_counts (bucket, type, outcome, events, calls)
+    SELECT floor(received_at / {MINUTE})::bigint * {MINUTE}, type, '{ACCEPTED}', count(*), 0
+    FROM inserted GROUP BY 1, 2 ORDER BY 1, 2{COUNT_CONFLICT}
 )
 SELECT message_id FROM inserted
 """
@@ -158,6 +171,8 @@ async def finish(
     reason: str | None,
     now: float,
     calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
 ) -> None:
     """The head was delivered or skipped: keep only its identifiers, for dedup."""
     await _release(
@@ -165,15 +180,29 @@ async def finish(
         lease,
         f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = %(now)s,"
         " reason = %(reason)s WHERE id = %(id)s",
-        outcome,
-        reason,
-        now,
-        calls,
+        record(
+            lease.event, outcome, reason, now=now, calls=calls, trace=trace, keep_traces=keep_traces
+        ),
     )
 
 
-async def dead(connection: Connection, lease: Lease, reason: str, now: float, calls: int) -> None:
-    await _release(connection, lease, _bury(PENDING), "dead", reason, now, calls)
+async def dead(
+    connection: Connection,
+    lease: Lease,
+    reason: str,
+    now: float,
+    calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
+) -> None:
+    await _release(
+        connection,
+        lease,
+        _bury(PENDING),
+        record(
+            lease.event, "dead", reason, now=now, calls=calls, trace=trace, keep_traces=keep_traces
+        ),
+    )
 
 
 async def park(
@@ -183,16 +212,23 @@ async def park(
     until: float,
     now: float,
     calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
 ) -> None:
     await _release(
         connection,
         lease,
         f"UPDATE events SET state = {PARKED}, waiting_for = %(reason)s, until = %(until)s,"
         " not_before = 0 WHERE id = %(id)s",
-        "parked",
-        waiting_for,
-        now,
-        calls,
+        record(
+            lease.event,
+            "parked",
+            waiting_for,
+            now=now,
+            calls=calls,
+            trace=trace,
+            keep_traces=keep_traces,
+        ),
         until=until,
     )
 
@@ -213,11 +249,20 @@ def _bury(state: int) -> str:
     )
 
 
-_LOG = (
-    "INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)"
-    " SELECT %(now)s, message_id, %(lane)s, type, %(outcome)s, %(reason)s, %(calls)s"
-    " FROM events WHERE id = %(id)s"
-)
+def _recorded(written: str) -> str:
+    """The CTEs recording an attempt's outcome (`recording.record`'s parameters), each
+    writing only if `written` holds."""
+    return f"""
+        logged AS ({LOG} WHERE {written}),
+        counted AS ({COUNT} WHERE {written}{COUNT_CONFLICT}),
+        traced AS ({TRACE} WHERE {written} AND %(trace)s::bytea IS NOT NULL),
+        refused AS (
+            INSERT INTO refusals (kind, name, reason, at, times)
+            SELECT kind, name, reason, %(now)s, 1
+            FROM unnest(%(kinds)s::text[], %(names)s::text[], %(reasons)s::text[])
+                AS r (kind, name, reason)
+            WHERE {written} ORDER BY kind, name{REFUSAL_CONFLICT}
+        )"""
 
 
 async def retry(
@@ -227,6 +272,8 @@ async def retry(
     outcome: str,
     now: float,
     calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
 ) -> None:
     # The head stays chosen, so no event leaves the lane: one statement does it all.
     cursor = await connection.execute(
@@ -240,18 +287,21 @@ async def retry(
             UPDATE events SET attempts = attempts + 1, not_before = %(at)s,
                 history = {_APPEND_ATTEMPT}
             WHERE id = %(id)s AND EXISTS (SELECT FROM held)
-        ), logged AS (
-            {_LOG} AND EXISTS (SELECT FROM held)
-        )
+        ), {_recorded("EXISTS (SELECT FROM held)")}
         SELECT FROM held
         """,
         {
             **_lease_parameters(lease),
+            **record(
+                lease.event,
+                "retry",
+                outcome,
+                now=now,
+                calls=calls,
+                trace=trace,
+                keep_traces=keep_traces,
+            ),
             "at": at,
-            "now": now,
-            "outcome": "retry",
-            "reason": outcome,
-            "calls": calls,
         },
     )
     _held(cursor.rowcount, lease)
@@ -290,14 +340,29 @@ async def purge(connection: Connection, event_ids: Sequence[int] | None) -> int:
 
 async def dead_parked(connection: Connection, event_id: int, reason: str, now: float) -> bool:
     cursor = await connection.execute(
-        f"""
-        WITH buried AS ({_bury(PARKED)} RETURNING message_id, lane, type)
-        INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)
-        SELECT %(now)s, message_id, lane, type, 'dead', %(reason)s, 0 FROM buried
-        """,
-        {"id": event_id, "reason": reason, "now": now},
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s AND state = {PARKED} FOR UPDATE",
+        (event_id,),
     )
-    return cursor.rowcount == 1
+    row = await cursor.fetchone()
+    if row is None:
+        return False
+    event = stored_event(row)
+    await connection.execute(
+        f"WITH buried AS ({_bury(PARKED)}), {_recorded('true')} SELECT",
+        {
+            **record(event, "dead", reason, now=now, calls=0, trace=None, keep_traces=False),
+            "id": event_id,
+        },
+    )
+    return True
+
+
+async def dead_of(connection: Connection, reason: str) -> list[int]:
+    """The ids of the dead letters that died for `reason`."""
+    cursor = await connection.execute(
+        f"SELECT id FROM events WHERE state = {DEAD} AND reason = %s", (reason,)
+    )
+    return [event_id for (event_id,) in await cursor.fetchall()]
 
 
 async def link(
@@ -388,15 +453,13 @@ async def _release(
     connection: Connection,
     lease: Lease,
     change_head: str,
-    outcome: OutcomeName,
-    reason: str | None,
-    now: float,
-    calls: int,
+    recorded: dict[str, Any],
     **extra: Any,
 ) -> None:
     """Check the lease, let the head leave the lane (`change_head`, which reads the
-    `id`, `now` and `reason` parameters), log the outcome and end the lease: the lane queues
-    up behind the others, or goes if nothing is left in it."""
+    `id`, `now` and `reason` parameters), record the outcome (`recorded`: see
+    `recording.record`) and end the lease: the lane queues up behind the others, or goes if
+    nothing is left in it."""
     cursor = await connection.execute(
         "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
         (lease.lane, lease.token, lease.event.id),
@@ -404,7 +467,7 @@ async def _release(
     _held(cursor.rowcount, lease)
     await connection.execute(
         f"""
-        WITH changed AS ({change_head}), logged AS ({_LOG}), rest AS (
+        WITH changed AS ({change_head}), {_recorded("true")}, rest AS (
             SELECT EXISTS (
                 SELECT FROM events WHERE lane = %(lane)s AND state = {PENDING} AND id <> %(id)s
             ) AS pending
@@ -415,14 +478,7 @@ async def _release(
         )
         DELETE FROM lanes WHERE lane = %(lane)s AND NOT (SELECT pending FROM rest)
         """,
-        {
-            **_lease_parameters(lease),
-            "outcome": outcome,
-            "reason": reason,
-            "now": now,
-            "calls": calls,
-            **extra,
-        },
+        {**recorded, **_lease_parameters(lease), **extra},
     )
 
 

@@ -28,6 +28,57 @@ Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 LOCKS = 0x1C0D
 SCHEMA_LOCK = 0
 
+#: What the console reads (see `protocols.Console` and `sqlite.schema.CONSOLE`).
+CONSOLE = [
+    "ALTER TABLE outcomes ADD COLUMN user_id text",
+    "ALTER TABLE outcomes ADD COLUMN anonymous_id text",
+    "ALTER TABLE outcomes ADD COLUMN email text",
+    "ALTER TABLE outcomes ADD COLUMN event text",
+    "CREATE INDEX outcomes_message_id ON outcomes (message_id)",
+    "CREATE INDEX outcomes_user_id ON outcomes (user_id, id) WHERE user_id IS NOT NULL",
+    "CREATE INDEX outcomes_anonymous_id ON outcomes (anonymous_id, id)"
+    " WHERE anonymous_id IS NOT NULL",
+    "CREATE INDEX outcomes_email ON outcomes (email, id) WHERE email IS NOT NULL",
+    "CREATE INDEX outcomes_event ON outcomes (event, id) WHERE event IS NOT NULL",
+    "CREATE INDEX outcomes_outcome ON outcomes (outcome, id)",
+    f"CREATE INDEX events_dead_reason ON events (reason, id, finished_at) WHERE state = {DEAD}",
+    """CREATE TABLE outcome_counts (
+        bucket bigint NOT NULL,
+        type text NOT NULL,
+        outcome text NOT NULL,
+        events bigint NOT NULL,
+        calls bigint NOT NULL,
+        PRIMARY KEY (bucket, type, outcome)
+    )""",
+    "INSERT INTO outcome_counts (bucket, type, outcome, events, calls)"
+    " SELECT floor(at / 60)::bigint * 60, type, outcome, count(*), sum(calls) FROM outcomes"
+    " GROUP BY 1, 2, 3",
+    """CREATE TABLE traces (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at double precision NOT NULL,
+        message_id text NOT NULL,
+        user_id text,
+        anonymous_id text,
+        body bytea,
+        trace bytea NOT NULL
+    )""",
+    "CREATE INDEX traces_message_id ON traces (message_id)",
+    "CREATE INDEX traces_user_id ON traces (user_id) WHERE user_id IS NOT NULL",
+    "CREATE INDEX traces_anonymous_id ON traces (anonymous_id) WHERE anonymous_id IS NOT NULL",
+    """CREATE TABLE pruned (
+        id integer PRIMARY KEY CHECK (id = 1),
+        traces_before double precision NOT NULL
+    )""",
+    """CREATE TABLE refusals (
+        kind text NOT NULL,
+        name text NOT NULL,
+        reason text NOT NULL,
+        at double precision NOT NULL,
+        times bigint NOT NULL,
+        PRIMARY KEY (kind, name)
+    )""",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         "CREATE SEQUENCE event_ids",
@@ -127,6 +178,7 @@ MIGRATIONS: list[list[str]] = [
         # Why every worker waits (`status` says it): a 429, or a token Intercom refused.
         "ALTER TABLE rate_bucket ADD COLUMN paused_reason text",
     ],
+    CONSOLE,
 ]
 
 

@@ -34,9 +34,17 @@ from intercom_destination.store.base import (
     Status,
     StoreError,
 )
+from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS, Trace
+from intercom_destination.store.console_sql import OUTCOME_TOTALS
 from intercom_destination.store.names import without_credentials
 from intercom_destination.store.postgres import lanes
 from intercom_destination.store.postgres.schema import Connection, has_schema, migrate
+from intercom_destination.store.pruning import (
+    FOLD_COUNTERS,
+    MARK_PRUNED,
+    PRUNE_TRACES,
+    fold_parameters,
+)
 from intercom_destination.store.rows import (
     CACHES,
     DEAD,
@@ -80,10 +88,14 @@ class PostgresStore(SQLStore):
         *,
         dedup_window: float,
         outcome_log_rows: int,
+        trace_retention: float = TRACE_RETENTION,
+        trace_rows: int = TRACE_ROWS,
     ) -> None:
         self._pool = pool
         self._dedup_window = dedup_window
         self._outcome_log_rows = outcome_log_rows
+        self._trace_retention = trace_retention
+        self._trace_rows = trace_rows
         self._waiting: deque[_Waiting] = deque()
         self._committing: asyncio.Task[None] | None = None
         self._closed = False
@@ -95,6 +107,8 @@ class PostgresStore(SQLStore):
         *,
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
+        trace_retention: float = TRACE_RETENTION,
+        trace_rows: int = TRACE_ROWS,
         create: bool = True,
         connection_wait: float = CONNECTION_WAIT,
     ) -> PostgresStore:
@@ -112,7 +126,13 @@ class PostgresStore(SQLStore):
             open=False,
         )
         await pool.open(wait=True)
-        return cls(pool, dedup_window=dedup_window, outcome_log_rows=outcome_log_rows)
+        return cls(
+            pool,
+            dedup_window=dedup_window,
+            outcome_log_rows=outcome_log_rows,
+            trace_retention=trace_retention,
+            trace_rows=trace_rows,
+        )
 
     async def close(self) -> None:
         self._closed = True
@@ -177,41 +197,109 @@ class PostgresStore(SQLStore):
         )
 
     async def delivered(
-        self, lease: Lease, *, now: float, calls: int = 0, note: str | None = None
+        self,
+        lease: Lease,
+        *,
+        now: float,
+        calls: int = 0,
+        note: str | None = None,
+        trace: Trace | None = None,
     ) -> None:
         await self._transaction(
             partial(
-                lanes.finish, lease=lease, outcome="delivered", reason=note, now=now, calls=calls
+                lanes.finish,
+                lease=lease,
+                outcome="delivered",
+                reason=note,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
             )
         )
 
-    async def skipped(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+    async def skipped(
+        self,
+        lease: Lease,
+        reason: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
         await self._transaction(
             partial(
-                lanes.finish, lease=lease, outcome="skipped", reason=reason, now=now, calls=calls
+                lanes.finish,
+                lease=lease,
+                outcome="skipped",
+                reason=reason,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
             )
         )
 
-    async def dead(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+    async def dead(
+        self,
+        lease: Lease,
+        reason: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
         await self._transaction(
-            partial(lanes.dead, lease=lease, reason=reason, now=now, calls=calls)
+            partial(
+                lanes.dead, lease=lease, reason=reason, now=now, calls=calls, **self._traced(trace)
+            )
         )
 
     async def retry(
-        self, lease: Lease, at: float, outcome: str, *, now: float, calls: int = 0
-    ) -> None:
-        await self._transaction(
-            partial(lanes.retry, lease=lease, at=at, outcome=outcome, now=now, calls=calls)
-        )
-
-    async def park(
-        self, lease: Lease, waiting_for: str, until: float, *, now: float, calls: int = 0
+        self,
+        lease: Lease,
+        at: float,
+        outcome: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
     ) -> None:
         await self._transaction(
             partial(
-                lanes.park, lease=lease, waiting_for=waiting_for, until=until, now=now, calls=calls
+                lanes.retry,
+                lease=lease,
+                at=at,
+                outcome=outcome,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
             )
         )
+
+    async def park(
+        self,
+        lease: Lease,
+        waiting_for: str,
+        until: float,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
+        await self._transaction(
+            partial(
+                lanes.park,
+                lease=lease,
+                waiting_for=waiting_for,
+                until=until,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
+            )
+        )
+
+    def _traced(self, trace: Trace | None) -> dict[str, Any]:
+        """The trace arguments of a lanes function recording an attempt."""
+        return {"trace": trace, "keep_traces": self._trace_rows > 0}
 
     async def unpark(
         self, *, lane: str | None = None, waiting_for: str | None = None, now: float
@@ -237,6 +325,18 @@ class PostgresStore(SQLStore):
 
     async def purge(self, event_ids: Sequence[int] | None = None) -> int:
         return await self._transaction(partial(lanes.purge, event_ids=event_ids))
+
+    async def replay_reason(self, reason: str, *, now: float) -> int:
+        async def replay(connection: Connection) -> int:
+            return await lanes.replay(connection, await lanes.dead_of(connection, reason), now)
+
+        return await self._transaction(replay)
+
+    async def purge_reason(self, reason: str) -> int:
+        async def purge(connection: Connection) -> int:
+            return await lanes.purge(connection, await lanes.dead_of(connection, reason))
+
+        return await self._transaction(purge)
 
     async def claim_workspace(self, workspace: str) -> str | None:
         async def claim(connection: Connection) -> str | None:
@@ -327,7 +427,7 @@ class PostgresStore(SQLStore):
                 (SELECT count(*) FROM events WHERE state = {DEAD})""",
             (now,),
         )
-        outcomes = await self._read("SELECT outcome, count(*) FROM outcomes GROUP BY outcome", ())
+        outcomes = await self._read(OUTCOME_TOTALS, ())
         return Status(
             lanes=lane_count,
             in_flight=in_flight,
@@ -335,7 +435,7 @@ class PostgresStore(SQLStore):
             oldest_pending_age=None if oldest is None else max(0.0, now - oldest),
             parked=parked,
             dead=dead,
-            outcomes=dict(outcomes),
+            outcomes={outcome: int(count) for outcome, count in outcomes},
         )
 
     async def prune(self, now: float, limit: int = 10_000) -> int:
@@ -351,7 +451,15 @@ class PostgresStore(SQLStore):
                 " ORDER BY id LIMIT %s)",
                 (self._outcome_log_rows, limit),
             )
-            return events.rowcount + outcomes.rowcount
+            traces = await connection.execute(
+                PRUNE_TRACES, (limit, now - self._trace_retention, self._trace_rows)
+            )
+            pruned = await traces.fetchall()
+            if pruned:
+                await connection.execute(MARK_PRUNED, (max(at for (at,) in pruned),))
+            for statement, parameters in zip(FOLD_COUNTERS, fold_parameters(now), strict=True):
+                await connection.execute(statement, parameters)
+            return events.rowcount + outcomes.rowcount + len(pruned)
 
         return await self._transaction(prune)
 

@@ -51,6 +51,8 @@ from pathlib import Path
 import msgspec
 
 from intercom_destination.store.base import Enqueued, NewEvent
+from intercom_destination.store.console import ACCEPTED, MINUTE
+from intercom_destination.store.recording import COUNT_CONFLICT
 from intercom_destination.store.rows import PENDING
 from intercom_destination.store.sqlite.lanes import json_text
 from intercom_destination.store.sqlite.segments import (
@@ -112,6 +114,12 @@ _SORT = (
 _OPEN_LANES = (
     "INSERT INTO lanes (lane, available_at) SELECT lane, received_at FROM events"
     f" WHERE id > ? AND state = {PENDING} ORDER BY id ON CONFLICT (lane) DO NOTHING"
+)
+# Counted by the minute they were received in, for the console's overview.
+_COUNT_ACCEPTED = (
+    "INSERT INTO outcome_counts (bucket, type, outcome, events, calls)"
+    f" SELECT CAST(received_at AS INTEGER) / {MINUTE} * {MINUTE}, type, '{ACCEPTED}', count(*), 0"
+    " FROM events WHERE id > ? GROUP BY 1, 2" + COUNT_CONFLICT
 )
 _MARK = (
     "INSERT INTO segments (name, through) VALUES (?, ?)"
@@ -313,6 +321,7 @@ class Sorter:
         if not ends:
             return 0
         connection.execute(_OPEN_LANES, (first,))
+        connection.execute(_COUNT_ACCEPTED, (first,))
         connection.execute("UPDATE sorted SET through = ?", (through,))
         connection.executemany(_MARK, ends.items())
         self._cleanup_due = True

@@ -23,6 +23,16 @@ from intercom_destination.store.base import (
     StoredEvent,
     VisitorInFlight,
 )
+from intercom_destination.store.console import Trace
+from intercom_destination.store.recording import (
+    COUNT,
+    COUNT_CONFLICT,
+    LOG,
+    REFUSAL_CONFLICT,
+    TRACE,
+    record,
+    sqlite_placeholders,
+)
 from intercom_destination.store.rows import (
     DEAD,
     DONE,
@@ -85,6 +95,8 @@ def finish(
     reason: str | None,
     now: float,
     calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
 ) -> None:
     """The head was delivered or skipped: keep only its identifiers, for dedup."""
     _check(connection, lease)
@@ -94,14 +106,22 @@ def finish(
         (now, reason, lease.event.id),
     )
     _release(connection, lease.lane, now)
-    log(connection, lease.event, outcome, reason, now, calls)
+    log(connection, lease.event, outcome, reason, now, calls, trace, keep_traces)
 
 
-def dead(connection: sqlite3.Connection, lease: Lease, reason: str, now: float, calls: int) -> None:
+def dead(
+    connection: sqlite3.Connection,
+    lease: Lease,
+    reason: str,
+    now: float,
+    calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
+) -> None:
     _check(connection, lease)
     bury(connection, lease.event.id, reason, now)
     _release(connection, lease.lane, now)
-    log(connection, lease.event, "dead", reason, now, calls)
+    log(connection, lease.event, "dead", reason, now, calls, trace, keep_traces)
 
 
 def bury(connection: sqlite3.Connection, event_id: int, reason: str, now: float) -> bool:
@@ -123,6 +143,8 @@ def retry(
     outcome: str,
     now: float,
     calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
 ) -> None:
     _check(connection, lease)
     connection.execute(
@@ -137,7 +159,7 @@ def retry(
         " WHERE lane = ?",
         (at, lease.lane),
     )
-    log(connection, lease.event, "retry", outcome, now, calls)
+    log(connection, lease.event, "retry", outcome, now, calls, trace, keep_traces)
 
 
 def park(
@@ -147,6 +169,8 @@ def park(
     until: float,
     now: float,
     calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
 ) -> None:
     _check(connection, lease)
     connection.execute(
@@ -155,7 +179,7 @@ def park(
         (waiting_for, until, lease.event.id),
     )
     _release(connection, lease.lane, now)
-    log(connection, lease.event, "parked", waiting_for, now, calls)
+    log(connection, lease.event, "parked", waiting_for, now, calls, trace, keep_traces)
 
 
 def unpark(
@@ -220,6 +244,16 @@ def replay(connection: sqlite3.Connection, event_ids: Sequence[int] | None, now:
     return len(rows)
 
 
+def dead_of(connection: sqlite3.Connection, reason: str) -> list[int]:
+    """The ids of the dead letters that died for `reason`."""
+    return [
+        event_id
+        for (event_id,) in connection.execute(
+            f"SELECT id FROM events WHERE state = {DEAD} AND reason = ?", (reason,)
+        )
+    ]
+
+
 def purge(connection: sqlite3.Connection, event_ids: Sequence[int] | None) -> int:
     cursor = connection.execute(
         f"DELETE FROM events WHERE state = {DEAD} AND {_AMONG}", _among(event_ids)
@@ -234,7 +268,7 @@ def dead_parked(connection: sqlite3.Connection, event_id: int, reason: str, now:
     if row is None:
         return False
     bury(connection, event_id, reason, now)
-    log(connection, stored_event(row), "dead", reason, now, 0)
+    log(connection, stored_event(row), "dead", reason, now, 0, None, False)
     return True
 
 
@@ -263,12 +297,37 @@ def log(
     reason: str | None,
     now: float,
     calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
 ) -> None:
-    connection.execute(
-        "INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (now, event.message_id, event.lane, event.type, outcome, reason, calls),
+    """Log an attempt's outcome, count it, and keep its trace (if `keep_traces`) and the
+    names a budget refused."""
+    parameters = record(
+        event, outcome, reason, now=now, calls=calls, trace=trace, keep_traces=keep_traces
     )
+    connection.execute(_LOG, parameters)
+    connection.execute(_COUNT, parameters)
+    if parameters["trace"] is not None:
+        connection.execute(_TRACE, parameters)
+    connection.executemany(
+        _REFUSAL,
+        [
+            {"kind": kind, "name": name, "reason": why, "now": now}
+            for kind, name, why in zip(
+                parameters["kinds"], parameters["names"], parameters["reasons"], strict=True
+            )
+        ],
+    )
+
+
+_LOG = sqlite_placeholders(LOG)
+# WHERE true: SQLite needs one to tell the upsert's ON from a join's.
+_COUNT = sqlite_placeholders(COUNT + " WHERE true" + COUNT_CONFLICT)
+_TRACE = sqlite_placeholders(TRACE)
+_REFUSAL = (
+    "INSERT INTO refusals (kind, name, reason, at, times) VALUES (:kind, :name, :reason, :now, 1)"
+    + REFUSAL_CONFLICT
+)
 
 
 # All events when the ids are None, else those named.

@@ -46,6 +46,66 @@ _INBOX = [
     " (SELECT 1 FROM arrivals.sqlite_sequence WHERE name = 'inbox')",
 ]
 
+#: What the console reads (see `protocols.Console`); the same in PostgreSQL but for types.
+CONSOLE = [
+    # Who an outcome row's event is about, for search and to erase a person.
+    "ALTER TABLE outcomes ADD COLUMN user_id TEXT",
+    "ALTER TABLE outcomes ADD COLUMN anonymous_id TEXT",
+    "ALTER TABLE outcomes ADD COLUMN email TEXT",
+    "ALTER TABLE outcomes ADD COLUMN event TEXT",
+    "CREATE INDEX outcomes_message_id ON outcomes (message_id)",
+    "CREATE INDEX outcomes_user_id ON outcomes (user_id, id) WHERE user_id IS NOT NULL",
+    "CREATE INDEX outcomes_anonymous_id ON outcomes (anonymous_id, id)"
+    " WHERE anonymous_id IS NOT NULL",
+    "CREATE INDEX outcomes_email ON outcomes (email, id) WHERE email IS NOT NULL",
+    "CREATE INDEX outcomes_event ON outcomes (event, id) WHERE event IS NOT NULL",
+    "CREATE INDEX outcomes_outcome ON outcomes (outcome, id)",
+    # Dead letters by reason, with what `dead_groups` reads of them.
+    f"CREATE INDEX events_dead_reason ON events (reason, id, finished_at) WHERE state = {DEAD}",
+    # Events and calls by time step (`bucket`, Unix seconds), type and outcome, kept with
+    # every outcome row (and, as `accepted`, every event sorted in), so that `status` and
+    # the overview count exactly without reading the log. Pruning folds minutes into hours
+    # and hours into totals (bucket 0).
+    """CREATE TABLE outcome_counts (
+        bucket INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        PRIMARY KEY (bucket, type, outcome)
+    ) WITHOUT ROWID""",
+    "INSERT INTO outcome_counts (bucket, type, outcome, events, calls)"
+    " SELECT CAST(at AS INTEGER) / 60 * 60, type, outcome, count(*), sum(calls) FROM outcomes"
+    " GROUP BY 1, 2, 3",
+    # One row per attempt that gave a trace: the trace (JSON), and the event as received.
+    """CREATE TABLE traces (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        message_id TEXT NOT NULL,
+        user_id TEXT,
+        anonymous_id TEXT,
+        body BLOB,
+        trace BLOB NOT NULL
+    )""",
+    "CREATE INDEX traces_message_id ON traces (message_id)",
+    "CREATE INDEX traces_user_id ON traces (user_id) WHERE user_id IS NOT NULL",
+    "CREATE INDEX traces_anonymous_id ON traces (anonymous_id) WHERE anonymous_id IS NOT NULL",
+    # Up to when traces were pruned, so that a story tells a pruned trace from none.
+    """CREATE TABLE pruned (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        traces_before REAL NOT NULL
+    )""",
+    # Event names and custom attributes a workspace budget refused.
+    """CREATE TABLE refusals (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at REAL NOT NULL,
+        times INTEGER NOT NULL,
+        PRIMARY KEY (kind, name)
+    ) WITHOUT ROWID""",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE events (
@@ -186,6 +246,7 @@ MIGRATIONS: list[list[str]] = [
         # Why every worker waits (`status` says it): a 429, or a token Intercom refused.
         "ALTER TABLE rate_bucket ADD COLUMN paused_reason TEXT",
     ],
+    CONSOLE,
 ]
 
 

@@ -34,6 +34,14 @@ from intercom_destination.store.base import (
     Status,
     StoreError,
 )
+from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS, Trace
+from intercom_destination.store.console_sql import OUTCOME_TOTALS
+from intercom_destination.store.pruning import (
+    FOLD_COUNTERS,
+    MARK_PRUNED,
+    PRUNE_TRACES,
+    fold_parameters,
+)
 from intercom_destination.store.rows import (
     CACHES,
     DEAD,
@@ -82,6 +90,8 @@ class SQLiteStore(SQLStore):
         *,
         dedup_window: float,
         outcome_log_rows: int,
+        trace_retention: float,
+        trace_rows: int,
         scratch: Path | None = None,
     ) -> None:
         self._writer = writer
@@ -96,6 +106,8 @@ class SQLiteStore(SQLStore):
         self._scratch = scratch
         self._dedup_window = dedup_window
         self._outcome_log_rows = outcome_log_rows
+        self._trace_retention = trace_retention
+        self._trace_rows = trace_rows
 
     @classmethod
     async def open(
@@ -104,6 +116,8 @@ class SQLiteStore(SQLStore):
         *,
         dedup_window: float = DEDUP_WINDOW,
         outcome_log_rows: int = OUTCOME_LOG_ROWS,
+        trace_retention: float = TRACE_RETENTION,
+        trace_rows: int = TRACE_ROWS,
         create: bool = True,
     ) -> SQLiteStore:
         if not create and path != MEMORY and not Path(path).exists():
@@ -157,6 +171,8 @@ class SQLiteStore(SQLStore):
             sorter,
             dedup_window=dedup_window,
             outcome_log_rows=outcome_log_rows,
+            trace_retention=trace_retention,
+            trace_rows=trace_rows,
             scratch=scratch,
         )
 
@@ -193,41 +209,109 @@ class SQLiteStore(SQLStore):
         )
 
     async def delivered(
-        self, lease: Lease, *, now: float, calls: int = 0, note: str | None = None
+        self,
+        lease: Lease,
+        *,
+        now: float,
+        calls: int = 0,
+        note: str | None = None,
+        trace: Trace | None = None,
     ) -> None:
         await self._writer.call(
             partial(
-                lanes.finish, lease=lease, outcome="delivered", reason=note, now=now, calls=calls
+                lanes.finish,
+                lease=lease,
+                outcome="delivered",
+                reason=note,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
             )
         )
 
-    async def skipped(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+    async def skipped(
+        self,
+        lease: Lease,
+        reason: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
         await self._writer.call(
             partial(
-                lanes.finish, lease=lease, outcome="skipped", reason=reason, now=now, calls=calls
+                lanes.finish,
+                lease=lease,
+                outcome="skipped",
+                reason=reason,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
             )
         )
 
-    async def dead(self, lease: Lease, reason: str, *, now: float, calls: int = 0) -> None:
+    async def dead(
+        self,
+        lease: Lease,
+        reason: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
         await self._writer.call(
-            partial(lanes.dead, lease=lease, reason=reason, now=now, calls=calls)
+            partial(
+                lanes.dead, lease=lease, reason=reason, now=now, calls=calls, **self._traced(trace)
+            )
         )
 
     async def retry(
-        self, lease: Lease, at: float, outcome: str, *, now: float, calls: int = 0
-    ) -> None:
-        await self._writer.call(
-            partial(lanes.retry, lease=lease, at=at, outcome=outcome, now=now, calls=calls)
-        )
-
-    async def park(
-        self, lease: Lease, waiting_for: str, until: float, *, now: float, calls: int = 0
+        self,
+        lease: Lease,
+        at: float,
+        outcome: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
     ) -> None:
         await self._writer.call(
             partial(
-                lanes.park, lease=lease, waiting_for=waiting_for, until=until, now=now, calls=calls
+                lanes.retry,
+                lease=lease,
+                at=at,
+                outcome=outcome,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
             )
         )
+
+    async def park(
+        self,
+        lease: Lease,
+        waiting_for: str,
+        until: float,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
+        await self._writer.call(
+            partial(
+                lanes.park,
+                lease=lease,
+                waiting_for=waiting_for,
+                until=until,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
+            )
+        )
+
+    def _traced(self, trace: Trace | None) -> dict[str, Any]:
+        """The trace arguments of a lanes function recording an attempt."""
+        return {"trace": trace, "keep_traces": self._trace_rows > 0}
 
     async def unpark(
         self, *, lane: str | None = None, waiting_for: str | None = None, now: float
@@ -260,6 +344,16 @@ class SQLiteStore(SQLStore):
 
     async def purge(self, event_ids: Sequence[int] | None = None) -> int:
         return await self._writer.call(partial(lanes.purge, event_ids=event_ids))
+
+    async def replay_reason(self, reason: str, *, now: float) -> int:
+        return await self._writer.call(
+            lambda connection: lanes.replay(connection, lanes.dead_of(connection, reason), now)
+        )
+
+    async def purge_reason(self, reason: str) -> int:
+        return await self._writer.call(
+            lambda connection: lanes.purge(connection, lanes.dead_of(connection, reason))
+        )
 
     async def claim_workspace(self, workspace: str) -> str | None:
         return await self._writer.call(partial(_claim_workspace, workspace=workspace))
@@ -310,8 +404,11 @@ class SQLiteStore(SQLStore):
         return await self._writer.call(
             partial(
                 _prune,
+                now=now,
                 finished_before=now - self._dedup_window,
                 keep_outcomes=self._outcome_log_rows,
+                traces_before=now - self._trace_retention,
+                keep_traces=self._trace_rows,
                 limit=limit,
             )
         )
@@ -487,9 +584,7 @@ def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Sta
     # One count per state, so that each is read from that state's partial index.
     (parked,) = connection.execute(f"SELECT count(*) FROM events WHERE state = {PARKED}").fetchone()
     (dead,) = connection.execute(f"SELECT count(*) FROM events WHERE state = {DEAD}").fetchone()
-    outcomes = dict(
-        connection.execute("SELECT outcome, count(*) FROM outcomes GROUP BY outcome").fetchall()
-    )
+    outcomes = dict(connection.execute(OUTCOME_TOTALS).fetchall())
     return Status(
         lanes=lane_count,
         in_flight=in_flight,
@@ -502,7 +597,13 @@ def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Sta
 
 
 def _prune(
-    connection: sqlite3.Connection, finished_before: float, keep_outcomes: int, limit: int
+    connection: sqlite3.Connection,
+    now: float,
+    finished_before: float,
+    keep_outcomes: int,
+    traces_before: float,
+    keep_traces: int,
+    limit: int,
 ) -> int:
     events = connection.execute(
         "DELETE FROM events WHERE id IN (SELECT id FROM events"
@@ -514,4 +615,11 @@ def _prune(
         " WHERE id <= (SELECT max(id) FROM outcomes) - ? ORDER BY id LIMIT ?)",
         (keep_outcomes, limit),
     ).rowcount
-    return events + outcomes
+    pruned = connection.execute(
+        _placeholders(PRUNE_TRACES), (limit, traces_before, keep_traces)
+    ).fetchall()
+    if pruned:
+        connection.execute(_placeholders(MARK_PRUNED), (max(at for (at,) in pruned),))
+    for statement, parameters in zip(FOLD_COUNTERS, fold_parameters(now), strict=True):
+        connection.execute(_placeholders(statement), parameters)
+    return events + outcomes + len(pruned)

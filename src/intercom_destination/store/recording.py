@@ -1,0 +1,122 @@
+"""What recording an attempt's outcome writes besides the event's new state, in both stores:
+the outcome log row (with whom the event is about), its counter, the attempt's trace and
+the names a budget refused. The statements are in PostgreSQL's named placeholders; the
+SQLite store runs them through `sqlite_placeholders`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from intercom_destination.store.base import OutcomeName, StoredEvent
+from intercom_destination.store.console import MINUTE, Trace
+
+
+class _Traits(msgspec.Struct):
+    email: object = None
+
+
+class _Context(msgspec.Struct):
+    traits: _Traits | None = None
+
+
+class _Who(msgspec.Struct):
+    userId: object = None
+    anonymousId: object = None
+    event: object = None
+    traits: _Traits | None = None
+    context: _Context | None = None
+
+
+_who = msgspec.json.Decoder(_Who)
+_trace = msgspec.json.Encoder()
+
+
+def who(body: bytes) -> dict[str, str | None]:
+    """The userId, anonymousId, email (the traits', else the context's) and event name of an
+    event's JSON, as the outcome log keeps them; None for what it lacks or is not text."""
+    try:
+        found = _who.decode(body)
+    except msgspec.DecodeError:
+        found = _Who()
+    email = found.traits.email if found.traits else None
+    if email is None and found.context and found.context.traits:
+        email = found.context.traits.email
+    return {
+        "user_id": _text(found.userId),
+        "anonymous_id": _text(found.anonymousId),
+        # Addresses are matched without regard to case.
+        "email": email.strip().lower() if isinstance(email, str) and email.strip() else None,
+        "event": _text(found.event),
+    }
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | str):
+        return str(value) or None
+    return None
+
+
+def record(
+    event: StoredEvent,
+    outcome: OutcomeName,
+    reason: str | None,
+    *,
+    now: float,
+    calls: int,
+    trace: Trace | None,
+    keep_traces: bool,
+) -> dict[str, Any]:
+    """The parameters of `LOG`, `COUNT`, `TRACE` and the refusals' statements for one attempt."""
+    refusals = {(r.kind, r.name): r.reason for r in trace.refusals} if trace else {}
+    return {
+        "now": now,
+        "message_id": event.message_id,
+        "lane": event.lane,
+        "type": event.type,
+        "outcome": outcome,
+        "reason": reason,
+        "calls": calls,
+        "bucket": int(now) // MINUTE * MINUTE,
+        **who(event.body),
+        "body": event.body,
+        "trace": _trace.encode(trace) if trace is not None and keep_traces else None,
+        "kinds": [kind for kind, _ in refusals],
+        "names": [name for _, name in refusals],
+        "reasons": list(refusals.values()),
+    }
+
+
+LOG = (
+    "INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls, user_id,"
+    " anonymous_id, email, event) SELECT %(now)s, %(message_id)s, %(lane)s, %(type)s,"
+    " %(outcome)s, %(reason)s, %(calls)s, %(user_id)s, %(anonymous_id)s, %(email)s, %(event)s"
+)
+COUNT = (
+    "INSERT INTO outcome_counts (bucket, type, outcome, events, calls)"
+    " SELECT %(bucket)s, %(type)s, %(outcome)s, 1, %(calls)s"
+)
+#: Completes `COUNT` (after any WHERE clause the caller adds).
+COUNT_CONFLICT = (
+    " ON CONFLICT (bucket, type, outcome) DO UPDATE SET"
+    " events = outcome_counts.events + excluded.events,"
+    " calls = outcome_counts.calls + excluded.calls"
+)
+TRACE = (
+    "INSERT INTO traces (at, message_id, user_id, anonymous_id, body, trace)"
+    " SELECT %(now)s, %(message_id)s, %(user_id)s, %(anonymous_id)s, %(body)s, %(trace)s"
+)
+REFUSAL_CONFLICT = (
+    " ON CONFLICT (kind, name) DO UPDATE SET reason = excluded.reason, at = excluded.at,"
+    " times = refusals.times + 1"
+)
+
+
+def sqlite_placeholders(sql: str) -> str:
+    """A statement in PostgreSQL's named placeholders in SQLite's."""
+    return re.sub(r"%\((\w+)\)s", r":\1", sql)
