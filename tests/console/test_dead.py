@@ -12,11 +12,15 @@ pytestmark = pytest.mark.anyio
 
 
 async def make_dead(store: Store, *message_ids: str, reason: str) -> list[int]:
-    """One dead letter per messageId, each in its own lane; their ids."""
+    """One dead letter per messageId, each in its own lane, dead for `reason`; their ids."""
     await store.enqueue([event(m, user_id=f"user-{m}") for m in message_ids])
     for lease in await store.lease("w", 100, 30, NOW):
         await store.dead(lease, reason, now=NOW)
-    return [letter.event.id for letter in await store.dead_letters()]
+    return [
+        letter.event.id
+        for letter in await store.dead_letters()
+        if letter.event.message_id in message_ids
+    ]
 
 
 async def test_the_page_lists_each_dead_letter_with_its_reason(
@@ -64,15 +68,15 @@ async def test_the_api_lists_in_pages_and_replays_by_id(store: Store, connect: C
     async with connect() as client:
         token = (await client.get("/api/csrf")).json()["token"]
         first = (await client.get("/api/dead", params={"limit": 2})).json()
-        rest = (await client.get("/api/dead", params={"after": first["nextAfter"]})).json()
+        rest = (await client.get("/api/dead", params={"after": first["next_after"]})).json()
         replayed = await client.post(
             "/api/dead/replay", json={"id": ids[1:]}, headers={"X-CSRF-Token": token}
         )
-    assert [letter["messageId"] for letter in first["letters"]] == ["m1", "m2"]
+    assert [letter["message_id"] for letter in first["letters"]] == ["m1", "m2"]
     assert first["letters"][0]["reason"] == "500 Internal Server Error"
     assert first["letters"][0]["event"]["messageId"] == "m1"
-    assert [letter["messageId"] for letter in rest["letters"]] == ["m3"]
-    assert rest["nextAfter"] is None
+    assert [letter["message_id"] for letter in rest["letters"]] == ["m3"]
+    assert rest["next_after"] is None
     assert replayed.json() == {"replayed": 2}
     assert [letter.event.id for letter in await store.dead_letters()] == ids[:1]
 
@@ -80,8 +84,9 @@ async def test_the_api_lists_in_pages_and_replays_by_id(store: Store, connect: C
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        ({}, "id: name dead letters by id, or give all"),
-        ({"all": True, "id": [1]}, "id: name dead letters by id, or give all"),
+        ({}, "id: name dead letters by id, or by reason, or give all"),
+        ({"all": True, "id": [1]}, "id: name dead letters by id, or by reason, or give all"),
+        ({"reason": 5}, "reason: must be a dead letter's reason, a string"),
         ({"id": ["one"]}, "id: each must be a dead letter's id, a number"),
     ],
 )
@@ -100,3 +105,44 @@ async def test_a_bad_page_parameter_is_named(connect: Connect) -> None:
         answer = await client.get("/api/dead", params={"limit": "many"})
     assert answer.status_code == 400
     assert answer.json() == {"error": "limit: not a number"}
+
+
+async def test_the_page_groups_dead_letters_by_reason(store: Store, connect: Connect) -> None:
+    await make_dead(store, "a1", "a2", "a3", reason="500 Internal Server Error")
+    await make_dead(store, "b1", reason="400 parameter_invalid: email")
+    async with connect() as client:
+        page = (await client.get("/dead")).text
+        api = (await client.get("/api/dead")).json()
+    groups = [(group["count"], group["reason"]) for group in api["groups"]]
+    assert groups == [(3, "500 Internal Server Error"), (1, "400 parameter_invalid: email")]
+    assert api["groups"][0]["sample_message_id"] == "a1"
+    assert "Replay group" in page
+    assert 'name="reason" value="500 Internal Server Error"' in page
+
+
+async def test_replaying_a_group_takes_only_its_reason(store: Store, connect: Connect) -> None:
+    await make_dead(store, "a1", "a2", reason="500 Internal Server Error")
+    kept = await make_dead(store, "b1", reason="400 parameter_invalid: email")
+    async with connect() as client:
+        token = csrf_of((await client.get("/dead")).text)
+        answer = await client.post(
+            "/dead/replay",
+            data={"csrf": token, "reason": "500 Internal Server Error"},
+            follow_redirects=True,
+        )
+    assert "Replayed 2 dead letters." in answer.text
+    assert [letter.event.id for letter in await store.dead_letters()] == kept
+
+
+async def test_purging_a_group_through_the_api(store: Store, connect: Connect) -> None:
+    await make_dead(store, "a1", "a2", reason="500 Internal Server Error")
+    kept = await make_dead(store, "b1", reason="400 parameter_invalid: email")
+    async with connect() as client:
+        token = (await client.get("/api/csrf")).json()["token"]
+        answer = await client.post(
+            "/api/dead/purge",
+            json={"reason": "500 Internal Server Error"},
+            headers={"X-CSRF-Token": token},
+        )
+    assert answer.json() == {"purged": 2}
+    assert [letter.event.id for letter in await store.dead_letters()] == kept

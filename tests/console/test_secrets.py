@@ -17,7 +17,18 @@ WRITE_KEYS = ("wk-secret-one", "wk-secret-two")
 PASSWORD = "console-secret-password"
 
 #: Every page and GET answer of the console.
-PATHS = ("/dead", "/tester", "/api/dead", "/api/csrf")
+PATHS = (
+    "/",
+    "/events",
+    "/events/m1",
+    "/dead",
+    "/tester",
+    "/api/overview",
+    "/api/events",
+    "/api/events/m1",
+    "/api/dead",
+    "/api/csrf",
+)
 
 
 async def test_no_secret_is_ever_shown(store: Store, connect: Connect) -> None:

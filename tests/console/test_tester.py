@@ -83,7 +83,7 @@ async def test_sending_stores_the_event_for_delivery(store: Store, connect: Conn
         )
     assert "Sent <code>t-1</code>" in page.text
     assert 'href="/events/t-1"' in page.text
-    assert again.json() == {"messageId": "t-1", "accepted": False}
+    assert again.json() == {"message_id": "t-1", "accepted": False}
     [lease] = await store.lease("w", 10, 30, NOW)
     assert lease.event.message_id == "t-1"
     assert lease.event.lane == "u1"
@@ -98,7 +98,7 @@ async def test_an_event_without_a_messageid_is_given_one(connect: Connect) -> No
             headers={"X-CSRF-Token": token},
         )
     assert sent.json()["accepted"] is True
-    assert sent.json()["messageId"].startswith("console-")
+    assert sent.json()["message_id"].startswith("console-")
 
 
 async def test_the_plan_fragment_is_what_the_script_swaps_in(connect: Connect) -> None:

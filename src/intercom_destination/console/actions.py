@@ -15,21 +15,48 @@ from intercom_destination.spec import Event, InvalidEvent
 from intercom_destination.store import Enqueued, new_event
 
 
-def which_dead_letters(fields: ImmutableMultiDict[str, Any]) -> list[int] | None:
-    """The dead letters a replay or purge names: `id` (repeated, or a list in JSON), or
-    `all`; None means all. A 400 naming the field when neither, or both, is given."""
+class Chosen(msgspec.Struct, frozen=True):
+    """The dead letters a replay or purge names: by id, by reason (a group), or all."""
+
+    ids: list[int] | None = None
+    reason: str | None = None
+
+
+def chosen_dead_letters(fields: ImmutableMultiDict[str, Any]) -> Chosen:
+    """`id` (repeated in a form, a list in JSON), `reason`, or `all`: exactly one of them;
+    a 400 naming the field otherwise."""
     everything = fields.get("all") in (True, "1", "true", "on")
     given = fields.getlist("id")
     if len(given) == 1 and isinstance(given[0], list):
         given = given[0]
-    if everything == bool(given):
-        raise HTTPException(400, "id: name dead letters by id, or give all")
-    if everything:
-        return None
+    reason = fields.get("reason")
+    if sum((everything, bool(given), reason is not None)) != 1:
+        raise HTTPException(400, "id: name dead letters by id, or by reason, or give all")
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise HTTPException(400, "reason: must be a dead letter's reason, a string")
+        return Chosen(reason=reason)
     try:
-        return [int(value) for value in given]
+        return Chosen(ids=[int(value) for value in given] if given else None)
     except (TypeError, ValueError):
         raise HTTPException(400, "id: each must be a dead letter's id, a number") from None
+
+
+async def replay(console: Console, fields: ImmutableMultiDict[str, Any]) -> int:
+    """Put the dead letters `fields` name back in their lanes; how many."""
+    chosen = chosen_dead_letters(fields)
+    now = console.clock()
+    if chosen.reason is not None:
+        return await console.store.replay_reason(chosen.reason, now=now)
+    return await console.store.replay(chosen.ids, now=now)
+
+
+async def purge(console: Console, fields: ImmutableMultiDict[str, Any]) -> int:
+    """Delete the dead letters `fields` name for good; how many."""
+    chosen = chosen_dead_letters(fields)
+    if chosen.reason is not None:
+        return await console.store.purge_reason(chosen.reason)
+    return await console.store.purge(chosen.ids)
 
 
 def pasted_event(console: Console, fields: ImmutableMultiDict[str, Any]) -> Event | InvalidEvent:

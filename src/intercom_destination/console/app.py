@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 from intercom_destination.console import api, pages
 from intercom_destination.console.context import Console
 from intercom_destination.console.guard import Guard
-from intercom_destination.console.views import iso
+from intercom_destination.console.views import age, iso
 from intercom_destination.settings import Settings
 from intercom_destination.store import Store
 
@@ -32,6 +32,7 @@ def create_console_app(
         autoescape=select_autoescape(default=True),
     )
     environment.filters["iso"] = iso
+    environment.filters["age"] = age
     app = Starlette(
         routes=[*pages.routes, Mount("/api", routes=api.routes), _assets()],
         middleware=[Middleware(Guard, password=settings.console_password)],

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from intercom_destination.console import actions
-from intercom_destination.console.api import DEAD_LETTERS_PAGE
+from intercom_destination.console import actions, chart
+from intercom_destination.console.events import OUTCOMES, event_query, is_final
+from intercom_destination.console.overview import WINDOWS, overview_view, window_of
 from intercom_destination.console.requests import console_of, int_param, posted
-from intercom_destination.console.views import dead_letter_page
+from intercom_destination.console.views import DEAD_LETTERS_PAGE, dead_letter_page, stored_document
 from intercom_destination.spec import InvalidEvent
+from intercom_destination.spec.decode import EVENT_TYPES
+from intercom_destination.store import SEARCH_KEYS
 
 #: What the tester's text area holds until something is pasted.
 EXAMPLE_EVENT = """{
@@ -30,6 +34,63 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
+async def overview(request: Request) -> Response:
+    console = console_of(request)
+    window = window_of(request)
+    found = await console.store.overview(console.clock(), WINDOWS[window])
+    view = overview_view(found, console.settings, window)
+    budgets = [
+        ("Event names", view.event_names),
+        ("Contact attributes", view.attributes["contact"]),
+        ("Company attributes", view.attributes["company"]),
+    ]
+    return render(
+        request,
+        "overview.html",
+        view=view,
+        windows=WINDOWS,
+        chart=chart.svg(view.starts, view.series, view.step),
+        budgets=budgets,
+    )
+
+
+async def events(request: Request) -> Response:
+    query = event_query(request)
+    page = await console_of(request).store.search(query)
+    older = None
+    if page.next is not None:
+        older = request.url.include_query_params(before=page.next)
+    return render(
+        request,
+        "events.html",
+        query=query,
+        page=page,
+        older=older,
+        keys=SEARCH_KEYS,
+        outcomes=OUTCOMES,
+        types=EVENT_TYPES,
+    )
+
+
+async def story(request: Request) -> Response:
+    """The whole story of one event; with `?follow=1`, its body alone, for a page that
+    follows the event until its outcome is final (the tester, once it sent one)."""
+    following = request.query_params.get("follow") == "1"
+    message_id = request.path_params["message_id"]
+    found = await console_of(request).store.story(message_id)
+    if found is None:
+        raise HTTPException(404, f"the store knows no event with messageId {message_id!r}")
+    return render(
+        request,
+        "story_body.html" if following else "story.html",
+        story=found,
+        state=found.state or "forgotten",
+        final=is_final(found),
+        following=following,
+        event=stored_document(found.body) if found.body is not None else None,
+    )
+
+
 async def dead(request: Request) -> Response:
     console = console_of(request)
     after = int_param(request, "after", 0, low=0, high=2**62)
@@ -44,14 +105,14 @@ async def dead(request: Request) -> Response:
 
 async def dead_replay(request: Request) -> Response:
     console = console_of(request)
-    ids = actions.which_dead_letters(await posted(request, console.csrf))
-    return _after_change("replayed", await console.store.replay(ids, now=console.clock()))
+    fields = await posted(request, console.csrf)
+    return _after_change("replayed", await actions.replay(console, fields))
 
 
 async def dead_purge(request: Request) -> Response:
     console = console_of(request)
-    ids = actions.which_dead_letters(await posted(request, console.csrf))
-    return _after_change("purged", await console.store.purge(ids))
+    fields = await posted(request, console.csrf)
+    return _after_change("purged", await actions.purge(console, fields))
 
 
 def _after_change(verb: str, count: int) -> Response:
@@ -74,7 +135,7 @@ async def tester_post(request: Request) -> Response:
     sent = None
     if fields.get("action") == "send" and not isinstance(event, InvalidEvent):
         accepted = await actions.send_event(console, event)
-        sent = {"messageId": event.message_id, "accepted": accepted}
+        sent = {"message_id": event.message_id, "accepted": accepted}
     status = 400 if tried.error else 200
     return render(
         request, "tester.html", status, text=fields.get("event", ""), tried=tried, sent=sent
@@ -89,6 +150,9 @@ async def tester_plan(request: Request) -> Response:
 
 
 routes = [
+    Route("/", overview),
+    Route("/events", events),
+    Route("/events/{message_id:path}", story),
     Route("/dead", dead),
     Route("/dead/replay", dead_replay, methods=["POST"]),
     Route("/dead/purge", dead_purge, methods=["POST"]),

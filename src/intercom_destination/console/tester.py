@@ -19,7 +19,7 @@ MAX_EVENT_BYTES = 32 * 1024
 _object = msgspec.json.Decoder(dict[str, Any])
 
 
-class Tried(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Tried(msgspec.Struct, frozen=True, kw_only=True):
     """What the tester shows of a pasted event: why it is invalid, or what it becomes."""
 
     error: str | None = None
