@@ -30,6 +30,11 @@ for (const area of document.querySelectorAll("textarea[data-plan]")) {
 // A story being written (an event just sent): reload its part of the page until it is final.
 const follow = async (section) => {
   const answer = await fetch(section.dataset.follow, { headers: { Accept: "text/html" } });
+  if (!answer.ok) {
+    // Not in the store's reads yet (just sent): ask again.
+    setTimeout(() => follow(section), 1000);
+    return;
+  }
   const holder = document.createElement("div");
   holder.innerHTML = await answer.text();
   const fresh = holder.firstElementChild;
