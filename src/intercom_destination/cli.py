@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from intercom_destination import logs
-from intercom_destination.commands import deadletters, status
+from intercom_destination.commands import deadletters, status, trace
 from intercom_destination.commands.console import CONSOLE_PORT
 from intercom_destination.commands.event_file import read_events
 from intercom_destination.delivery import connection
@@ -200,6 +200,23 @@ def status_command(config_path: Path | None, as_json: bool) -> None:
     now = time.time()
     report = _run(status.report(settings, now))
     click.echo(msgspec.json.encode(report).decode() if as_json else status.render(report, now))
+
+
+@main.command("trace")
+@config_option
+@click.argument("message_id")
+def trace_command(config_path: Path | None, message_id: str) -> None:
+    """One event's story: as received, what it waits for, each attempt, its Intercom requests.
+
+    Traces are kept for trace_retention seconds and at most trace_rows attempts (see
+    docs/configuration.md); older attempts show their outcome only.
+    """
+    settings = _settings(config_path)
+    story = _run(trace.story(settings, message_id))
+    if story is None:
+        where = store_name(settings.database_url)
+        raise click.ClickException(f"no event with messageId {message_id!r} in {where}")
+    click.echo(trace.render(story))
 
 
 @main.command("migrate")

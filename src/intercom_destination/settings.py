@@ -97,6 +97,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: How long a worker holds a lane before another may take it, seconds. A worker extends
     #: its leases while it works; a crashed worker's lanes wait this long to be picked up.
     lease_for: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    #: How long each attempt's trace (its Intercom requests and answers) is kept, seconds,
+    #: and how many attempts' traces at most (0: none is kept).
+    trace_retention: Annotated[float, msgspec.Meta(gt=0)] = 3 * 24 * 3600.0
+    trace_rows: Annotated[int, msgspec.Meta(ge=0)] = 100_000
 
     @property
     def base_url(self) -> str:

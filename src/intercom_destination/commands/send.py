@@ -81,7 +81,11 @@ async def send(
     if asked."""
     since = clock()
     events = read_events(lines, datetime.fromtimestamp(since, UTC))
-    async with await open_store(settings.database_url) as store:
+    async with await open_store(
+        settings.database_url,
+        trace_retention=settings.trace_retention,
+        trace_rows=settings.trace_rows,
+    ) as store:
         backfill = await _store_events(store, events, since, console, follow=deliver)
         if deliver:
             feed = OutcomeFeed(store, backfill.followed, since=since)

@@ -57,7 +57,11 @@ async def run_serve(
     sock, url = bind(host, port)
     console_listener = _console_listener(*console) if console is not None else None
     async with _intercom(settings, echo) as settings:
-        store = await open_store(settings.database_url)
+        store = await open_store(
+            settings.database_url,
+            trace_retention=settings.trace_retention,
+            trace_rows=settings.trace_rows,
+        )
         try:
             registry = new_registry()
             metrics = DeliveryMetrics(registry)

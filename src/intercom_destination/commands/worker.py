@@ -32,7 +32,11 @@ async def run_worker(settings: Settings) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, on_signal, number)
     async with (
-        await open_store(settings.database_url) as store,
+        await open_store(
+            settings.database_url,
+            trace_retention=settings.trace_retention,
+            trace_rows=settings.trace_rows,
+        ) as store,
         open_worker(settings, store) as worker,
     ):
         log.info(

@@ -16,6 +16,7 @@ from typing import Any
 
 from intercom_destination.delivery.attempt import DeliveryAttempt
 from intercom_destination.delivery.conversions import convert, implied_type
+from intercom_destination.delivery.traces import refused
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import ValidationFailed
 from intercom_destination.store import Model, Store
@@ -61,9 +62,11 @@ class Attributes:
             if ok:
                 kept[name] = converted
             else:
-                attempt.warnings.append(
-                    f"{model} attribute {name!r} dropped: {value!r} is not a {data_type}, "
-                    "the attribute's type in Intercom"
+                _dropped(
+                    attempt,
+                    model,
+                    name,
+                    f"{value!r} is not a {data_type}, the attribute's type in Intercom",
                 )
         admitted = {key: value for key, value in body.items() if key != "custom_attributes"}
         if kept:
@@ -103,7 +106,7 @@ class Attributes:
             unusable = self._cannot_create(model, value)
         if unusable is not None:
             if value is not None:
-                attempt.warnings.append(f"{model} attribute {name!r} dropped: {unusable}")
+                _dropped(attempt, model, name, unusable)
             return None
         data_type = implied_type(value)
         try:
@@ -111,7 +114,7 @@ class Attributes:
         except ValidationFailed as error:
             reason = f"Intercom would not create it ({error})"
             self._unusable[model][name.casefold()] = reason
-            attempt.warnings.append(f"{model} attribute {name!r} dropped: {reason}")
+            _dropped(attempt, model, name, reason)
             return None
         self._custom[model][name] = data_type
         await self._store.add_attribute(model, name, data_type)
@@ -129,3 +132,8 @@ class Attributes:
                 "max_custom_attributes budget"
             )
         return None
+
+
+def _dropped(attempt: DeliveryAttempt, model: Model, name: str, reason: str) -> None:
+    attempt.warnings.append(f"{model} attribute {name!r} dropped: {reason}")
+    refused("contact_attribute" if model == "contact" else "company_attribute", name, reason)

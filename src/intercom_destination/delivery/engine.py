@@ -14,6 +14,7 @@ from intercom_destination.delivery.executor import AUTH_PAUSE, BACKOFF_BASE, Exe
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.pacer import Pacer
 from intercom_destination.delivery.pauses import Pauses
+from intercom_destination.delivery.traces import record_exchange
 from intercom_destination.delivery.worker import Worker
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.settings import Settings
@@ -38,7 +39,9 @@ async def open_worker(
     observe = metrics.observe_call if metrics is not None else None
     pauses = Pauses()
     connection = intercom_connection(settings)
-    async with IntercomClient(connection, transport=transport, observe=observe) as client:
+    async with IntercomClient(
+        connection, transport=transport, observe=observe, record=record_exchange
+    ) as client:
         pacer = Pacer(
             store,
             client.rate_limit,

@@ -30,6 +30,7 @@ from intercom_destination.delivery.digests import (
 from intercom_destination.delivery.options import DeliveryOptions
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pacer import Pacer
+from intercom_destination.delivery.traces import refused
 from intercom_destination.delivery.visitors import link_visitor
 from intercom_destination.delivery.workspace import Workspace
 from intercom_destination.intercom import IntercomClient
@@ -182,7 +183,9 @@ class Executor:
         name = operation.body["event_name"]
         key = event_name_key(name)
         if not await self._store.add_event_name(key, budget=self._options.max_event_names):
-            raise Refused(event_budget_reason(name, self._options.max_event_names))
+            reason = event_budget_reason(name, self._options.max_event_names)
+            refused("event_name", name, reason)
+            raise Refused(reason)
         try:
             await self._create_event(attempt, operation)
         except Exception:
@@ -203,7 +206,9 @@ class Executor:
             body = await self._event_body(attempt, contact, operation.body)
             await attempt.call(lambda: self._client.create_event(body))
         except EventNameLimit:
-            raise Refused(event_budget_reason(name, None)) from None
+            reason = event_budget_reason(name, None)
+            refused("event_name", name, reason)
+            raise Refused(reason) from None
 
     async def _behind_waiting(self, attempt: DeliveryAttempt) -> None:
         """A person's events reach Intercom in the order they happened: while an earlier event

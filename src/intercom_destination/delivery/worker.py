@@ -21,6 +21,7 @@ from intercom_destination.delivery.executor import Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pauses import Pauses
+from intercom_destination.delivery.traces import TraceRecorder, start_trace
 from intercom_destination.mapping import MappingOptions, Skip, plan
 from intercom_destination.spec import Alias, InvalidEvent, decode_event
 from intercom_destination.store import Lease, LeaseLost, Parked, Store
@@ -179,12 +180,13 @@ class Worker:
 
     async def _process(self, lease: Lease) -> None:
         keeper = asyncio.create_task(self._keep(lease))
+        recorder = start_trace()
         try:
             try:
-                outcome = await self._attempt(lease)
+                outcome = await self._attempt(lease, recorder)
             finally:
                 keeper.cancel()
-            await self._record(lease, outcome)
+            await self._record(lease, outcome, recorder)
         except LeaseLost:
             # The lease expired and another worker took the lane: the event is delivered
             # from there.
@@ -194,7 +196,7 @@ class Worker:
             # is tried again, and the log says why.
             log.exception("delivering event %s failed unexpectedly", lease.event.message_id)
 
-    async def _attempt(self, lease: Lease) -> Outcome:
+    async def _attempt(self, lease: Lease, recorder: TraceRecorder) -> Outcome:
         stored = lease.event
         received_at = datetime.fromtimestamp(stored.received_at, UTC)
         try:
@@ -215,6 +217,7 @@ class Worker:
         outcome = plan(event, self._mapping)
         if isinstance(outcome, Skip):
             return Skipped(reason=outcome.reason, warnings=outcome.warnings)
+        recorder.planned(outcome)
         return await self._executor.execute(
             event,
             outcome,
@@ -223,29 +226,46 @@ class Worker:
             received_at=stored.received_at,
         )
 
-    async def _record(self, lease: Lease, outcome: Outcome) -> None:
+    async def _record(self, lease: Lease, outcome: Outcome, recorder: TraceRecorder) -> None:
         now = self._clock()
         match outcome:
             case Delivered():
                 await self._store.delivered(
-                    lease, now=now, calls=outcome.calls, note=_note(outcome.warnings)
+                    lease,
+                    now=now,
+                    calls=outcome.calls,
+                    note=_note(outcome.warnings),
+                    trace=recorder.trace(outcome.warnings),
                 )
             case Skipped():
                 reason = "; ".join((outcome.reason, *outcome.warnings))
-                await self._store.skipped(lease, reason, now=now, calls=outcome.calls)
+                trace = recorder.trace(outcome.warnings, skip_reason=outcome.reason)
+                await self._store.skipped(lease, reason, now=now, calls=outcome.calls, trace=trace)
             case Retry():
                 await self._store.retry(
-                    lease, outcome.at, outcome.reason, now=now, calls=outcome.calls
+                    lease,
+                    outcome.at,
+                    outcome.reason,
+                    now=now,
+                    calls=outcome.calls,
+                    trace=recorder.trace(),
                 )
                 if outcome.halt is not None:
                     self._halted = outcome
             case Park():
                 await self._store.park(
-                    lease, outcome.waiting_for, outcome.until, now=now, calls=outcome.calls
+                    lease,
+                    outcome.waiting_for,
+                    outcome.until,
+                    now=now,
+                    calls=outcome.calls,
+                    trace=recorder.trace(),
                 )
             case Dead():
                 log.warning("event %s is dead: %s", lease.event.message_id, outcome.reason)
-                await self._store.dead(lease, outcome.reason, now=now, calls=outcome.calls)
+                await self._store.dead(
+                    lease, outcome.reason, now=now, calls=outcome.calls, trace=recorder.trace()
+                )
         if self._metrics is not None:
             self._metrics.outcomes.labels(outcome.name).inc()
 

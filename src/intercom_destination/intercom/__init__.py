@@ -3,7 +3,7 @@
 Request validation lives in `intercom_destination.intercom.schema`, imported where it is used.
 """
 
-from intercom_destination.intercom.client import Connection, IntercomClient
+from intercom_destination.intercom.client import Connection, Exchange, IntercomClient
 from intercom_destination.intercom.errors import (
     Conflict,
     ConnectionFailed,
@@ -45,6 +45,7 @@ __all__ = [
     "ContactPage",
     "DataAttribute",
     "EventNameLimit",
+    "Exchange",
     "Forbidden",
     "IntercomClient",
     "IntercomError",

@@ -9,6 +9,7 @@ any URL.
 from __future__ import annotations
 
 import string
+import time
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from importlib.metadata import version
 from itertools import pairwise
@@ -47,6 +48,29 @@ T = TypeVar("T")
 #: A neighbour of these makes the token part of a longer word ("=" does not: `token=...`).
 _WORD_BYTES = frozenset(bytes([c]) for c in (string.ascii_letters + string.digits + "_").encode())
 _encoder = msgspec.json.Encoder()
+#: How much of a request's body, or of an error's answer, an `Exchange` keeps.
+EXCHANGE_TEXT = 4096
+
+
+class Exchange(msgspec.Struct, frozen=True, kw_only=True):
+    """One request and its answer, as `IntercomClient`'s `record` hears of it: the body
+    and the answer are cut to `EXCHANGE_TEXT` characters, with the token masked."""
+
+    at: float
+    method: str
+    path: str
+    body: str | None
+    #: None when no answer came.
+    status: int | None
+    #: Intercom's id for the request: its `X-Request-Id` header, or an error's `request_id`.
+    request_id: str | None
+    duration: float
+    #: An error's answer, or why no answer came.
+    error: str | None = None
+
+
+class _ErrorBody(msgspec.Struct):
+    request_id: str | None = None
 
 
 class _Cursor(msgspec.Struct):
@@ -99,7 +123,8 @@ class IntercomClient:
     `connection` says where and as whom to call. `transport` replaces the network (tests use
     `httpx.MockTransport`); `rate_limit` lets several clients of one app share what the
     headers say; `observe` hears of every call (method, path, and the status, or None when
-    no answer came), for metrics.
+    no answer came), for metrics; `record` hears of every call with its body and answer, for
+    traces.
     """
 
     def __init__(
@@ -109,12 +134,14 @@ class IntercomClient:
         transport: httpx.AsyncBaseTransport | None = None,
         rate_limit: RateLimitState | None = None,
         observe: Callable[[str, str, int | None], None] | None = None,
+        record: Callable[[Exchange], None] | None = None,
     ) -> None:
         self.connection = connection
         self._token = connection.token
         self.api_version = connection.api_version
         self.rate_limit = rate_limit if rate_limit is not None else RateLimitState()
         self._observe = observe or _unobserved
+        self._record = record
         self._http = httpx.AsyncClient(
             base_url=connection.base_url,
             auth=_BearerAuth(connection.token),
@@ -280,6 +307,7 @@ class IntercomClient:
         params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         content = None if body is None else _encoder.encode(body)
+        started, clock = time.time(), time.perf_counter()
         try:
             response = await self._http.request(method, path, content=content, params=params)
         except httpx.TransportError as error:
@@ -287,15 +315,57 @@ class IntercomClient:
             # exception: that holds the request, and so the Authorization header.
             failure = _transport_failure(f"{method} {path}", error, self._token.reveal())
             self._observe(method, path, None)
+            if self._record is not None:
+                self._record(
+                    self._exchange(started, clock, method, path, content, None, str(failure))
+                )
         else:
             self._observe(method, path, response.status_code)
             self.rate_limit.record(response.headers)
             if response.is_success:
+                if self._record is not None:
+                    self._record(
+                        self._exchange(started, clock, method, path, content, response, None)
+                    )
                 return response
             # An error page that echoes the request must not carry the token into an error.
-            content = _redact(response.content, self._token.reveal().encode())
-            failure = error_for(response.status_code, response.headers, content)
+            answer = _redact(response.content, self._token.reveal().encode())
+            failure = error_for(response.status_code, response.headers, answer)
+            if self._record is not None:
+                self._record(
+                    self._exchange(started, clock, method, path, content, response, _text(answer))
+                )
         raise failure
+
+    def _exchange(
+        self,
+        started: float,
+        clock: float,
+        method: str,
+        path: str,
+        content: bytes | None,
+        response: httpx.Response | None,
+        error: str | None,
+    ) -> Exchange:
+        request_id = None
+        if response is not None:
+            request_id = response.headers.get("x-request-id")
+            if request_id is None and not response.is_success:
+                try:
+                    request_id = msgspec.json.decode(response.content, type=_ErrorBody).request_id
+                except msgspec.DecodeError:
+                    request_id = None
+        token = self._token.reveal().encode()
+        return Exchange(
+            at=started,
+            method=method,
+            path=path,
+            body=None if content is None else _text(_redact(content, token)),
+            status=None if response is None else response.status_code,
+            request_id=request_id,
+            duration=time.perf_counter() - clock,
+            error=None if error is None else error[:EXCHANGE_TEXT],
+        )
 
 
 def _redact(content: bytes, token: bytes) -> bytes:
@@ -308,6 +378,10 @@ def _redact(content: bytes, token: bytes) -> bytes:
         inside = before[-1:] in _WORD_BYTES or after[:1] in _WORD_BYTES
         redacted += [token if inside else b"********", after]
     return b"".join(redacted)
+
+
+def _text(content: bytes) -> str:
+    return content[:EXCHANGE_TEXT].decode("utf-8", "replace")
 
 
 def _unobserved(method: str, path: str, status: int | None) -> None:

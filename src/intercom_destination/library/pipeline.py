@@ -89,7 +89,11 @@ class Pipeline:
         """Open the store, start delivering and take what `intake` receives from now on."""
         stack = contextlib.AsyncExitStack()
         try:
-            store = await open_store(settings.database_url)
+            store = await open_store(
+                settings.database_url,
+                trace_retention=settings.trace_retention,
+                trace_rows=settings.trace_rows,
+            )
             stack.push_async_callback(store.close)
             worker = await stack.enter_async_context(
                 open_worker(settings, store, clock=clock, transport=transport)

@@ -84,6 +84,8 @@ def _api(
     async def serve(request: Request) -> Response:
         request_id = str(uuid.uuid4())
         response = await _answer(sandbox, request, endpoint, handler, request_id)
+        # As Intercom does, every answer names the request.
+        response.headers["X-Request-Id"] = request_id
         sandbox.calls.record(
             Call(
                 at=sandbox.clock.now(),
