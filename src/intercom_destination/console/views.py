@@ -74,7 +74,7 @@ async def dead_letter_page(store: Store, *, after: int, limit: int) -> DeadLette
 def age(seconds: float | None) -> str:
     """How long ago, for a person: `45 s`, `12 min`, `3 h 20 min`, `2 days 4 h`."""
     if seconds is None:
-        return "none waiting"
+        return "none"
     whole = int(seconds)
     days, hours, minutes = whole // 86400, whole % 86400 // 3600, whole % 3600 // 60
     if days:
