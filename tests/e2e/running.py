@@ -16,12 +16,13 @@ SERVE = (sys.executable, "-m", "intercom_destination", "serve")
 
 
 @contextmanager
-def serving(env: dict[str, str], output: Path) -> Iterator[str]:
-    """`serve --port 0 --console-port 0` with `env`, writing to `output`: its ingest URL (the
-    console's is printed too: `console_url`). It must stop cleanly on SIGTERM."""
+def serving(env: dict[str, str], output: Path, *options: str) -> Iterator[str]:
+    """`serve --port 0 OPTIONS` with `env`, writing to `output`: its ingest URL (the console's
+    is printed too: `console_url`). OPTIONS are `--console-port 0` unless given. It must stop
+    cleanly on SIGTERM."""
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [*SERVE, "--port", "0", "--console-port", "0"],
+            [*SERVE, "--port", "0", *(options or ("--console-port", "0"))],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=env,
