@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.e2e.running import console_url, serving
 
 WRITE_KEY = "wk-browser"
+TOKEN = "browser-intercom-token"
 
 #: What Chromium needs to start as root on a machine without a network or a screen, and to
 #: stay off the network (its background services would try Google's hosts at each start).
@@ -75,7 +76,7 @@ def service(sandbox: str, tmp_path: Path) -> Iterator[Service]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("INTERCOM_", "SEGMENT_"))},
         "INTERCOM_API_URL": sandbox,
-        "INTERCOM_ACCESS_TOKEN": "browser-token",
+        "INTERCOM_ACCESS_TOKEN": TOKEN,
         "SEGMENT_WRITE_KEYS": WRITE_KEY,
         "DATABASE_URL": f"sqlite:///{tmp_path}/store.db",
         # A transient failure is not retried: the event becomes a dead letter at once.

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Service
+from tests.browser.conftest import TOKEN, WRITE_KEY, Service
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -62,6 +62,16 @@ def test_the_overview_a_search_and_a_story(service: Service, page: Page, screens
     expect(request).to_contain_text('"event_name":"Order Completed"')
     expect(page.locator("pre").last).to_contain_text('"messageId": "order-1"')
     screenshot("story")
+
+    # What delivery traced went to Intercom with the token; no page or answer shows it.
+    shown = [page.content()]
+    for path in ("/", "/events?q=ada", "/events/order-1", "/dead", "/tester"):
+        page.goto(f"{service.console}{path}")
+        shown.append(page.content())
+    for path in ("/api/overview", "/api/events?q=ada", "/api/events/order-1", "/api/dead"):
+        shown.append(httpx.get(f"{service.console}{path}").text)
+    for secret in (TOKEN, WRITE_KEY):
+        assert not [text for text in shown if secret in text]
 
 
 def test_a_dead_letter_is_replayed_and_delivered(
