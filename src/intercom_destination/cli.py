@@ -309,6 +309,100 @@ def deadletter_purge(
     _changed("purged", _run(deadletters.purge(settings, _which(event_ids, everything))))
 
 
+@main.command("delete")
+@click.option(
+    "--user-id", "user_ids", multiple=True, metavar="ID", help="A userId to delete (repeatable)."
+)
+@click.option(
+    "--anonymous-id",
+    "anonymous_ids",
+    multiple=True,
+    metavar="ID",
+    help="An anonymousId to delete (repeatable).",
+)
+@click.option(
+    "--file",
+    "file",
+    type=click.File("r", encoding="utf-8"),
+    help='One userId a line, or JSON Lines of {"userId": …} or {"anonymousId": …}.',
+)
+@click.option("--suppress", is_flag=True, help="Also refuse their future events.")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@config_option
+def delete_command(
+    user_ids: tuple[str, ...],
+    anonymous_ids: tuple[str, ...],
+    file: Any,
+    suppress: bool,
+    dry_run: bool,
+    config_path: Path | None,
+) -> None:
+    """Delete people: their Intercom contacts, and everything the store holds of them.
+
+    A userId takes the anonymousIds linked to it along. The store keeps an audit record of
+    the deletion (`deletions`), naming the people only by salted hashes. Exits 1 when the
+    deletion failed; running it again finishes it.
+    """
+    from intercom_destination.commands import delete
+    from intercom_destination.deletion import BadSubjects, subjects_of
+
+    try:
+        subjects = subjects_of(user_ids, anonymous_ids, file if file is not None else ())
+    except BadSubjects as error:
+        raise click.UsageError(f"{file.name if file else 'ids'}: {error}") from None
+    if not subjects:
+        raise click.UsageError("name the people to delete: --user-id, --anonymous-id or --file")
+    settings = _delivery_settings(config_path)
+    logs.configure(logging.WARNING)
+    ended = _run(
+        delete.delete(settings, subjects, suppress=suppress, dry_run=dry_run, echo=click.echo)
+    )
+    if ended is not None:
+        click.echo(delete.summary(ended))
+        if ended.state == "failed":
+            sys.exit(1)
+
+
+@main.command("deletions")
+@config_option
+def deletions_command(config_path: Path | None) -> None:
+    """The deletion requests, newest first: their state and counts, the people as hashes."""
+    from intercom_destination.commands import delete
+
+    settings = _settings(config_path)
+    count = _run(delete.list_deletions(settings, click.echo))
+    click.echo(f"{count} deletion{'' if count == 1 else 's'}", err=True)
+
+
+@main.group("suppressions")
+def suppressions_group() -> None:
+    """The ids whose events are refused (`delete --suppress`): list, remove."""
+
+
+@suppressions_group.command("list")
+@config_option
+def suppressions_list(config_path: Path | None) -> None:
+    """One line per suppressed id: its salted hash (the store keeps no id) and since when."""
+    from intercom_destination.commands import delete
+
+    settings = _settings(config_path)
+    count = _run(delete.list_suppressions(settings, click.echo))
+    click.echo(f"{count} suppressed id{'' if count == 1 else 's'}", err=True)
+
+
+@suppressions_group.command("remove")
+@click.argument("value", metavar="ID")
+@config_option
+def suppressions_remove(value: str, config_path: Path | None) -> None:
+    """Accept the events of ID (a userId or anonymousId) again."""
+    from intercom_destination.commands import delete
+
+    settings = _settings(config_path)
+    if not _run(delete.remove_suppression(settings, value)):
+        raise click.ClickException(f"{value!r} is not suppressed")
+    click.echo(f"{value!r} is no longer suppressed: its events are accepted again")
+
+
 @main.command("check")
 @config_option
 def check_command(config_path: Path | None) -> None:

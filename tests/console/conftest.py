@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from intercom_destination.console import create_console_app
+from intercom_destination.deletion import Deletions
 from intercom_destination.settings import Settings
 from intercom_destination.store import Store, open_store
 
@@ -36,9 +37,11 @@ def connect(store: Store) -> Connect:
 
     @asynccontextmanager
     async def client(
-        settings: Settings | None = None, **options: Any
+        settings: Settings | None = None, deletions: Deletions | None = None, **options: Any
     ) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_console_app(settings or Settings(), store, clock=lambda: NOW)
+        app = create_console_app(
+            settings or Settings(), store, deletions=deletions, clock=lambda: NOW
+        )
         transport = httpx.ASGITransport(app=app)
         options.setdefault("base_url", BASE_URL)
         async with httpx.AsyncClient(transport=transport, **options) as opened:

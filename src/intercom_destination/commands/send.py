@@ -19,6 +19,7 @@ from intercom_destination.delivery.worker import Halted
 from intercom_destination.settings import Settings
 from intercom_destination.spec import InvalidEvent
 from intercom_destination.store import Enqueued, NewEvent, Store, new_event, open_store
+from intercom_destination.store.suppression import SuppressionList
 
 #: Events per store transaction.
 CHUNK = 500
@@ -33,6 +34,8 @@ class Backfill:
     invalid: int = 0
     #: Events the store had accepted before (same messageId).
     duplicates: int = 0
+    #: Events refused because their person is suppressed.
+    suppressed: int = 0
     accepted: int = 0
     #: The accepted events' messageIds, kept only to follow their delivery, in 8 bytes each
     #: (a backfill that only stores its events keeps none).
@@ -49,6 +52,8 @@ class Backfill:
 
     def summary(self) -> str:
         problems = f"{self.invalid} invalid, {self.duplicates} duplicate"
+        if self.suppressed:
+            problems += f", {self.suppressed} suppressed"
         if self.tally is None:
             return f"{self.accepted} stored for delivery; {problems}"
         tally = self.tally
@@ -104,6 +109,7 @@ async def _store_events(
 ) -> Backfill:
     backfill = Backfill()
     chunk: list[NewEvent] = []
+    suppressed = await SuppressionList(store).current()
 
     async def enqueue() -> None:
         results = await store.enqueue(chunk)
@@ -123,7 +129,11 @@ async def _store_events(
             backfill.invalid += 1
             console.print(f"line {line.number}: {line.event}", markup=False, highlight=False)
             continue
-        chunk.append(new_event(line.event, received_at))
+        event = new_event(line.event, received_at)
+        if suppressed.refuses(event.user_id, event.anonymous_id):
+            backfill.suppressed += 1
+            continue
+        chunk.append(event)
         if len(chunk) == CHUNK:
             await enqueue()
     if chunk:

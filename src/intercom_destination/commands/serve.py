@@ -23,6 +23,7 @@ import msgspec
 from intercom_destination.commands.console import announce
 from intercom_destination.console import create_console_app
 from intercom_destination.deadlines import Deadlines
+from intercom_destination.deletion import open_deletions
 from intercom_destination.delivery.connection import SANDBOX_TOKEN
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.delivery.metrics import DeliveryMetrics
@@ -107,10 +108,11 @@ async def _console(
         yield
         return
     sock, url = listener
-    app = create_console_app(settings, store)
-    async with serving_alongside(app, sock, Deadlines.of(settings)):
-        echo(f"Delivery console on {url}{announce(settings)}")
-        yield
+    async with open_deletions(settings, store) as deletions:
+        app = create_console_app(settings, store, deletions=deletions)
+        async with serving_alongside(app, sock, Deadlines.of(settings)):
+            echo(f"Delivery console on {url}{announce(settings)}")
+            yield
 
 
 @contextlib.asynccontextmanager

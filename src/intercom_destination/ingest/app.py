@@ -50,6 +50,7 @@ from intercom_destination.ingest.responses import (
 )
 from intercom_destination.settings import Settings
 from intercom_destination.store import Enqueued, NewEvent, Store
+from intercom_destination.store.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def create_app(
     make_message_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     registry: CollectorRegistry | None = None,
     backlog_interval: float = BACKLOG_INTERVAL,
+    suppressions: SuppressionList | None = None,
 ) -> Starlette:
     """The ingest app, storing into `store` (which the caller opens and closes).
 
@@ -92,6 +94,7 @@ def create_app(
     with the process metrics if None), so a process that delivers too can add its own. While
     the app runs (its lifespan), the backlog is counted every `backlog_interval` seconds when
     it nears `settings.max_backlog` (see `Admission`), and whenever /ready or /metrics is asked.
+    Events of suppressed people are refused as `suppressions` (the store's list if None) says.
     """
     registry = new_registry() if registry is None else registry
     metrics = IngestMetrics(registry)
@@ -105,6 +108,7 @@ def create_app(
         metrics,
         clock,
         settings.body_timeout,
+        suppressions or SuppressionList(store),
     )
 
     async def project_settings(request: Request) -> Response:
@@ -205,8 +209,10 @@ class _Ingest:
         metrics: IngestMetrics,
         clock: Callable[[], float],
         body_timeout: float,
+        suppressions: SuppressionList,
     ) -> None:
         self._store = store
+        self._suppressions = suppressions
         self._body_timeout = body_timeout
         self.keys = keys
         self._admission = admission
@@ -289,7 +295,12 @@ class _Ingest:
                 retry_after=BACKLOG_RETRY_AFTER,
             )
         try:
-            results = await self._store.enqueue(events)
+            suppressed = await self._suppressions.current()
+            kept = [e for e in events if not suppressed.refuses(e.user_id, e.anonymous_id)]
+            if len(kept) < len(events):
+                # Answered as accepted: the client must not send them again.
+                self._metrics.suppressed.inc(len(events) - len(kept))
+            results = await self._store.enqueue(kept)
         except Exception as error:
             log.exception("the store did not take the events")
             self._admission.failed(error)

@@ -76,6 +76,10 @@ class IngestMetrics:
             "ingest_events_duplicate",
             "Events acknowledged without storing them again: their messageId was stored before.",
         )
+        self.suppressed = counter(
+            "ingest_events_suppressed",
+            "Events refused, and not stored, because their userId or anonymousId is suppressed.",
+        )
         self.rejected = counter(
             "ingest_events_rejected",
             "Events not stored, by reason: the field that is invalid, or why their request "

@@ -153,3 +153,59 @@ class Pause(msgspec.Struct, frozen=True):
 
     until: float
     reason: str | None
+
+
+#: Which id of a Segment event names a person.
+IdKind = Literal["userId", "anonymousId"]
+#: Where a deletion request is: recorded, being done, done, or stopped by an error.
+DeletionState = Literal["pending", "running", "done", "failed"]
+
+
+class Subject(msgspec.Struct, frozen=True):
+    """A person to delete, by one of their ids."""
+
+    kind: IdKind
+    id: str
+
+
+class Person(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything by which the store knows one person: their userIds, their anonymousIds
+    (those given and those linked to the userIds), and their Intercom contacts' ids."""
+
+    user_ids: tuple[str, ...] = ()
+    anonymous_ids: tuple[str, ...] = ()
+    contact_ids: tuple[str, ...] = ()
+
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        return self.user_ids + self.anonymous_ids
+
+
+class Suppression(msgspec.Struct, frozen=True, kw_only=True):
+    """An id whose events are refused, kept only as its salted hash (see `suppression`)."""
+
+    hash: str
+    suppressed_at: float
+
+
+class Deletion(msgspec.Struct, frozen=True, kw_only=True):
+    """A deletion request, and once it ends its audit record: the people's ids are kept only
+    while it is pending or running (`subjects`), and for good only as salted hashes."""
+
+    id: int
+    requested_at: float
+    state: DeletionState
+    suppress: bool
+    #: The ids to delete; empty once the request has ended.
+    subjects: tuple[Subject, ...]
+    #: The salted hash of each subject's id, in the same order (see `suppression`).
+    hashes: tuple[str, ...]
+    #: People done so far, of `len(hashes)`.
+    done: int = 0
+    #: Events (in any state, finished ones' identifiers too) removed from the store.
+    events: int = 0
+    #: Contacts deleted in Intercom.
+    contacts: int = 0
+    finished_at: float | None = None
+    #: Why a failed request stopped.
+    error: str | None = None

@@ -28,6 +28,7 @@ from typing import Protocol, Self
 from intercom_destination.store.base import (
     CompanyRecord,
     DeadLetter,
+    Deletion,
     Enqueued,
     IdentityKind,
     Lease,
@@ -36,7 +37,10 @@ from intercom_destination.store.base import (
     OutcomeRow,
     Parked,
     Pause,
+    Person,
     Status,
+    Subject,
+    Suppression,
 )
 from intercom_destination.store.console import (
     DeadGroup,
@@ -393,6 +397,76 @@ class Observation(Protocol):
         """
 
 
+class Erasure(Protocol):
+    """Deleting people: fencing their lanes, erasing all the store holds of them, the ids
+    whose events are refused, and the deletion requests with their audit records."""
+
+    @abc.abstractmethod
+    async def salt(self) -> bytes:
+        """This store's secret salt for hashing people's ids, made the first time it is asked."""
+
+    @abc.abstractmethod
+    async def linked_visitors(self, user_ids: Sequence[str]) -> list[str]:
+        """The anonymousIds `link` joined to these userIds."""
+
+    @abc.abstractmethod
+    async def contact_ids(self, person: Person) -> list[str]:
+        """The Intercom ids the identity cache holds for the person's userIds (as external_ids)
+        and anonymousIds (as leads)."""
+
+    @abc.abstractmethod
+    async def count_events(self, lanes: Sequence[str]) -> int:
+        """How many events the lanes hold, in any state (those waiting to be sorted aside)."""
+
+    @abc.abstractmethod
+    async def fence(
+        self, lanes: Sequence[str], holder: str, *, until: float, now: float
+    ) -> list[str]:
+        """Take the lease of each of `lanes` that has events, for `holder`, until `until`:
+        no worker gets them meanwhile, and a worker's lease on them is lost. Returns the
+        lanes a worker's live lease holds now, which are not taken: ask again once they are
+        finished. Events not yet sorted into their lanes are sorted first."""
+
+    @abc.abstractmethod
+    async def erase(self, person: Person, *, now: float) -> int:
+        """Remove everything the store holds of the person, so that none of it can be read
+        back from its files; how many events went.
+
+        Their lanes' events in every state (finished ones' identifiers too), and so their
+        leases; their outcome rows, links, identity cache entries (those for their contact
+        ids as well, by whatever key) and digests.
+        """
+
+    @abc.abstractmethod
+    async def suppress(self, hashes: Sequence[str], *, now: float) -> None:
+        """Refuse the events of the ids with these salted hashes from now on."""
+
+    @abc.abstractmethod
+    async def unsuppress(self, hash: str) -> bool:
+        """Stop refusing the id with this salted hash; False if it was not suppressed."""
+
+    @abc.abstractmethod
+    async def suppressions(self) -> list[Suppression]:
+        """Every suppressed id's hash, oldest first."""
+
+    @abc.abstractmethod
+    async def request_deletion(
+        self, subjects: Sequence[Subject], hashes: Sequence[str], *, suppress: bool, now: float
+    ) -> Deletion:
+        """Record a pending deletion request of `subjects`, whose salted hashes are `hashes`."""
+
+    @abc.abstractmethod
+    async def deletion(self, deletion_id: int) -> Deletion | None: ...
+
+    @abc.abstractmethod
+    async def deletions(self, limit: int = 100) -> list[Deletion]:
+        """The latest deletion requests, newest first."""
+
+    @abc.abstractmethod
+    async def record_deletion(self, deletion: Deletion) -> None:
+        """Write a request's progress; once it has ended, its subjects are forgotten."""
+
+
 class Console(Protocol):
     """What a person watching deliveries asks: how they go, what happened to one event, what
     died and why. Every answer reads indexes or the counters kept with the outcome log, so it
@@ -432,6 +506,7 @@ class Store(
     CompanyRecords,
     RateBucket,
     Observation,
+    Erasure,
     Console,
     Protocol,
 ):

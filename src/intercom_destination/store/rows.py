@@ -12,8 +12,11 @@ from intercom_destination.store.base import (
     Attempt,
     CompanyRecord,
     DeadLetter,
+    Deletion,
     OutcomeRow,
+    Person,
     StoredEvent,
+    Subject,
 )
 
 #: An event's state. One table holds events in every state, so that the messageId index
@@ -102,3 +105,116 @@ def company_record(row: Sequence[Any]) -> CompanyRecord:
     """A CompanyRecord from a row of `COMPANY_RECORD`."""
     version, synced, state = row
     return CompanyRecord(version=version, synced=bool(synced), state=bytes(state))
+
+
+DELETION_COLUMNS = (
+    "id, requested_at, state, suppress, subjects, hashes, done, events, contacts,"
+    " finished_at, error"
+)
+_subjects = msgspec.json.Decoder(tuple[Subject, ...])
+_hashes = msgspec.json.Decoder(tuple[str, ...])
+
+
+def deletion(row: Sequence[Any]) -> Deletion:
+    """A Deletion from a row of `DELETION_COLUMNS`."""
+    id_, requested_at, state, suppress, subjects, hashes, done, events, contacts = row[:9]
+    return Deletion(
+        id=id_,
+        requested_at=requested_at,
+        state=state,
+        suppress=bool(suppress),
+        subjects=() if subjects is None else _subjects.decode(subjects),
+        hashes=_hashes.decode(hashes),
+        done=done,
+        events=events,
+        contacts=contacts,
+        finished_at=row[9],
+        error=row[10],
+    )
+
+
+def deletion_values(deletion: Deletion) -> tuple[Any, ...]:
+    """The values of `DELETION_COLUMNS` after id, for `deletion`: its subjects only while
+    it has not ended."""
+    ended = deletion.state in ("done", "failed")
+    return (
+        deletion.requested_at,
+        deletion.state,
+        deletion.suppress,
+        None if ended else msgspec.json.encode(deletion.subjects).decode(),
+        msgspec.json.encode(deletion.hashes).decode(),
+        deletion.done,
+        deletion.events,
+        deletion.contacts,
+        deletion.finished_at,
+        deletion.error,
+    )
+
+
+def among(values: Sequence[Any]) -> str:
+    """The placeholders of `IN (...)` for `values`, of which there is at least one."""
+    assert values, "an IN list needs a value"
+    return "(" + ", ".join(["%s"] * len(values)) + ")"
+
+
+def identity_keys_of(contact_ids: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """The statement reading the identity cache's (kind, key) pairs that name these contacts."""
+    return f"SELECT kind, key FROM identities WHERE intercom_id IN {among(contact_ids)}", tuple(
+        contact_ids
+    )
+
+
+def erasure(
+    person: Person, identity_keys: Sequence[tuple[str, str]]
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements (and their parameters) that erase `person` from the tables both stores
+    share, to run in one transaction; the first deletes their events. `identity_keys` are
+    the identity cache's keys of their contacts (`identity_keys_of`)."""
+    lanes, users, visitors = person.lanes, person.user_ids, person.anonymous_ids
+    keys = {
+        *(("external_id", user) for user in users),
+        *(("anonymous_id", visitor) for visitor in visitors),
+        *((str(kind), str(key)) for kind, key in identity_keys),
+    }
+    # What `delivery.digests` keys a contact's digests by, and its company attachments.
+    contacts = sorted(f"contact:{kind}:{key}" for kind, key in keys)
+    prefixes = [f"attached:{contact}:" for contact in contacts]
+    statements: list[tuple[str, tuple[Any, ...]]] = [
+        (f"DELETE FROM events WHERE lane IN {among(lanes)}", lanes),
+        (f"DELETE FROM lanes WHERE lane IN {among(lanes)}", lanes),
+        (
+            f"DELETE FROM digests WHERE contact IN {among(contacts)}"
+            + " OR substr(contact, 1, %s) = %s" * len(prefixes),
+            (
+                *contacts,
+                *(value for prefix in prefixes for value in (len(prefix), prefix)),
+            ),
+        ),
+    ]
+    # The tables that name the event's userId and anonymousId beside its lane.
+    by_ids = [
+        f"{column} IN {among(ids)}"
+        for column, ids in (("anonymous_id", visitors), ("user_id", users))
+        if ids
+    ]
+    statements += [
+        (f"DELETE FROM links WHERE {' OR '.join(by_ids)}", (*visitors, *users)),
+        (
+            f"DELETE FROM outcomes WHERE lane IN {among(lanes)} OR {' OR '.join(by_ids)}",
+            (*lanes, *visitors, *users),
+        ),
+        (f"DELETE FROM traces WHERE {' OR '.join(by_ids)}", (*visitors, *users)),
+    ]
+    named = [f"(kind = %s AND key IN {among(ids)})" for ids in (users, visitors) if ids]
+    identity_parameters: list[Any] = []
+    if users:
+        identity_parameters += ["external_id", *users]
+    if visitors:
+        identity_parameters += ["anonymous_id", *visitors]
+    if person.contact_ids:
+        named.append(f"intercom_id IN {among(person.contact_ids)}")
+        identity_parameters += person.contact_ids
+    statements.append(
+        (f"DELETE FROM identities WHERE {' OR '.join(named)}", tuple(identity_parameters))
+    )
+    return statements

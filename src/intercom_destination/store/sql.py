@@ -9,17 +9,24 @@ transactions with logic between statements) stays in each backend.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Sequence
 from typing import Any
+
+import msgspec
 
 from intercom_destination.store.base import (
     CompanyRecord,
     DeadLetter,
+    Deletion,
     IdentityKind,
     Model,
     OutcomeRow,
     Parked,
     Pause,
+    Person,
+    Subject,
+    Suppression,
 )
 from intercom_destination.store.console_sql import SQLConsole
 from intercom_destination.store.protocols import Store
@@ -27,11 +34,15 @@ from intercom_destination.store.rows import (
     COMPANY_RECORD,
     COMPANY_SYNCED,
     DEAD,
+    DELETION_COLUMNS,
     EVENT_COLUMNS,
     OUTCOME_COLUMNS,
     PARKED,
+    among,
     company_record,
     dead_letter,
+    deletion,
+    deletion_values,
     like,
     outcome_row,
     save_company,
@@ -60,6 +71,13 @@ class SQLStore(SQLConsole, Store):
     @abc.abstractmethod
     async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
         """Whether one statement (with `RETURNING`) wrote a row, committed when it returns."""
+
+    @abc.abstractmethod
+    async def _returning(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """The rows one statement that changes the store returns, committed when it returns."""
+
+    #: The SQL expression of a new lease token.
+    _NEW_TOKEN: str
 
     async def waiting_in(self, lane: str) -> str | None:
         rows = await self._read(
@@ -173,3 +191,124 @@ class SQLStore(SQLConsole, Store):
             f"SELECT {OUTCOME_COLUMNS} FROM outcomes ORDER BY id DESC LIMIT %s", (limit,)
         )
         return [outcome_row(row) for row in rows]
+
+    async def salt(self) -> bytes:
+        rows = await self._read("SELECT value FROM salt WHERE id = 1", ())
+        if not rows:
+            # Of several processes asking at once, the first to write sets it for all.
+            await self._write(
+                "INSERT INTO salt (id, value) VALUES (1, %s) ON CONFLICT (id) DO NOTHING",
+                (os.urandom(32),),
+            )
+            rows = await self._read("SELECT value FROM salt WHERE id = 1", ())
+        return bytes(rows[0][0])
+
+    async def linked_visitors(self, user_ids: Sequence[str]) -> list[str]:
+        if not user_ids:
+            return []
+        rows = await self._read(
+            f"SELECT anonymous_id FROM links WHERE user_id IN {among(user_ids)}"
+            " ORDER BY anonymous_id",
+            tuple(user_ids),
+        )
+        return [str(anonymous_id) for (anonymous_id,) in rows]
+
+    async def contact_ids(self, person: Person) -> list[str]:
+        named = [
+            (kind, ids)
+            for kind, ids in (
+                ("external_id", person.user_ids),
+                ("anonymous_id", person.anonymous_ids),
+            )
+            if ids
+        ]
+        if not named:
+            return []
+        rows = await self._read(
+            "SELECT DISTINCT intercom_id FROM identities WHERE "
+            + " OR ".join(f"(kind = %s AND key IN {among(ids)})" for _, ids in named),
+            tuple(value for kind, ids in named for value in (kind, *ids)),
+        )
+        return sorted(str(intercom_id) for (intercom_id,) in rows)
+
+    async def count_events(self, lanes: Sequence[str]) -> int:
+        if not lanes:
+            return 0
+        rows = await self._read(
+            f"SELECT count(*) FROM events WHERE lane IN {among(lanes)}", tuple(lanes)
+        )
+        return int(rows[0][0])
+
+    async def fence(
+        self, lanes: Sequence[str], holder: str, *, until: float, now: float
+    ) -> list[str]:
+        if not lanes:
+            return []
+        await self._write(
+            f"UPDATE lanes SET owner = %s, lease_until = %s, available_at = %s,"
+            f" token = {self._NEW_TOKEN} WHERE lane IN {among(lanes)}"
+            " AND (owner IS NULL OR owner = %s OR lease_until <= %s)",
+            (holder, until, until, *lanes, holder, now),
+        )
+        rows = await self._read(
+            f"SELECT lane FROM lanes WHERE lane IN {among(lanes)}"
+            " AND owner <> %s AND lease_until > %s ORDER BY lane",
+            (*lanes, holder, now),
+        )
+        return [str(lane) for (lane,) in rows]
+
+    async def suppress(self, hashes: Sequence[str], *, now: float) -> None:
+        if hashes:
+            await self._write(
+                "INSERT INTO suppressions (hash, suppressed_at) VALUES "
+                + ", ".join(["(%s, %s)"] * len(hashes))
+                + " ON CONFLICT (hash) DO NOTHING",
+                tuple(value for hash in hashes for value in (hash, now)),
+            )
+
+    async def unsuppress(self, hash: str) -> bool:
+        return await self._changed("DELETE FROM suppressions WHERE hash = %s RETURNING 1", (hash,))
+
+    async def suppressions(self) -> list[Suppression]:
+        rows = await self._read(
+            "SELECT hash, suppressed_at FROM suppressions ORDER BY suppressed_at, hash", ()
+        )
+        return [Suppression(hash=hash, suppressed_at=at) for hash, at in rows]
+
+    async def request_deletion(
+        self, subjects: Sequence[Subject], hashes: Sequence[str], *, suppress: bool, now: float
+    ) -> Deletion:
+        pending = Deletion(
+            id=0,
+            requested_at=now,
+            state="pending",
+            suppress=suppress,
+            subjects=tuple(subjects),
+            hashes=tuple(hashes),
+        )
+        columns = DELETION_COLUMNS.removeprefix("id, ")
+        rows = await self._returning(
+            f"INSERT INTO deletions ({columns}) VALUES ({', '.join(['%s'] * 10)}) RETURNING id",
+            deletion_values(pending),
+        )
+        return msgspec.structs.replace(pending, id=int(rows[0][0]))
+
+    async def deletion(self, deletion_id: int) -> Deletion | None:
+        rows = await self._read(
+            f"SELECT {DELETION_COLUMNS} FROM deletions WHERE id = %s", (deletion_id,)
+        )
+        return deletion(rows[0]) if rows else None
+
+    async def deletions(self, limit: int = 100) -> list[Deletion]:
+        rows = await self._read(
+            f"SELECT {DELETION_COLUMNS} FROM deletions ORDER BY id DESC LIMIT %s", (limit,)
+        )
+        return [deletion(row) for row in rows]
+
+    async def record_deletion(self, deletion: Deletion) -> None:
+        columns = DELETION_COLUMNS.removeprefix("id, ").split(", ")
+        await self._write(
+            f"UPDATE deletions SET {', '.join(f'{column} = %s' for column in columns)}"
+            " WHERE id = %s",
+            (*deletion_values(deletion), deletion.id),
+        )

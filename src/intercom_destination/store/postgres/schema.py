@@ -179,6 +179,30 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE rate_bucket ADD COLUMN paused_reason text",
     ],
     CONSOLE,
+    [
+        # Deletions (`Erasure`): the store's salt for hashing people's ids, the ids whose
+        # events are refused (as salted hashes), and each deletion request, which stays as
+        # its audit record once it ends.
+        "CREATE TABLE salt (id integer PRIMARY KEY CHECK (id = 1), value bytea NOT NULL)",
+        """CREATE TABLE suppressions (
+            hash text PRIMARY KEY,
+            suppressed_at double precision NOT NULL
+        )""",
+        """CREATE TABLE deletions (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            requested_at double precision NOT NULL,
+            state text NOT NULL,
+            suppress boolean NOT NULL,
+            -- JSON: the subjects while the request runs (NULL once it ended), their hashes
+            subjects text,
+            hashes text NOT NULL,
+            done integer NOT NULL DEFAULT 0,
+            events integer NOT NULL DEFAULT 0,
+            contacts integer NOT NULL DEFAULT 0,
+            finished_at double precision,
+            error text
+        )""",
+    ],
 ]
 
 

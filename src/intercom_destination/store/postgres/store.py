@@ -31,6 +31,7 @@ from intercom_destination.store.base import (
     Model,
     NewEvent,
     NoStore,
+    Person,
     Status,
     StoreError,
 )
@@ -51,6 +52,8 @@ from intercom_destination.store.rows import (
     DONE,
     PARKED,
     PENDING,
+    erasure,
+    identity_keys_of,
 )
 from intercom_destination.store.sql import SQLStore
 
@@ -463,6 +466,30 @@ class PostgresStore(SQLStore):
 
         return await self._transaction(prune)
 
+    _NEW_TOKEN = "nextval('lease_tokens')"
+
+    async def erase(self, person: Person, *, now: float) -> int:
+        if not person.lanes:
+            return 0
+
+        async def erase(connection: Connection) -> int:
+            # The lanes' rows first, in the order every transaction locks them (see `lanes`).
+            await connection.execute(
+                "SELECT FROM lanes WHERE lane = ANY(%s) ORDER BY lane FOR UPDATE",
+                (list(person.lanes),),
+            )
+            keys: list[tuple[Any, ...]] = []
+            if person.contact_ids:
+                cursor = await connection.execute(*identity_keys_of(person.contact_ids))
+                keys = await cursor.fetchall()
+            statements = erasure(person, [(kind, key) for kind, key in keys])
+            events = (await connection.execute(*statements[0])).rowcount
+            for statement in statements[1:]:
+                await connection.execute(*statement)
+            return events
+
+        return await self._transaction(erase)
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError("the store is closed")
@@ -484,6 +511,9 @@ class PostgresStore(SQLStore):
 
     async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
         return bool(await self._read(sql, parameters))
+
+    async def _returning(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        return await self._read(sql, parameters)
 
 
 def _connection_options(url: str) -> dict[str, Any]:

@@ -207,7 +207,7 @@ class Waiting:
 
     def read(self, connection: sqlite3.Connection) -> tuple[int, float | None]:
         """How many events wait, and the earliest arrival among them."""
-        marks = _marks(connection)
+        marks = sort_marks(connection)
         scans: dict[str, _Scan] = {}
         for path in segment_paths(self._directory):
             mark = marks.get(path.name, 0)
@@ -224,7 +224,7 @@ class Waiting:
     def lanes(self, connection: sqlite3.Connection) -> Iterator[list[str]]:
         """The waiting events' lanes, `LANE_BATCH` or so at a time (a lane may come again in
         a later batch)."""
-        marks = _marks(connection)
+        marks = sort_marks(connection)
         batch: dict[str, None] = {}
         for path in segment_paths(self._directory):
             for group in read_groups(path, marks.get(path.name, 0), events=False):
@@ -310,7 +310,7 @@ class Sorter:
         ends: dict[str, int] = {}
 
         def arriving() -> Iterator[Arrived]:
-            for name, group in _merged(self.directory, _marks(connection), before):
+            for name, group in _merged(self.directory, sort_marks(connection), before):
                 ends[name] = group.end
                 yield from group.events
 
@@ -379,7 +379,7 @@ class Sorter:
         """Delete the sealed segments with no whole group past their mark, and the marks of
         segments gone. (A segment is deleted before its mark: a crash between the two leaves
         a mark, deleted the next time, rather than a segment sorted twice.)"""
-        marks = _marks(connection)
+        marks = sort_marks(connection)
         deleted = 0
         for path in segment_paths(self.directory):
             mark = marks.get(path.name, 0)
@@ -409,7 +409,7 @@ def _merged(directory: Path, marks: dict[str, int], before: int) -> Iterator[tup
         yield name, group
 
 
-def _marks(connection: sqlite3.Connection) -> dict[str, int]:
+def sort_marks(connection: sqlite3.Connection) -> dict[str, int]:
     """How far each segment is sorted (a byte offset), by its name."""
     return dict(connection.execute("SELECT name, through FROM segments").fetchall())
 

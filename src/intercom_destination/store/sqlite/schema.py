@@ -247,6 +247,28 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE rate_bucket ADD COLUMN paused_reason TEXT",
     ],
     CONSOLE,
+    [
+        # Deletions (`Erasure`): the store's salt for hashing people's ids, the ids whose
+        # events are refused (as salted hashes), and each deletion request, which stays as
+        # its audit record once it ends.
+        "CREATE TABLE salt (id INTEGER PRIMARY KEY CHECK (id = 1), value BLOB NOT NULL)",
+        "CREATE TABLE suppressions (hash TEXT PRIMARY KEY, suppressed_at REAL NOT NULL)"
+        " WITHOUT ROWID",
+        """CREATE TABLE deletions (
+            id INTEGER PRIMARY KEY,
+            requested_at REAL NOT NULL,
+            state TEXT NOT NULL,
+            suppress INTEGER NOT NULL,
+            -- JSON: the subjects while the request runs (NULL once it ended), their hashes
+            subjects TEXT,
+            hashes TEXT NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0,
+            events INTEGER NOT NULL DEFAULT 0,
+            contacts INTEGER NOT NULL DEFAULT 0,
+            finished_at REAL,
+            error TEXT
+        )""",
+    ],
 ]
 
 

@@ -25,7 +25,7 @@ import struct
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 
@@ -128,6 +128,51 @@ def read_groups(path: Path, offset: int, *, events: bool = True) -> Iterator[Gro
                 return
             yield group
             offset = end
+
+
+def scrub(path: Path, through: int, erases: Callable[[Arrived], bool]) -> int:
+    """Overwrite with zeros, and flush, every group of segment `path` that ends by offset
+    `through` and holds an event `erases` picks; how many groups were.
+
+    The groups before a segment's mark are sorted, and nothing reads them again: a writer
+    appending to the segment meanwhile is not disturbed. A scrubbed group keeps its lengths,
+    so that later scrubs find the groups after it; its checksum and bytes are zeros.
+    """
+    spans: list[tuple[int, int, int]] = []
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        return 0
+    with file:
+        start = 0
+        while start < through:
+            head = file.read(_HEAD.size)
+            if len(head) < _HEAD.size:
+                break
+            summary_size, events_size, checksum = _HEAD.unpack(head)
+            end = start + _HEAD.size + summary_size + events_size
+            if not summary_size or end > through:
+                break
+            summary = file.read(summary_size)
+            arrived = file.read(events_size)
+            if zlib.crc32(arrived, zlib.crc32(summary)) == checksum and any(
+                erases(event) for event in _events.decode(arrived)
+            ):
+                spans.append((start, summary_size, events_size))
+            start = end
+    if spans:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            for start, summary_size, events_size in spans:
+                os.pwrite(
+                    fd,
+                    _HEAD.pack(summary_size, events_size, 0) + bytes(summary_size + events_size),
+                    start,
+                )
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+    return len(spans)
 
 
 def segment_paths(directory: Path) -> list[Path]:

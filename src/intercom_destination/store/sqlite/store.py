@@ -26,11 +26,13 @@ from intercom_destination.store import bucket
 from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
+    Deletion,
     Enqueued,
     Lease,
     Model,
     NewEvent,
     NoStore,
+    Person,
     Status,
     StoreError,
 )
@@ -48,10 +50,12 @@ from intercom_destination.store.rows import (
     DONE,
     PARKED,
     PENDING,
+    erasure,
+    identity_keys_of,
 )
 from intercom_destination.store.sql import SQLStore
 from intercom_destination.store.sqlite import lanes
-from intercom_destination.store.sqlite.inbox import Arrivals, Sorter, Waiting
+from intercom_destination.store.sqlite.inbox import Arrivals, Sorter, Waiting, sort_marks
 from intercom_destination.store.sqlite.schema import (
     SEGMENTS_SUFFIX,
     attach_legacy_inbox,
@@ -60,6 +64,7 @@ from intercom_destination.store.sqlite.schema import (
     legacy_inbox_files,
     migrate,
 )
+from intercom_destination.store.sqlite.segments import Arrived, scrub
 from intercom_destination.store.sqlite.thread import Reader, Writer
 
 MEMORY = ":memory:"
@@ -77,6 +82,9 @@ WRITER_NICE = 10
 WRITER_CACHE = 32 * 1024
 APPENDER_CACHE = 16 * 1024
 READER_CACHE = 8 * 1024
+#: Seconds an erasure tries to checkpoint the whole log into the file and empty it, while
+#: other connections still read pages from it.
+CHECKPOINT_PATIENCE = 10.0
 
 
 class SQLiteStore(SQLStore):
@@ -90,10 +98,12 @@ class SQLiteStore(SQLStore):
         *,
         dedup_window: float,
         outcome_log_rows: int,
+        path: str,
         trace_retention: float,
         trace_rows: int,
         scratch: Path | None = None,
     ) -> None:
+        self._path = path
         self._writer = writer
         self._appender = appender
         self._reader = reader
@@ -171,6 +181,7 @@ class SQLiteStore(SQLStore):
             sorter,
             dedup_window=dedup_window,
             outcome_log_rows=outcome_log_rows,
+            path=path,
             trace_retention=trace_retention,
             trace_rows=trace_rows,
             scratch=scratch,
@@ -413,6 +424,39 @@ class SQLiteStore(SQLStore):
             )
         )
 
+    _NEW_TOKEN = "random()"
+
+    async def fence(
+        self, lanes: Sequence[str], holder: str, *, until: float, now: float
+    ) -> list[str]:
+        await self._writer.call(partial(_sort_lanes, sorter=self._sorter, lanes=lanes))
+        return await super().fence(lanes, holder, until=until, now=now)
+
+    async def erase(self, person: Person, *, now: float) -> int:
+        if not person.lanes:
+            return 0
+        events, sorted_through = await self._writer.call(
+            partial(_erase, sorter=self._sorter, person=person)
+        )
+        # What the deleted rows held is zeros in the file (secure_delete, see `_open`); the
+        # log still holds the pages as they were, and the segments the events as they came.
+        ids = {*person.user_ids, *person.anonymous_ids}
+
+        def erases(event: Arrived) -> bool:
+            return event[1] in ids or event[2] in ids
+
+        for name, through in sorted_through.items():
+            await asyncio.to_thread(scrub, self._sorter.directory / name, through, erases)
+        if self._path != MEMORY:
+            await asyncio.to_thread(_empty_log, self._path)
+        return events
+
+    async def record_deletion(self, deletion: Deletion) -> None:
+        await super().record_deletion(deletion)
+        if deletion.state in ("done", "failed") and self._path != MEMORY:
+            # The request's subjects are overwritten; the log still holds them.
+            await asyncio.to_thread(_empty_log, self._path)
+
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         sql = _placeholders(sql)
         return await self._reader.call(
@@ -427,6 +471,12 @@ class SQLiteStore(SQLStore):
         sql = _placeholders(sql)
         return await self._writer.call(
             lambda connection: connection.execute(sql, parameters).fetchone() is not None
+        )
+
+    async def _returning(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        sql = _placeholders(sql)
+        return await self._writer.call(
+            lambda connection: connection.execute(sql, parameters).fetchall()
         )
 
 
@@ -486,6 +536,9 @@ def _open(path: str, cache: int, legacy_inbox: bool = False) -> sqlite3.Connecti
         # many commits rewrote is copied back once.
         connection.execute(f"PRAGMA cache_size = -{cache}")
         connection.execute("PRAGMA wal_autocheckpoint = 10000")
+        # What a deletion (or a delivery, which drops an event's body) removes is
+        # overwritten with zeros, so that nothing of an erased person stays in free space.
+        connection.execute("PRAGMA secure_delete = ON")
         if legacy_inbox:
             attach_legacy_inbox(connection, path)
     except BaseException:
@@ -537,6 +590,53 @@ def _link(
     if sorter.holds_lane(connection, anonymous_id):
         sorter.sort(connection)
     return lanes.link(connection, anonymous_id, user_id, now, force)
+
+
+def _sort_lanes(connection: sqlite3.Connection, sorter: Sorter, lanes: Sequence[str]) -> None:
+    """Sort the waiting events if any of them is in one of `lanes`."""
+    if any(sorter.holds_lane(connection, lane) for lane in lanes):
+        sorter.sort(connection)
+
+
+def _erase(
+    connection: sqlite3.Connection, sorter: Sorter, person: Person
+) -> tuple[int, dict[str, int]]:
+    """Erase the person's rows, their waiting events sorted first; how many events went,
+    and how far each segment is sorted (all of the person's events are before that)."""
+    _sort_lanes(connection, sorter, person.lanes)
+    keys = []
+    if person.contact_ids:
+        keys = connection.execute(*_sqlite(*identity_keys_of(person.contact_ids))).fetchall()
+    statements = erasure(person, keys)
+    events = connection.execute(*_sqlite(*statements[0])).rowcount
+    for statement in statements[1:]:
+        connection.execute(*_sqlite(*statement))
+    return events, sort_marks(connection)
+
+
+def _sqlite(sql: str, parameters: Sequence[Any]) -> tuple[str, Sequence[Any]]:
+    return _placeholders(sql), parameters
+
+
+def _empty_log(path: str) -> None:
+    """Copy the log's pages into the database file and empty the log (SQLite's TRUNCATE
+    checkpoint), waiting up to `CHECKPOINT_PATIENCE` for readers of older pages to finish."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    try:
+        deadline = time.monotonic() + CHECKPOINT_PATIENCE
+        while True:
+            (busy, _, _) = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"the SQLite log of {path!r} could not be emptied: other connections kept "
+                    "reading it; the erased rows are gone, but the log keeps their old pages "
+                    "until its next checkpoint"
+                )
+            time.sleep(OPEN_RETRY)
+    finally:
+        connection.close()
 
 
 def _take_tokens(

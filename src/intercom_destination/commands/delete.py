@@ -1,0 +1,103 @@
+"""`delete` and `suppressions`: deleting people, in Intercom and in the store, and the ids
+whose events are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from intercom_destination.commands.formats import iso
+from intercom_destination.deletion import open_deletions
+from intercom_destination.settings import Settings
+from intercom_destination.store import Deletion, Subject, open_store
+from intercom_destination.store.suppression import id_hash
+
+Echo = Callable[[str], None]
+
+
+async def delete(
+    settings: Settings,
+    subjects: Sequence[Subject],
+    *,
+    suppress: bool,
+    dry_run: bool,
+    echo: Echo,
+) -> Deletion | None:
+    """Delete `subjects` (or, with `dry_run`, say what that would delete), reporting on
+    `echo`; the request as it ended, None for a dry run."""
+    async with (
+        await open_store(settings.database_url) as store,
+        open_deletions(settings, store) as deletions,
+    ):
+        if dry_run:
+            for preview in await deletions.preview(subjects):
+                subject = preview.subject
+                linked = f", linked anonymousIds {', '.join(preview.linked)}" * bool(preview.linked)
+                contacts = ", ".join(preview.contacts) or "none"
+                echo(
+                    f"{subject.kind} {subject.id}: {preview.events} stored events{linked}; "
+                    f"Intercom contacts: {contacts}"
+                )
+            return None
+        request = await deletions.request(subjects, suppress=suppress)
+        echo(f"deletion {request.id}: {len(subjects)} {_people(len(subjects))} to delete")
+        return await deletions.run(
+            request,
+            lambda progress: echo(
+                f"deletion {progress.id}: {progress.done} of {len(subjects)} done"
+            ),
+        )
+
+
+def summary(deletion: Deletion) -> str:
+    """One line on how a request ended."""
+    counts = (
+        f"{deletion.done} of {len(deletion.hashes)} {_people(len(deletion.hashes))} deleted: "
+        f"{deletion.events} stored events and {deletion.contacts} Intercom contacts"
+    )
+    if deletion.state == "failed":
+        return (
+            f"deletion {deletion.id} failed: {deletion.error}; {counts}. Run the deletion "
+            "again once that is fixed: what was deleted stays deleted"
+        )
+    refused = "; their future events are refused" if deletion.suppress else ""
+    return f"deletion {deletion.id} done: {counts}{refused}"
+
+
+async def list_suppressions(settings: Settings, echo: Echo) -> int:
+    """One line per suppressed id: its salted hash and since when; how many."""
+    async with await open_store(settings.database_url, create=False) as store:
+        suppressions = await store.suppressions()
+    for suppression in suppressions:
+        echo(f"{suppression.hash}  {iso(suppression.suppressed_at)}")
+    return len(suppressions)
+
+
+async def remove_suppression(settings: Settings, value: str) -> bool:
+    """Stop refusing the events of `value` (a userId or anonymousId); False if it was not
+    suppressed."""
+    async with await open_store(settings.database_url, create=False) as store:
+        salt = await store.salt()
+        removed = [
+            await store.unsuppress(id_hash(salt, "userId", value)),
+            await store.unsuppress(id_hash(salt, "anonymousId", value)),
+        ]
+    return any(removed)
+
+
+def _people(count: int) -> str:
+    return "person" if count == 1 else "people"
+
+
+async def list_deletions(settings: Settings, echo: Echo) -> int:
+    """One line per deletion request, newest first (its audit record once it ended); how many."""
+    async with await open_store(settings.database_url, create=False) as store:
+        deletions = await store.deletions(limit=1000)
+    for deletion in deletions:
+        ended = iso(deletion.finished_at) if deletion.finished_at is not None else "-"
+        echo(
+            f"{deletion.id}  {deletion.state}  requested {iso(deletion.requested_at)}  "
+            f"ended {ended}  people {deletion.done}/{len(deletion.hashes)}  "
+            f"events {deletion.events}  contacts {deletion.contacts}  "
+            f"suppressed {'yes' if deletion.suppress else 'no'}  ids {','.join(deletion.hashes)}"
+        )
+    return len(deletions)
