@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -38,11 +38,15 @@ from intercom_destination.store.rows import DEAD, DONE, PARKED, PENDING
 FOUND_COLUMNS = (
     "id, at, message_id, lane, type, event, user_id, anonymous_id, email, outcome, reason, calls"
 )
-#: Every outcome recorded, from the counters (`Status.outcomes`).
-OUTCOME_TOTALS = (
-    f"SELECT outcome, sum(events) FROM outcome_counts WHERE outcome <> '{ACCEPTED}'"
-    " GROUP BY outcome"
-)
+
+
+def outcome_totals(counts: str) -> str:
+    """Every outcome recorded, from the counters `counts` names (`Status.outcomes`)."""
+    return (
+        f"SELECT outcome, sum(events) FROM {counts} WHERE outcome <> '{ACCEPTED}' GROUP BY outcome"
+    )
+
+
 #: Outcomes that end an event's way through the store.
 FINISHED = frozenset({"delivered", "skipped", "dead"})
 _STATES: dict[int, EventState] = {PENDING: "pending", PARKED: "parked", DEAD: "dead", DONE: "done"}
@@ -53,6 +57,9 @@ _trace = msgspec.json.Decoder(Trace)
 
 class SQLConsole(abc.ABC):
     """`protocols.Console` over the tables both stores share."""
+
+    #: The counters, as a table or a subquery of the columns of `outcome_counts`.
+    COUNTS: ClassVar[str] = "outcome_counts"
 
     @abc.abstractmethod
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
@@ -72,7 +79,7 @@ class SQLConsole(abc.ABC):
         # The window's steps end with the one `now` is in.
         since = (int(now) // step - window // step + 1) * step
         rows = await self._read(
-            "SELECT bucket / %s * %s, type, outcome, sum(events), sum(calls) FROM outcome_counts"
+            f"SELECT bucket / %s * %s, type, outcome, sum(events), sum(calls) FROM {self.COUNTS}"
             " WHERE bucket >= %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             (step, step, since),
         )

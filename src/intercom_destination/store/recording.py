@@ -72,8 +72,10 @@ def record(
     trace: Trace | None,
     keep_traces: bool,
 ) -> dict[str, Any]:
-    """The parameters of `LOG`, `COUNT`, `TRACE` and the refusals' statements for one attempt."""
+    """The parameters of `LOG`, `count_into`, `TRACE` and the refusals' statements for one
+    attempt."""
     refusals = {(r.kind, r.name): r.reason for r in trace.refusals} if trace else {}
+    kept = trace is not None and keep_traces
     return {
         "now": now,
         "message_id": event.message_id,
@@ -84,8 +86,9 @@ def record(
         "calls": calls,
         "bucket": int(now) // MINUTE * MINUTE,
         **who(event.body),
-        "body": event.body,
-        "trace": _trace.encode(trace) if trace is not None and keep_traces else None,
+        # Sent only with a trace, which keeps it.
+        "body": event.body if kept else None,
+        "trace": _trace.encode(trace) if kept else None,
         "kinds": [kind for kind, _ in refusals],
         "names": [name for _, name in refusals],
         "reasons": list(refusals.values()),
@@ -97,11 +100,18 @@ LOG = (
     " anonymous_id, email, event) SELECT %(now)s, %(message_id)s, %(lane)s, %(type)s,"
     " %(outcome)s, %(reason)s, %(calls)s, %(user_id)s, %(anonymous_id)s, %(email)s, %(event)s"
 )
-COUNT = (
-    "INSERT INTO outcome_counts (bucket, type, outcome, events, calls)"
-    " SELECT %(bucket)s, %(type)s, %(outcome)s, 1, %(calls)s"
-)
-#: Completes `COUNT` (after any WHERE clause the caller adds).
+
+
+def count_into(table: str) -> str:
+    """The statement adding the attempt to the counters of `table` (SQLite upserts into
+    `outcome_counts`, PostgreSQL appends to `outcome_deltas`: see its schema)."""
+    return (
+        f"INSERT INTO {table} (bucket, type, outcome, events, calls)"
+        " SELECT %(bucket)s, %(type)s, %(outcome)s, 1, %(calls)s"
+    )
+
+
+#: Completes an upsert into `outcome_counts` (after any WHERE clause the caller adds).
 COUNT_CONFLICT = (
     " ON CONFLICT (bucket, type, outcome) DO UPDATE SET"
     " events = outcome_counts.events + excluded.events,"

@@ -30,11 +30,10 @@ from intercom_destination.store.base import (
 from intercom_destination.store.console import ACCEPTED, MINUTE, Trace
 from intercom_destination.store.postgres.schema import LOCKS, Connection
 from intercom_destination.store.recording import (
-    COUNT,
-    COUNT_CONFLICT,
     LOG,
     REFUSAL_CONFLICT,
     TRACE,
+    count_into,
     record,
 )
 from intercom_destination.store.rows import (
@@ -66,9 +65,9 @@ WITH arrived AS (
     SELECT DISTINCT ON (lane) lane, received_at FROM inserted ORDER BY lane, position
     ON CONFLICT (lane) DO UPDATE SET available_at = lanes.available_at
 ), counted AS (
-    INSERT INTO outcome_counts (bucket, type, outcome, events, calls)
+    INSERT INTO outcome_deltas (bucket, type, outcome, events, calls)
     SELECT floor(received_at / {MINUTE})::bigint * {MINUTE}, type, '{ACCEPTED}', count(*), 0
-    FROM inserted GROUP BY 1, 2 ORDER BY 1, 2{COUNT_CONFLICT}
+    FROM inserted GROUP BY 1, 2
 )
 SELECT message_id FROM inserted
 """
@@ -254,7 +253,7 @@ def _recorded(written: str) -> str:
     writing only if `written` holds."""
     return f"""
         logged AS ({LOG} WHERE {written}),
-        counted AS ({COUNT} WHERE {written}{COUNT_CONFLICT}),
+        counted AS ({count_into("outcome_deltas")} WHERE {written}),
         traced AS ({TRACE} WHERE {written} AND %(trace)s::bytea IS NOT NULL),
         refused AS (
             INSERT INTO refusals (kind, name, reason, at, times)

@@ -53,6 +53,17 @@ CONSOLE = [
     "INSERT INTO outcome_counts (bucket, type, outcome, events, calls)"
     " SELECT floor(at / 60)::bigint * 60, type, outcome, count(*), sum(calls) FROM outcomes"
     " GROUP BY 1, 2, 3",
+    # What outcome writes and enqueues add to the counters, one row each, which `prune` folds
+    # into `outcome_counts`: an upsert there would make every transaction of a minute wait for
+    # the one before it to commit (they all update the same row), and could deadlock with
+    # the lanes' locks.
+    """CREATE TABLE outcome_deltas (
+        bucket bigint NOT NULL,
+        type text NOT NULL,
+        outcome text NOT NULL,
+        events bigint NOT NULL,
+        calls bigint NOT NULL
+    )""",
     """CREATE TABLE traces (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         at double precision NOT NULL,

@@ -36,7 +36,7 @@ from intercom_destination.store.base import (
     StoreError,
 )
 from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS, Trace
-from intercom_destination.store.console_sql import OUTCOME_TOTALS
+from intercom_destination.store.console_sql import outcome_totals
 from intercom_destination.store.names import without_credentials
 from intercom_destination.store.postgres import lanes
 from intercom_destination.store.postgres.schema import Connection, has_schema, migrate
@@ -46,6 +46,7 @@ from intercom_destination.store.pruning import (
     PRUNE_TRACES,
     fold_parameters,
 )
+from intercom_destination.store.recording import COUNT_CONFLICT
 from intercom_destination.store.rows import (
     CACHES,
     DEAD,
@@ -85,6 +86,12 @@ async def migrate_database(url: str) -> tuple[int, int]:
 
 
 class PostgresStore(SQLStore):
+    # The counters `prune` has folded, and the deltas since (see `schema.outcome_deltas`).
+    COUNTS = (
+        "(SELECT bucket, type, outcome, events, calls FROM outcome_counts UNION ALL"
+        " SELECT bucket, type, outcome, events, calls FROM outcome_deltas) AS counts"
+    )
+
     def __init__(
         self,
         pool: AsyncConnectionPool[Connection],
@@ -430,7 +437,7 @@ class PostgresStore(SQLStore):
                 (SELECT count(*) FROM events WHERE state = {DEAD})""",
             (now,),
         )
-        outcomes = await self._read(OUTCOME_TOTALS, ())
+        outcomes = await self._read(outcome_totals(self.COUNTS), ())
         return Status(
             lanes=lane_count,
             in_flight=in_flight,
@@ -460,6 +467,7 @@ class PostgresStore(SQLStore):
             pruned = await traces.fetchall()
             if pruned:
                 await connection.execute(MARK_PRUNED, (max(at for (at,) in pruned),))
+            await connection.execute(_FOLD_DELTAS)
             for statement, parameters in zip(FOLD_COUNTERS, fold_parameters(now), strict=True):
                 await connection.execute(statement, parameters)
             return events.rowcount + outcomes.rowcount + len(pruned)
@@ -514,6 +522,15 @@ class PostgresStore(SQLStore):
 
     async def _returning(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         return await self._read(sql, parameters)
+
+
+#: The deltas outcome writes appended, added to the counters they belong to.
+_FOLD_DELTAS = (
+    "WITH folded AS (DELETE FROM outcome_deltas RETURNING bucket, type, outcome, events, calls)"
+    " INSERT INTO outcome_counts (bucket, type, outcome, events, calls)"
+    " SELECT bucket, type, outcome, sum(events), sum(calls) FROM folded GROUP BY 1, 2, 3"
+    " ORDER BY 1, 2, 3" + COUNT_CONFLICT
+)
 
 
 def _connection_options(url: str) -> dict[str, Any]:

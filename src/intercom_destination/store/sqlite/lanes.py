@@ -25,11 +25,11 @@ from intercom_destination.store.base import (
 )
 from intercom_destination.store.console import Trace
 from intercom_destination.store.recording import (
-    COUNT,
     COUNT_CONFLICT,
     LOG,
     REFUSAL_CONFLICT,
     TRACE,
+    count_into,
     record,
     sqlite_placeholders,
 )
@@ -322,7 +322,7 @@ def log(
 
 _LOG = sqlite_placeholders(LOG)
 # WHERE true: SQLite needs one to tell the upsert's ON from a join's.
-_COUNT = sqlite_placeholders(COUNT + " WHERE true" + COUNT_CONFLICT)
+_COUNT = sqlite_placeholders(count_into("outcome_counts") + " WHERE true" + COUNT_CONFLICT)
 _TRACE = sqlite_placeholders(TRACE)
 _REFUSAL = (
     "INSERT INTO refusals (kind, name, reason, at, times) VALUES (:kind, :name, :reason, :now, 1)"

@@ -37,7 +37,7 @@ from intercom_destination.store.base import (
     StoreError,
 )
 from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS, Trace
-from intercom_destination.store.console_sql import OUTCOME_TOTALS
+from intercom_destination.store.console_sql import outcome_totals
 from intercom_destination.store.pruning import (
     FOLD_COUNTERS,
     MARK_PRUNED,
@@ -684,7 +684,7 @@ def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Sta
     # One count per state, so that each is read from that state's partial index.
     (parked,) = connection.execute(f"SELECT count(*) FROM events WHERE state = {PARKED}").fetchone()
     (dead,) = connection.execute(f"SELECT count(*) FROM events WHERE state = {DEAD}").fetchone()
-    outcomes = dict(connection.execute(OUTCOME_TOTALS).fetchall())
+    outcomes = dict(connection.execute(_OUTCOME_TOTALS).fetchall())
     return Status(
         lanes=lane_count,
         in_flight=in_flight,
@@ -694,6 +694,9 @@ def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Sta
         dead=dead,
         outcomes=outcomes,
     )
+
+
+_OUTCOME_TOTALS = outcome_totals(SQLiteStore.COUNTS)
 
 
 def _prune(
