@@ -328,6 +328,11 @@ def deadletter_purge(
 )
 @click.option("--suppress", is_flag=True, help="Also refuse their future events.")
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Run the deletions that did not end (their process stopped), and nothing else.",
+)
 @config_option
 def delete_command(
     user_ids: tuple[str, ...],
@@ -335,6 +340,7 @@ def delete_command(
     file: Any,
     suppress: bool,
     dry_run: bool,
+    resume: bool,
     config_path: Path | None,
 ) -> None:
     """Delete people: their Intercom contacts, and everything the store holds of them.
@@ -346,6 +352,16 @@ def delete_command(
     from intercom_destination.commands import delete
     from intercom_destination.deletion import BadSubjects, subjects_of
 
+    if resume:
+        if user_ids or anonymous_ids or file or suppress or dry_run:
+            raise click.UsageError("--resume takes no ids, --file, --suppress or --dry-run")
+        resumed = _run(delete.resume(_delivery_settings(config_path), echo=click.echo))
+        for request in resumed:
+            click.echo(delete.summary(request))
+        click.echo(f"{len(resumed)} unfinished deletion{'' if len(resumed) == 1 else 's'} run")
+        if any(request.state == "failed" for request in resumed):
+            sys.exit(1)
+        return
     try:
         subjects = subjects_of(user_ids, anonymous_ids, file if file is not None else ())
     except BadSubjects as error:

@@ -49,6 +49,8 @@ def test_delete_suppress_then_list_and_remove_the_suppression(sandbox: str, tmp_
     assert run(env, "suppressions", "remove", "u1").exit_code == 0
     assert run(env, "suppressions", "remove", "u1").exit_code == 1
     assert run(env, "suppressions", "list").stderr == "1 suppressed id\n"
+    resumed = run(env, "delete", "--resume")
+    assert (resumed.exit_code, resumed.stdout) == (0, "0 unfinished deletions run\n")
 
 
 def test_a_bad_line_of_the_file_is_named(tmp_path: Path) -> None:

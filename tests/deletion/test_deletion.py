@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from msgspec.structs import replace
 from rich.console import Console
 
 from intercom_destination.commands.send import send
@@ -82,10 +84,13 @@ class Setup:
 
 @asynccontextmanager
 async def setup(
-    sandbox: str, database_url: str, transport: httpx.AsyncBaseTransport | None = None
+    sandbox: str,
+    database_url: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **values: str,
 ) -> AsyncIterator[Setup]:
     settings = settings_from(
-        {"access_token": "test-token", "api_url": sandbox, "database_url": database_url}
+        {"access_token": "test-token", "api_url": sandbox, "database_url": database_url} | values
     )
     async with (
         await open_store(database_url) as store,
@@ -224,3 +229,90 @@ async def test_a_deletion_during_delivery_leaves_no_contact_behind(
     assert deletion.state == "done"
     assert deletion.contacts == 1
     assert ADA not in it.external_ids()
+
+
+class RefusingDeletes(httpx.AsyncBaseTransport):
+    """Intercom refusing the token for every DELETE, as it does when the token lost a scope."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            document = {"type": "error.list", "errors": [{"code": "unauthorized"}]}
+            return httpx.Response(401, json=document, request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_failed_deletion_says_why_holds_the_lanes_and_can_be_run_again(
+    sandbox: str, tmp_path: Path
+) -> None:
+    async with setup(sandbox, f"sqlite:///{tmp_path / 'store.db'}") as it:
+        await it.deliver(ada_with_an_anonymous_past())
+        await it.store.enqueue(new_events([{"type": "track", "userId": ADA, "event": "Later"}]))
+        async with open_deletions(it.settings, it.store, transport=RefusingDeletes()) as refused:
+            failed = await refused.run(
+                await refused.request([Subject("userId", ADA)], suppress=False)
+            )
+
+        assert (failed.state, failed.done, failed.subjects) == ("failed", 0, ())
+        assert failed.error is not None
+        assert failed.error.startswith("Unauthorized: 401 unauthorized")
+        assert ADA not in failed.error
+        assert ADA in it.external_ids()
+        # Her stored event stays away from Intercom until the deletion is run again.
+        assert await it.store.lease("w", 10, 30, time.time()) == []
+
+        deletion = await it.delete(Subject("userId", ADA), suppress=False)
+
+        assert (deletion.state, deletion.contacts, deletion.events) == ("done", 1, 6)
+        assert ADA not in it.external_ids()
+
+
+async def test_requests_whose_process_stopped_are_found_and_run_to_the_end(
+    sandbox: str, tmp_path: Path
+) -> None:
+    async with setup(sandbox, f"sqlite:///{tmp_path / 'store.db'}") as it:
+        await it.deliver(bob())
+        pending = await it.deletions.request([Subject("userId", BOB)], suppress=False)
+        stopped = await it.deletions.request([Subject("userId", "nobody")], suppress=True)
+        await it.store.record_deletion(replace(stopped, state="running"))
+        finished = await it.delete(Subject("userId", "someone"))
+
+        unfinished = await it.deletions.unfinished()
+        assert [request.id for request in unfinished] == [pending.id, stopped.id]
+        assert all(request.subjects for request in unfinished)
+        ended = [await it.deletions.run(request) for request in unfinished]
+
+        assert [request.state for request in ended] == ["done", "done"]
+        assert await it.deletions.unfinished() == []
+        assert BOB not in it.external_ids()
+        assert finished.id not in {request.id for request in unfinished}
+
+
+async def test_leads_are_found_by_what_the_store_knows_of_the_anonymous_id(
+    sandbox: str, tmp_path: Path
+) -> None:
+    async with setup(
+        sandbox, f"sqlite:///{tmp_path / 'store.db'}", anonymous="lead", unidentified="lead"
+    ) as it:
+        visitor = {"anonymousId": ADA_VISITOR}
+        # Her identify makes a lead known by its email, her track one known by her anonymousId.
+        await it.deliver(
+            [
+                {"type": "identify", **visitor, "traits": {"email": ADA_EMAIL}},
+                {"type": "track", **visitor, "event": "Viewed Pricing"},
+                *bob(),
+            ]
+        )
+        assert sorted(contact["role"] for contact in it.contacts()) == ["lead", "lead", "user"]
+
+        deletion = await it.delete(Subject("anonymousId", ADA_VISITOR))
+
+        assert (deletion.state, deletion.contacts, deletion.events) == ("done", 2, 2)
+        assert it.external_ids() == {BOB}
+        assert await it.store.get_identity("anonymous_id", ADA_VISITOR) is None
+        assert await it.store.get_identity("email", ADA_EMAIL) is None

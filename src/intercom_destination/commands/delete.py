@@ -48,6 +48,20 @@ async def delete(
         )
 
 
+async def resume(settings: Settings, *, echo: Echo) -> list[Deletion]:
+    """Run the requests that did not end (their process stopped), reporting on `echo`; how
+    each ended."""
+    async with (
+        await open_store(settings.database_url, create=False) as store,
+        open_deletions(settings, store) as deletions,
+    ):
+        ended = []
+        for request in await deletions.unfinished():
+            echo(f"deletion {request.id}: {request.state}, {len(request.subjects)} to delete")
+            ended.append(await deletions.run(request))
+        return ended
+
+
 def summary(deletion: Deletion) -> str:
     """One line on how a request ended."""
     counts = (

@@ -13,8 +13,9 @@ one person at a time, writing its progress to the store after each. For each per
 
 With `suppress`, the people's ids (and the anonymousIds linked to their userIds) are
 suppressed before anything else, and the run waits until every process's copy of the
-suppression list has been read again: from then on no event of theirs is stored, so none can
-arrive after their lanes were erased. Once the request ends, the store keeps only its audit
+suppression list has been read again and the requests checked against an older copy have been
+stored (`SUPPRESSION_SETTLES`): from then on no event of theirs is stored, so none can arrive
+after their lanes were erased. Once the request ends, the store keeps only its audit
 record: when, how many people, events and contacts, and the ids' salted hashes.
 """
 
@@ -38,12 +39,16 @@ from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import IntercomError, NotFound, RateLimited
 from intercom_destination.settings import Settings
 from intercom_destination.store import Deletion, Person, Store, Subject
-from intercom_destination.store.suppression import SUPPRESSION_REFRESH, id_hash
+from intercom_destination.store.suppression import SUPPRESSION_SETTLES, id_hash
 
 T = TypeVar("T")
 
-#: How long a fence holds a lane (seconds); taken again before each person's Intercom calls.
-FENCE_FOR = 600.0
+#: Who holds a fenced lane: any deletion, so that running a deletion again takes over the
+#: lanes one that stopped half-way still holds.
+HOLDER = "deletion"
+#: How long a fence holds a lane (seconds). A deletion that stops before it erased keeps the
+#: person's events from Intercom until it is run again, or for this long.
+FENCE_FOR = 24 * 3600.0
 #: How often to look again whether a worker finished with a lane (seconds, doubling).
 FIRST_POLL = 0.05
 MAX_POLL = 1.0
@@ -52,6 +57,8 @@ MAX_POLL = 1.0
 TRIES = 6
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
+#: The latest requests `unfinished` looks among.
+UNFINISHED = 1000
 
 
 class Preview(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,7 +82,7 @@ class Deletions:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        suppression_lag: float = SUPPRESSION_REFRESH,
+        suppression_lag: float = SUPPRESSION_SETTLES,
         backoff_base: float = BACKOFF_BASE,
     ) -> None:
         self._store = store
@@ -94,6 +101,12 @@ class Deletions:
             subjects, hashes, suppress=suppress, now=self._clock()
         )
 
+    async def unfinished(self) -> list[Deletion]:
+        """The requests that have not ended, oldest first: pending, or running when the
+        process running them stopped. They hold their people's ids until they are run."""
+        recorded = await self._store.deletions(limit=UNFINISHED)
+        return [d for d in reversed(recorded) if d.state in ("pending", "running")]
+
     async def progress(self, deletion_id: int) -> Deletion | None:
         """The request as recorded: its state and counts so far."""
         return await self._store.deletion(deletion_id)
@@ -105,13 +118,12 @@ class Deletions:
         told of each person done."""
         current = replace(deletion, state="running")
         await self._store.record_deletion(current)
-        holder = f"deletion:{deletion.id}"
         try:
             people = [await self._person(subject) for subject in deletion.subjects]
             if deletion.suppress:
                 await self._suppress(people)
             for person in people:
-                events, contacts = await self._delete(person, holder)
+                events, contacts = await self._delete(person)
                 current = replace(
                     current,
                     done=current.done + 1,
@@ -178,12 +190,12 @@ class Deletions:
             ),
         ]
         await self._store.suppress(hashes, now=self._clock())
-        # Every process reads the list again within this: then none stores their events.
+        # Then no process stores their events any more, and those taken before are stored.
         await self._sleep(self._suppression_lag)
 
-    async def _delete(self, person: Person, holder: str) -> tuple[int, int]:
+    async def _delete(self, person: Person) -> tuple[int, int]:
         """Delete one person: fence, Intercom, store; how many events and contacts went."""
-        await self._fence(person, holder)
+        await self._fence(person)
         # Looked up once no worker can create the contact any more.
         person = await self._with_contacts(person)
         deleted = 0
@@ -196,12 +208,12 @@ class Deletions:
         events = await self._store.erase(person, now=self._clock())
         return events, deleted
 
-    async def _fence(self, person: Person, holder: str) -> None:
+    async def _fence(self, person: Person) -> None:
         """Hold the person's lanes, waiting for the workers delivering one of their events."""
         poll = FIRST_POLL
         while True:
             now = self._clock()
-            busy = await self._store.fence(person.lanes, holder, until=now + FENCE_FOR, now=now)
+            busy = await self._store.fence(person.lanes, HOLDER, until=now + FENCE_FOR, now=now)
             if not busy:
                 return
             await self._sleep(poll)
@@ -230,7 +242,7 @@ async def open_deletions(
     store: Store,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    suppression_lag: float = SUPPRESSION_REFRESH,
+    suppression_lag: float = SUPPRESSION_SETTLES,
     backoff_base: float = BACKOFF_BASE,
 ) -> AsyncIterator[Deletions]:
     """Deletions over `store`, calling the Intercom `settings` name within the rate budget

@@ -412,7 +412,7 @@ class Erasure(Protocol):
     @abc.abstractmethod
     async def contact_ids(self, person: Person) -> list[str]:
         """The Intercom ids the identity cache holds for the person's userIds (as external_ids)
-        and anonymousIds (as leads)."""
+        and anonymousIds (as leads), and for the emails their events gave (see `outcomes`)."""
 
     @abc.abstractmethod
     async def count_events(self, lanes: Sequence[str]) -> int:

@@ -215,19 +215,30 @@ class SQLStore(SQLConsole, Store):
 
     async def contact_ids(self, person: Person) -> list[str]:
         named = [
-            (kind, ids)
-            for kind, ids in (
-                ("external_id", person.user_ids),
-                ("anonymous_id", person.anonymous_ids),
+            (kind, column, ids)
+            for kind, column, ids in (
+                ("external_id", "user_id", person.user_ids),
+                ("anonymous_id", "anonymous_id", person.anonymous_ids),
             )
             if ids
         ]
         if not named:
             return []
+        # Their contacts known by email: the emails their events gave, which the outcome log
+        # keeps (an event that was never tried made no contact).
+        emails = (
+            "SELECT email FROM outcomes WHERE email IS NOT NULL AND ("
+            + " OR ".join(f"{column} IN {among(ids)}" for _, column, ids in named)
+            + ")"
+        )
         rows = await self._read(
             "SELECT DISTINCT intercom_id FROM identities WHERE "
-            + " OR ".join(f"(kind = %s AND key IN {among(ids)})" for _, ids in named),
-            tuple(value for kind, ids in named for value in (kind, *ids)),
+            + " OR ".join(f"(kind = %s AND key IN {among(ids)})" for _, _, ids in named)
+            + f" OR (kind = 'email' AND key IN ({emails}))",
+            (
+                *(value for kind, _, ids in named for value in (kind, *ids)),
+                *(value for _, _, ids in named for value in ids),
+            ),
         )
         return sorted(str(intercom_id) for (intercom_id,) in rows)
 

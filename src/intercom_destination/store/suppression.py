@@ -19,9 +19,13 @@ import msgspec
 from intercom_destination.store.base import IdKind
 from intercom_destination.store.protocols import Erasure
 
-#: The most a process's copy of the list lags the store, seconds: a deletion that suppresses
-#: waits this long before it erases, so that no process still takes the person's events.
+#: The most a process's copy of the list lags the store, seconds.
 SUPPRESSION_REFRESH = 5.0
+#: How long after a suppression every process refuses the person's events and has stored
+#: those it took before: the copies' lag, and as long again for a request that was checked
+#: against an older copy to finish storing. A deletion that suppresses waits this long
+#: before it erases, so that no event of the person stored meanwhile survives it.
+SUPPRESSION_SETTLES = 2 * SUPPRESSION_REFRESH
 
 
 def id_hash(salt: bytes, kind: IdKind, value: str) -> str:
