@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 import pytest
 
@@ -87,6 +88,22 @@ async def test_sending_stores_the_event_for_delivery(store: Store, connect: Conn
     [lease] = await store.lease("w", 10, 30, NOW)
     assert lease.event.message_id == "t-1"
     assert lease.event.lane == "u1"
+
+
+async def test_the_api_takes_the_event_as_an_object_or_its_text(connect: Connect) -> None:
+    async with connect() as client:
+        token = (await client.get("/api/csrf")).json()["token"]
+        answers = [
+            (
+                await client.post(
+                    "/api/tester/plan", json={"event": event}, headers={"X-CSRF-Token": token}
+                )
+            ).json()
+            for event in (TRACK, json.loads(TRACK), [1])
+        ]
+    assert answers[0] == answers[1]
+    assert answers[0]["message_id"] == "t-1"
+    assert answers[2]["error"] == "event: must be one event: a JSON object, or its text"
 
 
 async def test_an_event_without_a_messageid_is_given_one(connect: Connect) -> None:

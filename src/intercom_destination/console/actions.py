@@ -65,8 +65,10 @@ def pasted_event(console: Console, fields: ImmutableMultiDict[str, Any]) -> Even
     text = fields.get("event")
     if isinstance(text, dict):
         text = msgspec.json.encode(text).decode()
-    if not isinstance(text, str) or not text.strip():
+    if text is None or (isinstance(text, str) and not text.strip()):
         return InvalidEvent("event", "missing: paste one event's JSON")
+    if not isinstance(text, str):
+        return InvalidEvent("event", "must be one event: a JSON object, or its text")
     return read_pasted(console, text)
 
 
