@@ -79,7 +79,7 @@ def read_pasted(console: Console, text: str) -> Event | InvalidEvent:
 
 
 def try_event(console: Console, event: Event | InvalidEvent) -> Tried:
-    return dry_run(event, console.settings.mapping_options)
+    return dry_run(event, console.mapping)
 
 
 async def send_event(console: Console, event: Event) -> bool:

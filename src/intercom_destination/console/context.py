@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from intercom_destination.console.guard import CsrfToken
+from intercom_destination.mapping import MappingOptions
 from intercom_destination.settings import Settings
 from intercom_destination.store import Store
 
@@ -18,6 +20,11 @@ class Console:
     #: Unix seconds now; tests give their own clock.
     clock: Callable[[], float]
     csrf: CsrfToken = field(default_factory=CsrfToken)
+
+    @functools.cached_property
+    def mapping(self) -> MappingOptions:
+        """What the tester plans with, read from the settings once."""
+        return self.settings.mapping_options
 
     @staticmethod
     def new_message_id() -> str:
