@@ -435,7 +435,7 @@ def check_command(config_path: Path | None) -> None:
 
 
 @main.command("sandbox")
-@listen_options(port=8089)
+@listen_options(port=8090)
 @click.option(
     "--rate-limit",
     default=1666,
