@@ -22,7 +22,7 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -240,20 +240,26 @@ READS: list[tuple[str, Read]] = [
 
 
 async def measure(url: str, count: int, repeat: int) -> dict[str, tuple[float, float]]:
-    seeded = sample(count)
-    rng = random.Random(7)
-    figures: dict[str, tuple[float, float]] = {}
     async with await open_store(url, outcome_log_rows=count, create=False) as store:
         # What the worker's upkeep leaves: old minutes folded into hours.
         await store.prune(NOW, limit=0)
-        for name, read in READS:
-            times = []
-            for _ in range(repeat):
-                started = time.perf_counter()
-                await read(store, seeded, rng)
-                times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            figures[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
+        return await time_reads(store, sample(count), READS, repeat)
+
+
+async def time_reads(
+    store: Store, seeded: Sample, reads: Sequence[tuple[str, Read]], repeat: int
+) -> dict[str, tuple[float, float]]:
+    """Each read's p50 and p95 over `repeat` runs, in milliseconds, by name."""
+    rng = random.Random(7)
+    figures: dict[str, tuple[float, float]] = {}
+    for name, read in reads:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            await read(store, seeded, rng)
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        figures[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
     return figures
 
 
@@ -276,10 +282,24 @@ async def _create(url: str) -> None:
         pass
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+#: Times each named read (or page) on the store a URL names: name -> (p50, p95) in ms.
+Measure = Callable[[str, int, int], Awaitable[dict[str, tuple[float, float]]]]
+
+
+def compare(
+    description: str,
+    measure: Measure,
+    names: Sequence[str],
+    *,
+    heading: str,
+    command: str,
+    repeat: int,
+) -> None:
+    """Seed each backend the command line asks for, `measure` on it, and print the figures
+    side by side, then the command that produced them."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--outcomes", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=repeat)
     parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
@@ -293,13 +313,24 @@ def main() -> None:
             results[label] = asyncio.run(measure(url, args.outcomes, args.repeat))
     labels = [label for label, _ in backends]
     heads = "".join(f"{label + ' p50':>16}{label + ' p95':>16}" for label in labels)
-    print(f"{'read (ms)':<32}{heads}")
-    for name, _ in READS:
+    print(f"{heading:<32}{heads}")
+    for name in names:
         cells = "".join(
             f"{results[label][name][0]:>16.1f}{results[label][name][1]:>16.1f}" for label in labels
         )
         print(f"{name:<32}{cells}")
-    print("\n" + " ".join(["python -m bench.console", *sys.argv[1:]]))
+    print("\n" + " ".join([command, *sys.argv[1:]]))
+
+
+def main() -> None:
+    compare(
+        __doc__.split("\n\n")[0],
+        measure,
+        [name for name, _ in READS],
+        heading="read (ms)",
+        command="python -m bench.console",
+        repeat=50,
+    )
 
 
 if __name__ == "__main__":

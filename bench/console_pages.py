@@ -12,20 +12,15 @@ part the store takes.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import random
-import statistics
-import sys
-import time
 from collections.abc import Callable
 
 import httpx
 
-from bench.console import NOW, Sample, sample, seeded
+from bench.console import NOW, Read, Sample, compare, sample, time_reads
 from intercom_destination.console import create_console_app
 from intercom_destination.settings import Settings
-from intercom_destination.store import open_store
+from intercom_destination.store import Store, open_store
 
 Path = Callable[[Sample, random.Random], str]
 
@@ -49,50 +44,32 @@ PAGES: list[tuple[str, Path]] = [
 
 
 async def measure(url: str, count: int, repeat: int) -> dict[str, tuple[float, float]]:
-    seeded_sample = sample(count)
-    rng = random.Random(7)
-    figures: dict[str, tuple[float, float]] = {}
     async with await open_store(url, outcome_log_rows=count, create=False) as store:
         await store.prune(NOW, limit=0)
         app = create_console_app(Settings(), store, clock=lambda: NOW)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            for name, path in PAGES:
-                times = []
-                for _ in range(repeat):
-                    started = time.perf_counter()
-                    answer = await client.get(path(seeded_sample, rng))
-                    times.append((time.perf_counter() - started) * 1000)
-                    answer.raise_for_status()
-                times.sort()
-                figures[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
-    return figures
+
+            def get(path: Path) -> Read:
+                async def read(_: Store, seeded: Sample, rng: random.Random) -> object:
+                    answer = await client.get(path(seeded, rng))
+                    return answer.raise_for_status()
+
+                return read
+
+            reads = [(name, get(path)) for name, path in PAGES]
+            return await time_reads(store, sample(count), reads, repeat)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--outcomes", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
-    parser.add_argument("--sqlite-only", action="store_true")
-    args = parser.parse_args()
-    backends: list[tuple[str, str | None]] = [("SQLite", None)]
-    if not args.sqlite_only:
-        backends.append(("PostgreSQL", args.postgres))
-    results = {}
-    for label, postgres in backends:
-        print(f"{label}: seeding {args.outcomes:,} outcomes", file=sys.stderr)
-        with seeded(postgres, args.outcomes) as url:
-            results[label] = asyncio.run(measure(url, args.outcomes, args.repeat))
-    labels = [label for label, _ in backends]
-    heads = "".join(f"{label + ' p50':>16}{label + ' p95':>16}" for label in labels)
-    print(f"{'page (ms)':<32}{heads}")
-    for name, _ in PAGES:
-        cells = "".join(
-            f"{results[label][name][0]:>16.1f}{results[label][name][1]:>16.1f}" for label in labels
-        )
-        print(f"{name:<32}{cells}")
-    print("\n" + " ".join(["python -m bench.console_pages", *sys.argv[1:]]))
+    compare(
+        __doc__.split("\n\n")[0],
+        measure,
+        [name for name, _ in PAGES],
+        heading="page (ms)",
+        command="python -m bench.console_pages",
+        repeat=30,
+    )
 
 
 if __name__ == "__main__":
