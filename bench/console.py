@@ -9,6 +9,10 @@ default), per-minute counters folded as `prune` leaves them, and 5,000 dead lett
 reasons. Then runs each read of `READS` R times (default 50) and prints its p50 and p95.
 Rows are written with plain SQL for speed; the reads are the store's own.
 
+It also prints what keeping a trace costs delivery: lease + `delivered` for 10,000 events
+from 4 workers, on a fresh store, without a trace and with a typical one (two requests), in
+alternate runs (the median of 3 each).
+
 `READS` is a list of named async callables taking the store and the seeded `Sample`, so that a
 bench of the console's HTTP pages can time its own the same way.
 """
@@ -30,7 +34,7 @@ from typing import Any
 import msgspec
 import psycopg
 
-from bench.store import fresh_database
+from bench.store import deliver, enqueue_sequential, fresh_database, in_lanes, workload
 from intercom_destination.store import (
     EventQuery,
     Store,
@@ -263,6 +267,23 @@ async def time_reads(
     return figures
 
 
+async def completions(postgres: str | None) -> dict[str, float]:
+    """Events/s of lease + delivered without a trace and with one, alternately."""
+    events = workload(10_000, hot_share=0.0, ids="random")
+    trace = msgspec.json.decode(_trace("user-1", "Order Completed"), type=Trace)
+    figures: dict[str, list[float]] = {"without a trace": [], "with a trace": []}
+    for _ in range(3):
+        for name, given in (("without a trace", None), ("with a trace", trace)):
+            with fresh_database(None, postgres) as url:
+                async with await open_store(url) as store:
+                    await enqueue_sequential(store, events)
+                    await in_lanes(store)
+                    started = time.perf_counter()
+                    await deliver(4, given)(store, events)
+                    figures[name].append(len(events) / (time.perf_counter() - started))
+    return {name: statistics.median(values) for name, values in figures.items()}
+
+
 @contextmanager
 def seeded(postgres: str | None, count: int) -> Iterator[str]:
     with fresh_database(None, postgres) as url:
@@ -282,55 +303,53 @@ async def _create(url: str) -> None:
         pass
 
 
-#: Times each named read (or page) on the store a URL names: name -> (p50, p95) in ms.
-Measure = Callable[[str, int, int], Awaitable[dict[str, tuple[float, float]]]]
-
-
-def compare(
-    description: str,
-    measure: Measure,
-    names: Sequence[str],
-    *,
-    heading: str,
-    command: str,
-    repeat: int,
-) -> None:
-    """Seed each backend the command line asks for, `measure` on it, and print the figures
-    side by side, then the command that produced them."""
+def arguments(description: str, *, repeat: int) -> argparse.Namespace:
+    """The options this bench and `bench.console_pages` share."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--outcomes", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=repeat)
     parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
     parser.add_argument("--sqlite-only", action="store_true")
-    args = parser.parse_args()
-    backends: list[tuple[str, str | None]] = [("SQLite", None)]
+    return parser.parse_args()
+
+
+def backends(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """The stores to measure: SQLite, and PostgreSQL unless `--sqlite-only`."""
+    chosen: list[tuple[str, str | None]] = [("SQLite", None)]
     if not args.sqlite_only:
-        backends.append(("PostgreSQL", args.postgres))
-    results = {}
-    for label, postgres in backends:
-        print(f"{label}: seeding {args.outcomes:,} outcomes", file=sys.stderr)
-        with seeded(postgres, args.outcomes) as url:
-            results[label] = asyncio.run(measure(url, args.outcomes, args.repeat))
-    labels = [label for label, _ in backends]
-    heads = "".join(f"{label + ' p50':>16}{label + ' p95':>16}" for label in labels)
+        chosen.append(("PostgreSQL", args.postgres))
+    return chosen
+
+
+def print_figures(
+    heading: str, names: Sequence[str], results: dict[str, dict[str, tuple[float, float]]]
+) -> None:
+    """One line per name: its p50 and p95 on each store measured."""
+    heads = "".join(f"{label + ' p50':>16}{label + ' p95':>16}" for label in results)
     print(f"{heading:<32}{heads}")
     for name in names:
         cells = "".join(
-            f"{results[label][name][0]:>16.1f}{results[label][name][1]:>16.1f}" for label in labels
+            f"{figures[name][0]:>16.1f}{figures[name][1]:>16.1f}" for figures in results.values()
         )
         print(f"{name:<32}{cells}")
-    print("\n" + " ".join([command, *sys.argv[1:]]))
 
 
 def main() -> None:
-    compare(
-        __doc__.split("\n\n")[0],
-        measure,
-        [name for name, _ in READS],
-        heading="read (ms)",
-        command="python -m bench.console",
-        repeat=50,
-    )
+    args = arguments(__doc__.split("\n\n")[0], repeat=50)
+    results = {}
+    writes = {}
+    for label, postgres in backends(args):
+        print(f"{label}: seeding {args.outcomes:,} outcomes", file=sys.stderr)
+        with seeded(postgres, args.outcomes) as url:
+            results[label] = asyncio.run(measure(url, args.outcomes, args.repeat))
+        writes[label] = asyncio.run(completions(postgres))
+    print_figures("read (ms)", [name for name, _ in READS], results)
+    print("\nlease + delivered, 4 workers (events/s)")
+    for label, figures in writes.items():
+        without, with_ = figures["without a trace"], figures["with a trace"]
+        ratio = with_ / without
+        print(f"  {label}: {without:,.0f} without a trace, {with_:,.0f} with one ({ratio:.2f}x)")
+    print("\n" + " ".join(["python -m bench.console", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,24 @@ part the store takes.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import sys
 from collections.abc import Callable
 
 import httpx
 
-from bench.console import NOW, Read, Sample, compare, sample, time_reads
+from bench.console import (
+    NOW,
+    Read,
+    Sample,
+    arguments,
+    backends,
+    print_figures,
+    sample,
+    seeded,
+    time_reads,
+)
 from intercom_destination.console import create_console_app
 from intercom_destination.settings import Settings
 from intercom_destination.store import Store, open_store
@@ -62,14 +74,14 @@ async def measure(url: str, count: int, repeat: int) -> dict[str, tuple[float, f
 
 
 def main() -> None:
-    compare(
-        __doc__.split("\n\n")[0],
-        measure,
-        [name for name, _ in PAGES],
-        heading="page (ms)",
-        command="python -m bench.console_pages",
-        repeat=30,
-    )
+    args = arguments(__doc__.split("\n\n")[0], repeat=30)
+    results = {}
+    for label, postgres in backends(args):
+        print(f"{label}: seeding {args.outcomes:,} outcomes", file=sys.stderr)
+        with seeded(postgres, args.outcomes) as url:
+            results[label] = asyncio.run(measure(url, args.outcomes, args.repeat))
+    print_figures("page (ms)", [name for name, _ in PAGES], results)
+    print("\n" + " ".join(["python -m bench.console_pages", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import msgspec
 import psycopg
 
-from intercom_destination.store import NewEvent, Store, open_store
+from intercom_destination.store import NewEvent, Store, Trace, open_store
 
 USERS = 5_000
 HOT_USERS = 50
@@ -101,7 +101,12 @@ async def enqueue_concurrent(store: Store, events: list[NewEvent]) -> None:
     await asyncio.gather(*(request() for _ in range(200)))
 
 
-def deliver(workers: int) -> Callable[[Store, list[NewEvent]], Awaitable[None]]:
+def deliver(
+    workers: int, trace: Trace | None = None
+) -> Callable[[Store, list[NewEvent]], Awaitable[None]]:
+    """Lease + delivered from `workers` tasks until every event is delivered, each completion
+    keeping `trace` if one is given."""
+
     async def run(store: Store, events: list[NewEvent]) -> None:
         remaining = len(events)
 
@@ -112,7 +117,9 @@ def deliver(workers: int) -> Callable[[Store, list[NewEvent]], Awaitable[None]]:
                 if not leases:
                     await asyncio.sleep(0.001)  # the other workers hold the lanes left
                     continue
-                await asyncio.gather(*(store.delivered(lease, now=NOW) for lease in leases))
+                await asyncio.gather(
+                    *(store.delivered(lease, now=NOW, trace=trace) for lease in leases)
+                )
                 remaining -= len(leases)
 
         await asyncio.gather(*(worker(f"worker-{n}") for n in range(workers)))

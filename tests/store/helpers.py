@@ -23,8 +23,20 @@ def event(
     anonymous_id: str | None = None,
     type: str = "track",
     received_at: float = NOW,
+    name: str | None = None,
+    email: str | None = None,
 ) -> NewEvent:
-    body = {"type": type, "messageId": message_id, "userId": user_id, "anonymousId": anonymous_id}
+    """An event; a track's `name`, and an `email` in its context's traits, when given."""
+    body: dict[str, Any] = {
+        "type": type,
+        "messageId": message_id,
+        "userId": user_id,
+        "anonymousId": anonymous_id,
+    }
+    if name is not None:
+        body["event"] = name
+    if email is not None:
+        body["context"] = {"traits": {"email": email}}
     return NewEvent(
         message_id=message_id,
         type=type,

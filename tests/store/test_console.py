@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from typing import Any
+
 import msgspec
 import pytest
 
@@ -10,9 +14,12 @@ from intercom_destination.store import (
     Store,
     Trace,
     TracedCall,
+    migrate_store,
     open_store,
 )
-from tests.store.helpers import NOW, event
+from intercom_destination.store.postgres import schema as postgres_schema
+from intercom_destination.store.sqlite import schema as sqlite_schema
+from tests.store.helpers import NOW, event, execute
 
 pytestmark = pytest.mark.anyio
 
@@ -24,30 +31,12 @@ def tracked(
     message_id: str,
     user_id: str | None,
     *,
-    anonymous_id: str | None = None,
     name: str = "Order Completed",
-    email: str | None = None,
     type: str = "track",
-    received_at: float = NOW,
+    **fields: Any,
 ) -> NewEvent:
-    body: dict[str, object] = {
-        "type": type,
-        "messageId": message_id,
-        "userId": user_id,
-        "anonymousId": anonymous_id,
-    }
-    if type == "track":
-        body["event"] = name
-    if email is not None:
-        body["context"] = {"traits": {"email": email}}
-    return NewEvent(
-        message_id=message_id,
-        type=type,
-        user_id=user_id,
-        anonymous_id=anonymous_id,
-        received_at=received_at,
-        body=msgspec.json.encode(body),
-    )
+    """A track named `name` (other types have no name)."""
+    return event(message_id, user_id, type=type, name=name if type == "track" else None, **fields)
 
 
 def a_trace(status: int = 200, *refusals: Refusal) -> Trace:
@@ -292,3 +281,35 @@ async def test_status_counts_every_outcome_past_the_log_and_the_counters_fold(
         await store.prune(NOW + 9 * DAY)
         assert (await store.overview(NOW + 9 * DAY, 7 * DAY)).counts == ()
         assert (await store.status(NOW + 9 * DAY)).outcomes == {"delivered": 5}
+
+
+async def test_a_store_from_before_the_console_counts_its_outcome_log(shared_url: str) -> None:
+    schema = sqlite_schema if shared_url.startswith("sqlite:") else postgres_schema
+    before = schema.MIGRATIONS.index(schema.CONSOLE)
+    statements = [statement for migration in schema.MIGRATIONS[:before] for statement in migration]
+    if shared_url.startswith("sqlite:"):
+        # Versions 3 and 4 moved the inbox through a file of its own.
+        statements.insert(0, f"ATTACH DATABASE '{shared_url.removeprefix('sqlite:///')}-inbox'"
+                          " AS arrivals")  # fmt: skip
+    statements += [
+        "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+        f"INSERT INTO schema_version VALUES ({before})",
+        *(
+            "INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)"
+            f" VALUES ({NOW}, 'm{i}', 'u1', 'track', '{outcome}', NULL, 1)"
+            for i, outcome in enumerate(["delivered", "delivered", "dead"])
+        ),
+    ]
+    if shared_url.startswith("sqlite:"):
+        with closing(sqlite3.connect(shared_url.removeprefix("sqlite:///"))) as connection:
+            for statement in statements:
+                connection.execute(statement)
+            connection.commit()
+    else:
+        execute(shared_url, ";\n".join(statements))
+    await migrate_store(shared_url)
+
+    async with await open_store(shared_url) as store:
+        assert (await store.status(NOW)).outcomes == {"delivered": 2, "dead": 1}
+        [row] = (await store.search(EventQuery(text="m2"))).rows
+        assert (row.outcome, row.user_id) == ("dead", None)

@@ -27,7 +27,12 @@ class TraceRecorder:
         self.refusals: list[Refusal] = []
 
     def planned(self, plan: Plan) -> None:
-        self.operations = tuple(describe(operation) for operation in plan.operations)
+        # Without their bodies, which the requests carry (cut to a bounded size): the plan
+        # is the planner's answer for the event as received, which the trace keeps whole.
+        self.operations = tuple(
+            {key: value for key, value in describe(operation).items() if key != "body"}
+            for operation in plan.operations
+        )
 
     def trace(self, warnings: tuple[str, ...] = (), skip_reason: str | None = None) -> Trace:
         return Trace(

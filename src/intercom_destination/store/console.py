@@ -60,7 +60,8 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
     refused. Delivery collects it in memory and hands it to the call that records the
     attempt's outcome, which writes it in the same transaction."""
 
-    #: The plan's operations as documents (`mapping.describe`); empty when it was skipped.
+    #: The plan's operations as documents (`mapping.describe`, without their bodies, which
+    #: the calls show); empty when it was skipped.
     operations: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
     skip_reason: str | None = None
@@ -113,7 +114,8 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
         return self.calls / self.finished if self.finished else None
 
     def rate_share(self, calls_per_second: float) -> float:
-        """The share of a rate of `calls_per_second` the window's calls used."""
+        """The share of a rate of `calls_per_second` the window's calls used (Intercom's
+        default is 10,000 calls a minute per app, of which `rate_share` is the destination's)."""
         return self.calls / (calls_per_second * self.window)
 
 
@@ -158,7 +160,8 @@ class Waits(msgspec.Struct, frozen=True, kw_only=True):
     #: The key a parked event waits for (`contact:…`: its contact's identify), and until when.
     waiting_for: str | None = None
     until: float | None = None
-    #: A lease on its lane: a worker is on it until then.
+    #: The last lease on its lane, held by `leased_by` until `leased_until` (a time past means
+    #: the worker let it lapse: another will take the lane).
     leased_until: float | None = None
     leased_by: str | None = None
     #: When a retry is due.

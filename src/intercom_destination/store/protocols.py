@@ -487,11 +487,13 @@ class Console(Protocol):
 
     @abc.abstractmethod
     async def search(self, query: EventQuery) -> Page:
-        """Outcome rows matching `query`, newest first, a page at a time."""
+        """Outcome rows matching `query`, newest first, a page at a time: one row per attempt,
+        so an event retried or parked before it was delivered has several."""
 
     @abc.abstractmethod
     async def story(self, message_id: str) -> Story | None:
-        """The event's story; None when the store knows nothing of it."""
+        """The event's story; None when the store knows nothing of it (on SQLite, an event
+        accepted moments ago may still wait in its segment file to be sorted into its lane)."""
 
     @abc.abstractmethod
     async def dead_groups(self, limit: int = 100) -> list[DeadGroup]:

@@ -28,6 +28,7 @@ from intercom_destination.store.base import (
     Subject,
     Suppression,
 )
+from intercom_destination.store.console import Trace
 from intercom_destination.store.console_sql import SQLConsole
 from intercom_destination.store.protocols import Store
 from intercom_destination.store.rows import (
@@ -59,6 +60,13 @@ _DEAD_LETTERS = (
 
 class SQLStore(SQLConsole, Store):
     """A store over SQL tables of the shape `sqlite.schema` and `postgres.schema` share."""
+
+    #: The most traces kept (`open_store`'s `trace_rows`); none are written when 0.
+    _trace_rows: int
+
+    def _traced(self, trace: Trace | None) -> dict[str, Any]:
+        """The trace arguments of a lanes function recording an attempt."""
+        return {"trace": trace, "keep_traces": self._trace_rows > 0}
 
     @abc.abstractmethod
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:

@@ -307,10 +307,6 @@ class PostgresStore(SQLStore):
             )
         )
 
-    def _traced(self, trace: Trace | None) -> dict[str, Any]:
-        """The trace arguments of a lanes function recording an attempt."""
-        return {"trace": trace, "keep_traces": self._trace_rows > 0}
-
     async def unpark(
         self, *, lane: str | None = None, waiting_for: str | None = None, now: float
     ) -> int:
