@@ -42,7 +42,9 @@ async def test_replaying_one_puts_it_back_in_its_lane(store: Store, connect: Con
     first, second = await make_dead(store, "m1", "m2", reason="500")
     async with connect() as client:
         token = csrf_of((await client.get("/dead")).text)
-        answer = await client.post("/dead/replay", data={"csrf": token, "id": str(first)})
+        answer = await client.post(
+            "/dead/replay", data={"csrf": token, "id": str(first), "confirmed": "1"}
+        )
         after = await client.get(answer.headers["location"])
     assert answer.status_code == 303
     assert "Replayed 1 dead letter." in after.text
@@ -56,7 +58,9 @@ async def test_purging_all_empties_the_dead_letters(store: Store, connect: Conne
     async with connect() as client:
         token = csrf_of((await client.get("/dead")).text)
         answer = await client.post(
-            "/dead/purge", data={"csrf": token, "all": "1"}, follow_redirects=True
+            "/dead/purge",
+            data={"csrf": token, "all": "1", "confirmed": "1"},
+            follow_redirects=True,
         )
     assert "Purged 3 dead letters." in answer.text
     assert "No dead letters" in answer.text
@@ -127,7 +131,7 @@ async def test_replaying_a_group_takes_only_its_reason(store: Store, connect: Co
         token = csrf_of((await client.get("/dead")).text)
         answer = await client.post(
             "/dead/replay",
-            data={"csrf": token, "reason": "500 Internal Server Error"},
+            data={"csrf": token, "reason": "500 Internal Server Error", "confirmed": "1"},
             follow_redirects=True,
         )
     assert "Replayed 2 dead letters." in answer.text
@@ -146,3 +150,31 @@ async def test_purging_a_group_through_the_api(store: Store, connect: Connect) -
         )
     assert answer.json() == {"purged": 2}
     assert [letter.event.id for letter in await store.dead_letters()] == kept
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "question"),
+    [
+        ("replay", {"id": "ID"}, "Replay dead letter ID?"),
+        ("purge", {"all": "1"}, "Purge every dead letter?"),
+        ("purge", {"reason": "500"}, "Purge the dead letters that died for: 500?"),
+    ],
+)
+async def test_without_the_script_a_page_asks_first(
+    store: Store, connect: Connect, action: str, fields: dict[str, str], question: str
+) -> None:
+    [letter] = await make_dead(store, "m1", reason="500")
+    fields = {name: value.replace("ID", str(letter)) for name, value in fields.items()}
+    question = question.replace("ID", str(letter))
+    async with connect() as client:
+        token = csrf_of((await client.get("/dead")).text)
+        asked = await client.post(f"/dead/{action}", data={"csrf": token, **fields})
+        assert await store.dead_letters() != []
+        again = {"csrf": csrf_of(asked.text), "confirmed": "1", **fields}
+        done = await client.post(f"/dead/{action}", data=again)
+    assert asked.status_code == 200
+    assert f"<h1>{question}</h1>" in asked.text
+    for name, value in fields.items():
+        assert f'<input type="hidden" name="{name}" value="{value}">' in asked.text
+    assert done.status_code == 303
+    assert await store.dead_letters() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import ImmutableMultiDict
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -106,13 +107,45 @@ async def dead(request: Request) -> Response:
 async def dead_replay(request: Request) -> Response:
     console = console_of(request)
     fields = await posted(request, console.csrf)
+    if not _confirmed(fields):
+        return _confirm(request, "replay", fields, "They go back to their lanes for delivery.")
     return _after_change("replayed", await actions.replay(console, fields))
 
 
 async def dead_purge(request: Request) -> Response:
     console = console_of(request)
     fields = await posted(request, console.csrf)
+    if not _confirmed(fields):
+        return _confirm(request, "purge", fields, "They are deleted for good.")
     return _after_change("purged", await actions.purge(console, fields))
+
+
+def _confirmed(fields: ImmutableMultiDict[str, Any]) -> bool:
+    # The page's script asks in a dialog and adds this field; without it, a page asks.
+    return fields.get("confirmed") == "1"
+
+
+def _confirm(
+    request: Request, action: str, fields: ImmutableMultiDict[str, Any], consequence: str
+) -> Response:
+    """A page asking whether to go on, posting the same fields again once confirmed."""
+    chosen = actions.chosen_dead_letters(fields)
+    if chosen.reason is not None:
+        which = f"the dead letters that died for: {chosen.reason}"
+    elif chosen.ids is not None:
+        which = "dead letter" + ("s " if len(chosen.ids) > 1 else " ")
+        which += ", ".join(str(i) for i in chosen.ids)
+    else:
+        which = "every dead letter"
+    kept = [(name, value) for name, value in fields.multi_items() if name != "csrf"]
+    return render(
+        request,
+        "confirm.html",
+        action=action,
+        question=f"{action.capitalize()} {which}?",
+        consequence=consequence,
+        fields=kept,
+    )
 
 
 def _after_change(verb: str, count: int) -> Response:

@@ -4,10 +4,19 @@
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
-// Forms that change things ask first.
+// Forms that change things ask first, in a dialog; without this script the server asks on a
+// page of its own, unless the form says it was confirmed.
 document.addEventListener("submit", (event) => {
-  const question = event.target.dataset.confirm;
-  if (question && !window.confirm(question)) event.preventDefault();
+  const form = event.target;
+  const question = form.dataset.confirm;
+  if (!question) return;
+  if (!window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  const confirmed = document.createElement("input");
+  Object.assign(confirmed, { type: "hidden", name: "confirmed", value: "1" });
+  form.append(confirmed);
 });
 
 // The tester: re-plan the pasted event a moment after typing stops.
