@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.datastructures import ImmutableMultiDict
@@ -12,6 +13,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from intercom_destination.console import actions, chart
+from intercom_destination.console.context import Console
 from intercom_destination.console.events import OUTCOMES, event_query, is_final
 from intercom_destination.console.overview import WINDOWS, overview_view, window_of
 from intercom_destination.console.requests import console_of, int_param, posted
@@ -105,19 +107,28 @@ async def dead(request: Request) -> Response:
 
 
 async def dead_replay(request: Request) -> Response:
-    console = console_of(request)
-    fields = await posted(request, console.csrf)
-    if not _confirmed(fields):
-        return _confirm(request, "replay", fields, "They go back to their lanes for delivery.")
-    return _after_change("replayed", await actions.replay(console, fields))
+    consequence = "They go back to their lanes for delivery."
+    return await _change(request, "replay", "replayed", actions.replay, consequence)
 
 
 async def dead_purge(request: Request) -> Response:
+    consequence = "They are deleted for good."
+    return await _change(request, "purge", "purged", actions.purge, consequence)
+
+
+async def _change(
+    request: Request,
+    action: str,
+    done: str,
+    change: Callable[[Console, ImmutableMultiDict[str, Any]], Awaitable[int]],
+    consequence: str,
+) -> Response:
     console = console_of(request)
     fields = await posted(request, console.csrf)
     if not _confirmed(fields):
-        return _confirm(request, "purge", fields, "They are deleted for good.")
-    return _after_change("purged", await actions.purge(console, fields))
+        return _confirm(request, action, fields, consequence)
+    # Post, then redirect, then get: reloading the page does not replay or purge again.
+    return RedirectResponse(f"/dead?{done}={await change(console, fields)}", status_code=303)
 
 
 def _confirmed(fields: ImmutableMultiDict[str, Any]) -> bool:
@@ -146,11 +157,6 @@ def _confirm(
         consequence=consequence,
         fields=kept,
     )
-
-
-def _after_change(verb: str, count: int) -> Response:
-    # Post, then redirect, then get: reloading the page does not replay or purge again.
-    return RedirectResponse(f"/dead?{verb}={count}", status_code=303)
 
 
 async def tester(request: Request) -> Response:
