@@ -163,23 +163,24 @@ class SQLConsole(abc.ABC):
         [pruned_before] = [
             row[0] for row in await self._read("SELECT traces_before FROM pruned", ())
         ] or [None]
+        attempts = tuple(found_row(row) for row in outcomes)
         traced_at = {at for at, _, _ in traces}
         story = Story(
             message_id=message_id,
             state=None,
-            lane=None,
-            type=outcomes[0][4] if outcomes else None,
+            lane=attempts[0].lane if attempts else None,
+            type=attempts[0].type if attempts else None,
             received_at=None,
             body=bytes(traces[-1][1]) if traces and traces[-1][1] is not None else None,
-            attempts=sum(1 for row in outcomes if row[9] != "parked"),
+            attempts=sum(1 for row in attempts if row.outcome != "parked"),
             waits=None,
             history=(),
-            outcomes=tuple(found_row(row) for row in outcomes),
+            outcomes=attempts,
             traces=tuple(
                 TracedAttempt(at=at, trace=_trace.decode(trace)) for at, _, trace in traces
             ),
             pruned=pruned_before is not None
-            and any(row[1] <= pruned_before and row[1] not in traced_at for row in outcomes),
+            and any(row.at <= pruned_before and row.at not in traced_at for row in attempts),
         )
         if not events:
             return story
