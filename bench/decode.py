@@ -13,6 +13,7 @@ R runs, and their ratio.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -34,11 +35,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    items = []
-    for event in events(users=args.events // 8 + 1):
-        items.append(msgspec.json.encode(event))
-        if len(items) == args.events:
-            break
+    items = encoded_events(args.events)
     arrival = Arrival(datetime.now(UTC), lambda: "generated", "2026-11-29T10:00:00Z")
 
     def general() -> None:
@@ -56,7 +53,7 @@ def main() -> None:
     print(f"command: python -m bench.decode {' '.join(sys.argv[1:])}")
     print(f"workload: {len(items):,} events")
     figures = {
-        name: _median_us(work, len(items), args.runs)
+        name: median_us(work, len(items), args.runs)
         for name, work in (("general", general), ("plain", plain))
     }
     for name, figure in figures.items():
@@ -64,7 +61,15 @@ def main() -> None:
     print(f"plain / general: {figures['plain'] / figures['general']:.2f}")
 
 
-def _median_us(work: Callable[[], None], count: int, runs: int) -> float:
+def encoded_events(count: int) -> list[bytes]:
+    """The first `count` events of the generated workload, as clients send their JSON."""
+    return [
+        msgspec.json.encode(event)
+        for event in itertools.islice(events(users=count // 8 + 1), count)
+    ]
+
+
+def median_us(work: Callable[[], None], count: int, runs: int) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()

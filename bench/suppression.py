@@ -16,10 +16,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
-import msgspec
-
-from bench.decode import _median_us
-from bench.workload import events
+from bench.decode import encoded_events, median_us
 from intercom_destination.spec.decode import Arrival
 from intercom_destination.store import NewEvent, new_event
 from intercom_destination.store.suppression import NOBODY, Suppressed, id_hash
@@ -32,11 +29,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    items = []
-    for event in events(users=args.events // 8 + 1):
-        items.append(msgspec.json.encode(event))
-        if len(items) == args.events:
-            break
+    items = encoded_events(args.events)
     arrival = Arrival(datetime.now(UTC), lambda: "generated", "2026-11-29T10:00:00Z")
     stored: list[NewEvent] = []
     for item in items:
@@ -59,9 +52,9 @@ def main() -> None:
 
     print(f"command: python -m bench.suppression {' '.join(sys.argv[1:])}")
     print(f"workload: {len(items):,} events, {args.suppressed:,} suppressed ids")
-    decoding = _median_us(decode, len(items), args.runs)
-    nobody = _median_us(lambda: check(NOBODY), len(items), args.runs)
-    some = _median_us(lambda: check(many), len(items), args.runs)
+    decoding = median_us(decode, len(items), args.runs)
+    nobody = median_us(lambda: check(NOBODY), len(items), args.runs)
+    some = median_us(lambda: check(many), len(items), args.runs)
     print(f"plain decoding (baseline): {decoding:.2f} µs per event")
     print(f"check, no one suppressed: {nobody:.3f} µs per event ({nobody / decoding:.1%})")
     print(f"check, {args.suppressed:,} suppressed: {some:.2f} µs per event ({some / decoding:.1%})")

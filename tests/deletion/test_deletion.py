@@ -42,6 +42,7 @@ def ada_with_an_anonymous_past() -> list[dict[str, Any]]:
         {"type": "track", "anonymousId": ADA_VISITOR, "event": "Viewed Pricing"},
         {
             "type": "identify",
+            "messageId": "identify-of-ada",
             "userId": ADA,
             "anonymousId": ADA_VISITOR,
             "traits": {"email": ADA_EMAIL, "name": "Ada Lovelace"},
@@ -113,6 +114,9 @@ async def test_delete_and_suppress_leaves_nothing_of_the_person(
     async with setup(sandbox, database_url) as it:
         await it.deliver(ada_with_an_anonymous_past() + bob())
         assert {ADA, BOB} <= it.external_ids()
+        told = await it.store.story("identify-of-ada")
+        assert told is not None
+        assert told.traces  # what delivery traced of her goes too
         # A pending event of hers is erased too.
         await it.store.enqueue(new_events([{"type": "track", "userId": ADA, "event": "Later"}]))
 
@@ -129,6 +133,7 @@ async def test_delete_and_suppress_leaves_nothing_of_the_person(
         assert await it.store.count_events([ADA, ADA_VISITOR]) == 0
         assert await it.store.count_events([BOB]) == 2
         assert all(ADA not in row.lane for row in await it.store.outcomes())
+        assert await it.store.story("identify-of-ada") is None
         recorded = await it.store.deletion(deletion.id)
         assert recorded is not None
         assert len(recorded.hashes) == 1

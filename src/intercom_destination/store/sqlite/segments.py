@@ -161,7 +161,10 @@ def scrub(path: Path, through: int, erases: Callable[[Arrived], bool]) -> int:
                 spans.append((start, summary_size, events_size))
             start = end
     if spans:
-        fd = os.open(path, os.O_WRONLY)
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:
+            return 0  # sorted to its end and deleted meanwhile: nothing of it is left
         try:
             for start, summary_size, events_size in spans:
                 os.pwrite(
