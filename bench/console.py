@@ -26,7 +26,7 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -244,20 +244,26 @@ READS: list[tuple[str, Read]] = [
 
 
 async def measure(url: str, count: int, repeat: int) -> dict[str, tuple[float, float]]:
-    seeded = sample(count)
-    rng = random.Random(7)
-    figures: dict[str, tuple[float, float]] = {}
     async with await open_store(url, outcome_log_rows=count, create=False) as store:
         # What the worker's upkeep leaves: old minutes folded into hours.
         await store.prune(NOW, limit=0)
-        for name, read in READS:
-            times = []
-            for _ in range(repeat):
-                started = time.perf_counter()
-                await read(store, seeded, rng)
-                times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            figures[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
+        return await time_reads(store, sample(count), READS, repeat)
+
+
+async def time_reads(
+    store: Store, seeded: Sample, reads: Sequence[tuple[str, Read]], repeat: int
+) -> dict[str, tuple[float, float]]:
+    """Each read's p50 and p95 over `repeat` runs, in milliseconds, by name."""
+    rng = random.Random(7)
+    figures: dict[str, tuple[float, float]] = {}
+    for name, read in reads:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            await read(store, seeded, rng)
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        figures[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
     return figures
 
 
@@ -297,34 +303,50 @@ async def _create(url: str) -> None:
         pass
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(description: str, *, repeat: int) -> argparse.Namespace:
+    """The options this bench and `bench.console_pages` share."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--outcomes", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=repeat)
     parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
     parser.add_argument("--sqlite-only", action="store_true")
-    args = parser.parse_args()
-    backends: list[tuple[str, str | None]] = [("SQLite", None)]
+    return parser.parse_args()
+
+
+def backends(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """The stores to measure: SQLite, and PostgreSQL unless `--sqlite-only`."""
+    chosen: list[tuple[str, str | None]] = [("SQLite", None)]
     if not args.sqlite_only:
-        backends.append(("PostgreSQL", args.postgres))
+        chosen.append(("PostgreSQL", args.postgres))
+    return chosen
+
+
+def print_figures(
+    heading: str, names: Sequence[str], results: dict[str, dict[str, tuple[float, float]]]
+) -> None:
+    """One line per name: its p50 and p95 on each store measured."""
+    heads = "".join(f"{label + ' p50':>16}{label + ' p95':>16}" for label in results)
+    print(f"{heading:<32}{heads}")
+    for name in names:
+        cells = "".join(
+            f"{figures[name][0]:>16.1f}{figures[name][1]:>16.1f}" for figures in results.values()
+        )
+        print(f"{name:<32}{cells}")
+
+
+def main() -> None:
+    args = arguments(__doc__.split("\n\n")[0], repeat=50)
     results = {}
     writes = {}
-    for label, postgres in backends:
+    for label, postgres in backends(args):
         print(f"{label}: seeding {args.outcomes:,} outcomes", file=sys.stderr)
         with seeded(postgres, args.outcomes) as url:
             results[label] = asyncio.run(measure(url, args.outcomes, args.repeat))
         writes[label] = asyncio.run(completions(postgres))
-    labels = [label for label, _ in backends]
-    heads = "".join(f"{label + ' p50':>16}{label + ' p95':>16}" for label in labels)
-    print(f"{'read (ms)':<32}{heads}")
-    for name, _ in READS:
-        cells = "".join(
-            f"{results[label][name][0]:>16.1f}{results[label][name][1]:>16.1f}" for label in labels
-        )
-        print(f"{name:<32}{cells}")
+    print_figures("read (ms)", [name for name, _ in READS], results)
     print("\nlease + delivered, 4 workers (events/s)")
-    for label in labels:
-        without, with_ = writes[label]["without a trace"], writes[label]["with a trace"]
+    for label, figures in writes.items():
+        without, with_ = figures["without a trace"], figures["with a trace"]
         ratio = with_ / without
         print(f"  {label}: {without:,.0f} without a trace, {with_:,.0f} with one ({ratio:.2f}x)")
     print("\n" + " ".join(["python -m bench.console", *sys.argv[1:]]))

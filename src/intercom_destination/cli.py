@@ -19,6 +19,7 @@ from rich.logging import RichHandler
 
 from intercom_destination import logs
 from intercom_destination.commands import deadletters, status, trace
+from intercom_destination.commands.console import CONSOLE_PORT
 from intercom_destination.commands.event_file import read_events
 from intercom_destination.delivery import connection
 from intercom_destination.mapping import Skip, describe, plan
@@ -434,7 +435,7 @@ def check_command(config_path: Path | None) -> None:
 
 
 @main.command("sandbox")
-@listen_options(port=8089)
+@listen_options(port=8090)
 @click.option(
     "--rate-limit",
     default=1666,
@@ -534,20 +535,79 @@ def _ingest(
 @main.command("serve")
 @config_option
 @listen_options(port=8088)
-def serve_command(config_path: Path | None, host: str, port: int) -> None:
+@click.option(
+    "--console-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the delivery console listens on; any but loopback needs CONSOLE_PASSWORD.",
+)
+@click.option(
+    "--console-port",
+    default=CONSOLE_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the delivery console; 0 picks a free one, and the line printed names it.",
+)
+@click.option("--no-console", is_flag=True, help="Do not serve the delivery console.")
+def serve_command(
+    config_path: Path | None,
+    host: str,
+    port: int,
+    console_host: str,
+    console_port: int,
+    no_console: bool,
+) -> None:
     """Accept events from Segment clients and deliver them to Intercom, in one process.
 
     Without INTERCOM_ACCESS_TOKEN (and INTERCOM_API_URL) it delivers to a local Intercom
-    sandbox run in the same process. Stops on SIGTERM or SIGINT once what is in flight is done.
+    sandbox run in the same process. The delivery console listens on a port of its own
+    (see `console`). Stops on SIGTERM or SIGINT once what is in flight is done.
     """
-    from intercom_destination.commands.serve import run_serve
+    from intercom_destination.commands.serve import ConsoleUnavailable, run_serve
     from intercom_destination.serving import run
 
     settings = _ingest_settings(config_path, host)
+    console = None if no_console else (console_host, console_port)
+    if console is not None:
+        _check_console_exposure(settings, console_host)
     logs.configure()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        run(run_serve(settings, host, port, echo=click.echo))
+        run(run_serve(settings, host, port, console=console, echo=click.echo))
+    except ConsoleUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _check_console_exposure(settings: Settings, host: str) -> None:
+    from intercom_destination.console import exposure_problem
+
+    problem = exposure_problem(settings.console_password, host)
+    if problem:
+        raise click.UsageError(problem)
+
+
+@main.command("console")
+@config_option
+@listen_options(port=CONSOLE_PORT)
+def console_command(config_path: Path | None, host: str, port: int) -> None:
+    """Serve the delivery console against the store (DATABASE_URL): what happened to every
+    event, dead letters, and an event tester.
+
+    On any address but loopback it needs a password (CONSOLE_PASSWORD). `serve` runs the
+    console too; this command watches a store that other processes deliver from.
+    """
+    from intercom_destination.commands.console import run_console
+    from intercom_destination.serving import run
+
+    settings = _settings(config_path)
+    _check_console_exposure(settings, host)
+    logs.configure()
+    try:
+        run(run_console(settings, host, port, echo=click.echo))
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
     except StoreError as error:

@@ -58,6 +58,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: closes the connection, so slow or stalled clients cannot hold the server's connections.
     header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     body_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    #: The delivery console's password; required when it listens on anything but loopback.
+    console_password: Secret | None = None
 
     # How events map (Segment's defaults).
     collect_context: bool = False
@@ -125,9 +127,10 @@ _ENVIRONMENT_NAMES = {
     "INTERCOM_API_VERSION": "api_version",
     "SEGMENT_WRITE_KEYS": "write_keys",
     "DATABASE_URL": "database_url",
+    "CONSOLE_PASSWORD": "console_password",
 }
 _PREFIX = "INTERCOM_DESTINATION_"
-_SECRETS = frozenset({"access_token", "write_keys"})
+_SECRETS = frozenset({"access_token", "write_keys", "console_password"})
 
 
 def load_settings(
@@ -149,7 +152,7 @@ def load_settings(
     if isinstance(values.get("write_keys"), str):
         values["write_keys"] = [key.strip() for key in values["write_keys"].split(",")]
         values["write_keys"] = [key for key in values["write_keys"] if key]
-    for key in ("api_url", "access_token"):
+    for key in ("api_url", "access_token", "console_password"):
         if isinstance(values.get(key), str) and not values[key].strip():
             del values[key]
     return settings_from(values)

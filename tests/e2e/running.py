@@ -12,14 +12,17 @@ from pathlib import Path
 
 from tests.waiting import PATIENCE, wait_until
 
+SERVE = (sys.executable, "-m", "intercom_destination", "serve")
+
 
 @contextmanager
-def serving(env: dict[str, str], output: Path) -> Iterator[str]:
-    """`serve --port 0` with `env`, writing to `output`: its ingest URL. It must stop cleanly
-    on SIGTERM."""
+def serving(env: dict[str, str], output: Path, *options: str) -> Iterator[str]:
+    """`serve --port 0 OPTIONS` with `env`, writing to `output`: its ingest URL (the console's
+    is printed too: `console_url`). OPTIONS are `--console-port 0` unless given. It must stop
+    cleanly on SIGTERM."""
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "intercom_destination", "serve", "--port", "0"],
+            [*SERVE, "--port", "0", *(options or ("--console-port", "0"))],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=env,
@@ -38,3 +41,10 @@ def _wait_for_url(process: subprocess.Popen[bytes], output: Path) -> str:
         return found and found.group(1)
 
     return wait_until(listening, "serve listens")
+
+
+def console_url(output: Path) -> str:
+    """The console's URL, as the `serve` writing to `output` printed it."""
+    found = re.search(r"Delivery console on (http://\S+)", output.read_text())
+    assert found, output.read_text()
+    return found.group(1)

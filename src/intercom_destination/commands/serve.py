@@ -5,6 +5,9 @@ and receives the deliveries, so the service works end to end with nothing config
 workspace is kept next to a SQLite store's file, so a restart shows what the last run did. On
 SIGTERM or SIGINT the ingest stops accepting and answers what it has, then the worker
 finishes the events in flight, then the store closes.
+
+The delivery console has a listener of its own, never the ingest port: browsers post
+analytics to ingest from anywhere, and the console is for the people running the service.
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
+from intercom_destination.commands.console import announce
+from intercom_destination.console import create_console_app
 from intercom_destination.deadlines import Deadlines
+from intercom_destination.deletion import open_deletions
 from intercom_destination.delivery.connection import SANDBOX_TOKEN
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.delivery.metrics import DeliveryMetrics
@@ -26,7 +33,7 @@ from intercom_destination.sandbox import SandboxConfig
 from intercom_destination.sandbox import create_app as create_sandbox
 from intercom_destination.serving import bind, serve, serving_alongside
 from intercom_destination.settings import Secret, Settings
-from intercom_destination.store import beside_store, open_store
+from intercom_destination.store import Store, beside_store, open_store
 
 log = logging.getLogger("intercom_destination.serve")
 
@@ -34,10 +41,22 @@ log = logging.getLogger("intercom_destination.serve")
 SANDBOX_STATE_SUFFIX = "-sandbox.json"
 
 
+class ConsoleUnavailable(Exception):
+    """The console's address cannot be listened on."""
+
+
 async def run_serve(
-    settings: Settings, host: str, port: int, *, echo: Callable[[str], None]
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    console: tuple[str, int] | None,
+    echo: Callable[[str], None],
 ) -> None:
+    """Serve ingest on `host:port`, deliver, and serve the console on `console` (host,
+    port), unless it is None."""
     sock, url = bind(host, port)
+    console_listener = _console_listener(*console) if console is not None else None
     async with _intercom(settings, echo) as settings:
         store = await open_store(
             settings.database_url,
@@ -48,7 +67,10 @@ async def run_serve(
             registry = new_registry()
             metrics = DeliveryMetrics(registry)
             app = create_app(settings, store, registry=registry)
-            async with open_worker(settings, store, metrics=metrics) as worker:
+            async with (
+                open_worker(settings, store, metrics=metrics) as worker,
+                _console(settings, store, console_listener, echo),
+            ):
                 stop = asyncio.Event()
                 delivering = asyncio.create_task(worker.run(stop))
                 echo(f"Segment ingest listening on {url}; delivering to {settings.base_url}")
@@ -63,6 +85,34 @@ async def run_serve(
         finally:
             await store.close()
     log.info("stopped: requests answered, events in flight delivered, store closed")
+
+
+def _console_listener(host: str, port: int) -> tuple[socket.socket, str]:
+    try:
+        return bind(host, port)
+    except OSError as error:
+        raise ConsoleUnavailable(
+            f"cannot listen on {host}:{port} for the console: {error}; choose another "
+            "--console-port (0 picks a free one), or --no-console"
+        ) from None
+
+
+@contextlib.asynccontextmanager
+async def _console(
+    settings: Settings,
+    store: Store,
+    listener: tuple[socket.socket, str] | None,
+    echo: Callable[[str], None],
+) -> AsyncIterator[None]:
+    if listener is None:
+        yield
+        return
+    sock, url = listener
+    async with open_deletions(settings, store) as deletions:
+        app = create_console_app(settings, store, deletions=deletions)
+        async with serving_alongside(app, sock, Deadlines.of(settings)):
+            echo(f"Delivery console on {url}{announce(settings)}")
+            yield
 
 
 @contextlib.asynccontextmanager

@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
 from collections.abc import Sequence
 
+from intercom_destination.addresses import is_loopback
 from intercom_destination.ingest.responses import bad_request
 from intercom_destination.settings import Secret
 
@@ -74,18 +74,9 @@ def basic_username(header: str | None) -> str | None:
 def exposure_problem(keys: WriteKeys, host: str) -> str | None:
     """Why ingest must not listen on `host`: accepting any write key on an address other
     machines can reach would let anyone send events."""
-    if keys.open and not _is_loopback(host):
+    if keys.open and not is_loopback(host):
         return (
             f"no write keys are configured, so anyone who can reach {host} could send events: "
             "set SEGMENT_WRITE_KEYS, or listen on 127.0.0.1 to try the destination locally"
         )
     return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -1,0 +1,89 @@
+"""What the console's POSTs do, for its pages and its API alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from starlette.datastructures import ImmutableMultiDict
+from starlette.exceptions import HTTPException
+
+from intercom_destination.console.context import Console
+from intercom_destination.console.tester import Tried, dry_run, read_event
+from intercom_destination.spec import Event, InvalidEvent
+from intercom_destination.store import Enqueued, new_event
+
+
+class Chosen(msgspec.Struct, frozen=True):
+    """The dead letters a replay or purge names: by id, by reason (a group), or all."""
+
+    ids: list[int] | None = None
+    reason: str | None = None
+
+
+def chosen_dead_letters(fields: ImmutableMultiDict[str, Any]) -> Chosen:
+    """`id` (repeated in a form, a list in JSON), `reason`, or `all`: exactly one of them;
+    a 400 naming the field otherwise."""
+    everything = fields.get("all") in (True, "1", "true", "on")
+    given = fields.getlist("id")
+    if len(given) == 1 and isinstance(given[0], list):
+        given = given[0]
+    reason = fields.get("reason")
+    if sum((everything, bool(given), reason is not None)) != 1:
+        raise HTTPException(400, "id: name dead letters by id, or by reason, or give all")
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise HTTPException(400, "reason: must be a dead letter's reason, a string")
+        return Chosen(reason=reason)
+    try:
+        return Chosen(ids=[int(value) for value in given] if given else None)
+    except (TypeError, ValueError):
+        raise HTTPException(400, "id: each must be a dead letter's id, a number") from None
+
+
+async def replay(console: Console, fields: ImmutableMultiDict[str, Any]) -> int:
+    """Put the dead letters `fields` name back in their lanes; how many."""
+    chosen = chosen_dead_letters(fields)
+    now = console.clock()
+    if chosen.reason is not None:
+        return await console.store.replay_reason(chosen.reason, now=now)
+    return await console.store.replay(chosen.ids, now=now)
+
+
+async def purge(console: Console, fields: ImmutableMultiDict[str, Any]) -> int:
+    """Delete the dead letters `fields` name for good; how many."""
+    chosen = chosen_dead_letters(fields)
+    if chosen.reason is not None:
+        return await console.store.purge_reason(chosen.reason)
+    return await console.store.purge(chosen.ids)
+
+
+def pasted_event(console: Console, fields: ImmutableMultiDict[str, Any]) -> Event | InvalidEvent:
+    """The event posted to the tester (the `event` field: its JSON text, or, in the API, the
+    object itself), received now."""
+    text = fields.get("event")
+    if isinstance(text, dict):
+        text = msgspec.json.encode(text).decode()
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return InvalidEvent("event", "missing: paste one event's JSON")
+    if not isinstance(text, str):
+        return InvalidEvent("event", "must be one event: a JSON object, or its text")
+    return read_pasted(console, text)
+
+
+def read_pasted(console: Console, text: str) -> Event | InvalidEvent:
+    """The event whose JSON is `text`, received now."""
+    received_at = datetime.fromtimestamp(console.clock(), UTC)
+    return read_event(text, received_at=received_at, message_id=console.new_message_id())
+
+
+def try_event(console: Console, event: Event | InvalidEvent) -> Tried:
+    return dry_run(event, console.mapping)
+
+
+async def send_event(console: Console, event: Event) -> bool:
+    """Store `event` as ingest stores what it accepts, for delivery; False when the store
+    holds its messageId already (a duplicate, not stored again)."""
+    [enqueued] = await console.store.enqueue([new_event(event, console.clock())])
+    return enqueued is Enqueued.ACCEPTED
