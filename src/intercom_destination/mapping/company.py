@@ -37,10 +37,10 @@ def company_body(company_id: str, call: Call, fields: Fields) -> dict[str, Any]:
     """The `POST /companies` body for the company `call.subject` describes."""
     body: dict[str, Any] = {"company_id": company_id}
     for name in _BODY_FIELDS:
-        value = fields[name](call)
+        value = fields.values[name](call)
         if value is not None:
             body[name] = value
-    custom = fields["custom_attributes"](call)
+    custom = fields.values["custom_attributes"](call)
     if custom:
         body["custom_attributes"] = custom
     return body

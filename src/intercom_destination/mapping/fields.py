@@ -9,7 +9,9 @@ code reads every value through the table, so a default and a user's source are t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from intercom_destination.mapping.directives import Source, compile_source, keys_read
@@ -17,6 +19,8 @@ from intercom_destination.mapping.document import MISSING
 from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.spec import Event
 from intercom_destination.spec.timestamps import parse_timestamp, unix_seconds
+
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 
 class Call:
@@ -32,8 +36,8 @@ class Call:
         subject: dict[str, Any],
         options: MappingOptions,
         warnings: list[str],
-        reserved: frozenset[str] = frozenset(),
-        intercom: dict[str, Any] | None = None,
+        reserved: AbstractSet[str] = frozenset(),
+        intercom: Mapping[str, Any] = _NO_OPTIONS,
     ) -> None:
         self.event = event
         self.subject = subject
@@ -42,7 +46,7 @@ class Call:
         #: Keys of the subject that standard fields take, never repeated as custom values.
         self.reserved = reserved
         #: The event's options for Intercom (`integrations.Intercom`, …).
-        self.intercom = intercom or {}
+        self.intercom = intercom
 
 
 #: A default source: the field's value, converted, or None when the event gives none.
@@ -118,25 +122,6 @@ class Fields:
                 self.values[field.name] = field.default
             reserved |= self.reads[field.name]
         self.reserved = frozenset(reserved)
-
-    def __getitem__(self, name: str) -> Value:
-        return self.values[name]
-
-    def required(self, name: str, call: Call, action: str) -> Any:
-        """A field Intercom cannot do without: its value, or the reason to skip the event."""
-        value = self.values[name](call)
-        if value is None:
-            return Missing(f"{call.event.type}: {action} needs {name}, and its source gave none")
-        return value
-
-
-class Missing:
-    """A required field without a value, and the reason to skip the event for it."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
 
 
 def _converted(source: Source, field: Field) -> Value:

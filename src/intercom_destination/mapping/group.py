@@ -6,9 +6,10 @@ from typing import Any
 
 from intercom_destination.mapping.company import COMPANY_FIELDS, COMPANY_IDENTIFIERS, company_body
 from intercom_destination.mapping.contacts import context_email, event_contact
-from intercom_destination.mapping.fields import Call, Field, Fields, Missing, to_string
+from intercom_destination.mapping.fields import Call, Field, Fields, to_string
 from intercom_destination.mapping.operations import AttachCompany, Plan, Skip, UpsertCompany
 from intercom_destination.mapping.options import MappingOptions
+from intercom_destination.mapping.track import missing
 from intercom_destination.spec import Event
 
 
@@ -20,9 +21,9 @@ def plan_group(
         return Skip(reason=contact, warnings=tuple(warnings))
     traits: dict[str, Any] = getattr(event, "traits", None) or {}
     call = Call(event, traits, options, warnings, fields.reserved)
-    company_id = fields.required("company_id", call, "group_company")
-    if isinstance(company_id, Missing):
-        return Skip(reason=company_id.reason, warnings=tuple(warnings))
+    company_id = fields.values["company_id"](call)
+    if company_id is None:
+        return missing("company_id", call)
     body = company_body(company_id, call, fields)
     return Plan(
         operations=(

@@ -58,8 +58,8 @@ def plan_identify(
 ) -> Plan | Skip:
     traits = event.traits if isinstance(event, Identify) else _context_traits(event)
     call = Call(event, traits, options, warnings, fields.reserved, intercom_options(event))
-    email = fields["email"](call)
-    user_id = fields["external_id"](call)
+    email = fields.values["email"](call)
+    user_id = fields.values["external_id"](call)
     if user_id is not None:
         contact = ContactRef(role="user", external_id=user_id, email=email)
     elif options.unidentified == "lead":
@@ -77,15 +77,15 @@ def plan_identify(
     if email is not None:
         body["email"] = email
     for name in _BODY_FIELDS:
-        value = fields[name](call)
+        value = fields.values[name](call)
         if value is not None:
             body[name] = value
-    custom = fields["custom_attributes"](call)
+    custom = fields.values["custom_attributes"](call)
     if custom:
         body["custom_attributes"] = custom
 
     operations: list[Operation] = [UpsertContact(contact=contact, body=body)]
-    companies = fields["companies"](call)
+    companies = fields.values["companies"](call)
     if companies:
         operations.extend(_company_operations(companies, call, contact))
     return Plan(operations=tuple(operations), warnings=tuple(warnings))

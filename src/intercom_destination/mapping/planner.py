@@ -55,6 +55,11 @@ def route(event: Event, options: MappingOptions) -> Route:
 
 
 def plan(event: Event, options: MappingOptions) -> Plan | Skip:
+    # The common case, taken without building a Route: no filters, and one subscription
+    # whose trigger the event's type decides.
+    only = options.mappings.only.get(event.type)
+    if only is not None and is_enabled(event.integrations):
+        return only.plan(event, options, only.fields, [])
     way = route(event, options)
     if way.skipped is not None:
         return Skip(reason=way.skipped, warnings=tuple(way.warnings))

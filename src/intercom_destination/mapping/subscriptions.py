@@ -25,7 +25,7 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from typing import Any
 
-from intercom_destination.mapping.actions import ACTIONS, Action, default_trigger
+from intercom_destination.mapping.actions import ACTIONS, Action, Planner, default_trigger
 from intercom_destination.mapping.fields import FieldError, Fields
 from intercom_destination.mapping.triggers import (
     EVENT_TYPES,
@@ -54,6 +54,11 @@ class Subscription:
     fields: Fields
     #: Where the settings declared it: `actions.track_event` or `subscriptions[0]`.
     key: str
+    plan: Planner = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The action's code, looked up once rather than for every event.
+        object.__setattr__(self, "plan", self.action.plan)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,10 @@ class Mappings:
     #: Whether track_event keeps its default trigger, which page_events / screen_events widen.
     default_track_trigger: bool = True
     by_type: dict[str, tuple[Candidate, ...]] = field(default_factory=dict)
+    #: Whether the settings change the defaults at all.
+    custom: bool = False
+    #: Without filters, the one subscription every event of a type triggers, by type.
+    only: dict[str, Subscription] = field(default_factory=dict)
 
 
 _ACTION_KEYS = {"enabled", "trigger", "mapping"}
@@ -135,19 +144,29 @@ def compile_mappings(
         compiled.append(
             _subscription(name, subscribed, table["trigger"], table.get("mapping", {}), key)
         )
-    names = [subscription.name for subscription in compiled]
+    seen: set[str] = set()
     for subscription in compiled:
-        if names.count(subscription.name) > 1:
+        if subscription.name in seen:
             raise MappingError(
                 f"{subscription.key}.name", f"{subscription.name!r} names two subscriptions"
             )
+        seen.add(subscription.name)
     by_type = {kind: _candidates(compiled, kind) for kind in EVENT_TYPES}
-    track_table = actions.get("track_event", {})
+    compiled_filters = tuple(
+        _filter(table, f"filters[{index}]") for index, table in enumerate(filters)
+    )
+    only = {
+        kind: candidates[0][0]
+        for kind, candidates in by_type.items()
+        if len(candidates) == 1 and candidates[0][1] is None and not compiled_filters
+    }
     return Mappings(
         subscriptions=tuple(compiled),
-        filters=tuple(_filter(table, f"filters[{index}]") for index, table in enumerate(filters)),
-        default_track_trigger="trigger" not in track_table,
+        filters=compiled_filters,
+        default_track_trigger="trigger" not in actions.get("track_event", {}),
         by_type=by_type,
+        custom=bool(actions or subscriptions or filters),
+        only=only,
     )
 
 

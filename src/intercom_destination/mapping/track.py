@@ -14,7 +14,6 @@ from intercom_destination.mapping.fields import (
     Call,
     Field,
     Fields,
-    Missing,
     to_object,
     to_string,
     to_unix_seconds,
@@ -31,17 +30,17 @@ def plan_track(
     event: Event, options: MappingOptions, fields: Fields, warnings: list[str]
 ) -> Plan | Skip:
     properties: dict[str, Any] = getattr(event, "properties", None) or {}
+    values = fields.values
     call = Call(event, properties, options, warnings)
-    event_name = fields.required("event_name", call, "track_event")
-    if isinstance(event_name, Missing):
-        return Skip(reason=event_name.reason, warnings=tuple(warnings))
-    email = fields["email"](call)
-    contact = event_contact(event, email, options)
+    event_name = values["event_name"](call)
+    if event_name is None:
+        return missing("event_name", call)
+    contact = event_contact(event, values["email"](call), options)
     if isinstance(contact, str):
         return Skip(reason=contact, warnings=tuple(warnings))
-    created_at = fields.required("created_at", call, "track_event")
-    if isinstance(created_at, Missing):
-        return Skip(reason=created_at.reason, warnings=tuple(warnings))
+    created_at = values["created_at"](call)
+    if created_at is None:
+        return missing("created_at", call)
     body: dict[str, Any] = {
         "event_name": event_name,
         "created_at": created_at,
@@ -50,16 +49,16 @@ def plan_track(
     # The email that names the contact is not repeated as metadata.
     used = {"email"} if "email" in body else set()
     items: list[tuple[str, Any]] = []
-    price = fields["price"](call)
+    price = values["price"](call)
     if price is not None:
         amount, source = price
         currency = currency_code(properties.get("currency"))
         items.append(("price", {"amount": amount, "currency": currency}))
         # The default names the property it took the amount from; a directive, its paths.
-        used |= {source} if source in properties else fields.reads["price"]
+        used |= fields.reads["price"] if source is None else {source}
         used.add("currency")
-    call.reserved = frozenset(used)
-    items.extend(fields["metadata"](call) or ())
+    call.reserved = used
+    items.extend(values["metadata"](call) or ())
     metadata = _limited(
         custom_values(items, options, warnings, what="metadata key", rich_objects=True),
         options.max_metadata_keys,
@@ -68,6 +67,14 @@ def plan_track(
     if metadata:
         body["metadata"] = metadata
     return Plan(operations=(CreateEvent(contact=contact, body=body),), warnings=tuple(warnings))
+
+
+def missing(field: str, call: Call) -> Skip:
+    """The skip for an event whose source gave no value for a field Intercom requires."""
+    return Skip(
+        reason=f"{call.event.type}: {field} has no value from its source",
+        warnings=tuple(call.warnings),
+    )
 
 
 def _limited(metadata: dict[str, Any], limit: int, warnings: list[str]) -> dict[str, Any]:
@@ -108,6 +115,11 @@ def _price(call: Call) -> tuple[int, str] | None:
     return _to_price(value, source, call)
 
 
+def _price_from(value: Any, label: str, call: Call) -> tuple[int, None] | None:
+    price = _to_price(value, label, call)
+    return None if price is None else (price[0], None)
+
+
 def _to_price(value: Any, label: str, call: Call) -> tuple[int, str] | None:
     amount = cents(value)
     if amount is None or amount < 0:
@@ -133,7 +145,7 @@ FIELDS = (
     Field(
         "event_name",
         "string",
-        "track: event; page / screen: Viewed <name> Page / Viewed <name> Screen",
+        "track: event; page / screen: `Viewed <name> Page` / `Viewed <name> Screen`",
         _event_name,
         to_string,
     ),
@@ -151,7 +163,7 @@ FIELDS = (
         "properties.revenue (else total) in integer cents, with properties.currency "
         "(default usd); first in metadata",
         _price,
-        _to_price,
+        _price_from,
         frozenset({"revenue", "total", "currency"}),
     ),
     Field(
