@@ -59,7 +59,7 @@ def plan(event: Event, options: MappingOptions) -> Plan | Skip:
     # whose trigger the event's type decides.
     only = options.mappings.only.get(event.type)
     if only is not None and is_enabled(event.integrations):
-        return only.plan(event, options, only.fields, [])
+        return only.action.plan(event, options, only.fields, [])
     way = route(event, options)
     if way.skipped is not None:
         return Skip(reason=way.skipped, warnings=tuple(way.warnings))

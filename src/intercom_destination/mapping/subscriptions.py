@@ -25,7 +25,7 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from typing import Any
 
-from intercom_destination.mapping.actions import ACTIONS, Action, Planner, default_trigger
+from intercom_destination.mapping.actions import ACTIONS, Action, default_trigger
 from intercom_destination.mapping.fields import FieldError, Fields
 from intercom_destination.mapping.triggers import (
     EVENT_TYPES,
@@ -54,11 +54,6 @@ class Subscription:
     fields: Fields
     #: Where the settings declared it: `actions.track_event` or `subscriptions[0]`.
     key: str
-    plan: Planner = field(init=False)
-
-    def __post_init__(self) -> None:
-        # The action's code, looked up once rather than for every event.
-        object.__setattr__(self, "plan", self.action.plan)
 
 
 @dataclass(frozen=True)
