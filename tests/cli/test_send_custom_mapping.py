@@ -31,13 +31,7 @@ def test_send_delivers_what_a_custom_mapping_says(sandbox: str, tmp_path: Path) 
     settings = tmp_path / "settings.toml"
     settings.write_text(SETTINGS)
     env = environment(tmp_path / "store.db", sandbox)
-    traits = {
-        "first": "Ada",
-        "last": "Lovelace",
-        "landline": "+35312345",
-        "ssn": "1",
-        "plan": "pro",
-    }
+    traits = {"first": "Grace", "last": "Hopper", "mobile": 35387, "ssn": "1", "plan": "pro"}
     events = write_jsonl(
         tmp_path / "events.jsonl",
         [
@@ -58,7 +52,7 @@ def test_send_delivers_what_a_custom_mapping_says(sandbox: str, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert "3 events: 2 delivered, 1 skipped, 0 waiting, 0 dead" in result.stderr
     [contact] = sandbox_state(sandbox)["contacts"]
-    assert (contact["name"], contact["phone"]) == ("Ada Lovelace", "+35312345")
+    assert (contact["name"], contact["phone"]) == ("Grace Hopper", "35387")
     # The traits the mapping reads are not repeated, and the filter dropped the ssn.
     assert contact["custom_attributes"] == {"plan": "pro"}
     delivered = events_by_user(sandbox)["u1"]

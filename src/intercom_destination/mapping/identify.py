@@ -34,7 +34,7 @@ from intercom_destination.mapping.operations import (
 from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.mapping.values import custom_values
 from intercom_destination.spec import Event, Identify
-from intercom_destination.spec.timestamps import parse_timestamp, unix_seconds
+from intercom_destination.spec.timestamps import unix_seconds
 
 # Traits that name the person in Segment rather than describe them.
 IDENTIFIERS = frozenset({"id", "anonymousId", "anonymous_id"})
@@ -131,15 +131,8 @@ def _full_name(call: Call) -> str | None:
 def _signed_up_at(call: Call) -> int | None:
     for key in SIGNED_UP_TRAITS:
         value = call.subject.get(key)
-        if value is None:
-            continue
-        moment = parse_timestamp(value)
-        if moment is None:
-            call.warnings.append(
-                f"{key} {value!r} dropped: not a timestamp (ISO-8601 or Unix seconds)"
-            )
-            return None
-        return unix_seconds(moment)
+        if value is not None:
+            return to_unix_seconds(value, key, call)
     return None
 
 
