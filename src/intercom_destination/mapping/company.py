@@ -8,6 +8,7 @@ from intercom_destination.mapping.fields import (
     Call,
     Field,
     Fields,
+    Value,
     to_object,
     to_unix_seconds,
 )
@@ -59,8 +60,15 @@ def _text_of(value: Any) -> str | None:
     return str(value)
 
 
-def _trait_text(key: str) -> Any:
-    return lambda call: _text_of(call.subject.get(key))
+def _trait_text(key: str) -> Value:
+    def value(call: Call) -> str | None:
+        found = call.subject.get(key)
+        # Most traits are absent or strings: those need no call.
+        if found is None or found.__class__ is str:
+            return found or None
+        return _text_of(found)
+
+    return value
 
 
 def to_text(value: Any, label: str, call: Call) -> str | None:

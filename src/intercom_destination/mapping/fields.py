@@ -49,8 +49,9 @@ class Call:
         self.intercom = intercom
 
 
-#: A default source: the field's value, converted, or None when the event gives none.
-Default = Callable[[Call], Any]
+#: A field's value for a call, converted, or None when the event gives none: a default
+#: source, or a directive followed by the field's conversion.
+Value = Callable[[Call], Any]
 #: A conversion of a value from a directive: the value Intercom takes, or None (with a
 #: warning naming `label` when a value was there but could not be used).
 Convert = Callable[[Any, str, Call], Any]
@@ -65,7 +66,7 @@ class Field:
     type: str
     #: Where the value comes from by default, for people.
     source: str
-    default: Default
+    default: Value
     convert: Convert
     #: Keys of the subject the default reads: reserved, so never custom values.
     reads: frozenset[str] = frozenset()
@@ -77,10 +78,6 @@ class FieldError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
-
-
-#: A field's value for a call, whatever its source.
-Value = Callable[[Call], Any]
 
 
 class Fields:
@@ -177,10 +174,14 @@ def to_object(value: Any, label: str, call: Call) -> dict[str, Any] | None:
     return None
 
 
-def trait(key: str) -> Default:
+def trait(key: str) -> Value:
     """The default source `traits.<key>` (of the subject), as a string."""
 
     def value(call: Call) -> Any:
-        return to_string(call.subject.get(key), key, call)
+        found = call.subject.get(key)
+        # Most traits are absent or strings: those need no call.
+        if found is None or found.__class__ is str:
+            return found or None
+        return to_string(found, key, call)
 
     return value

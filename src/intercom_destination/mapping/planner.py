@@ -50,7 +50,7 @@ def route(event: Event, options: MappingOptions) -> Route:
         if condition is None or condition.matches(event)
     )
     if not matched:
-        return Route(event, warnings=warnings, skipped=_unmatched(event, options, mappings))
+        return Route(event, warnings=warnings, skipped=_unmatched(event, mappings))
     return Route(event, matched, warnings)
 
 
@@ -87,7 +87,7 @@ def _combined(way: Route, options: MappingOptions) -> Plan | Skip:
     return Plan(operations=tuple(operations), warnings=tuple(warnings))
 
 
-def _unmatched(event: Event, options: MappingOptions, mappings: Mappings) -> str:
+def _unmatched(event: Event, mappings: Mappings) -> str:
     if event.type == "alias":
         return _ALIAS
     if event.type in ("page", "screen") and mappings.default_track_trigger:
