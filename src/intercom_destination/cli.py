@@ -22,7 +22,7 @@ from intercom_destination.commands import deadletters, status, trace
 from intercom_destination.commands.console import CONSOLE_PORT
 from intercom_destination.commands.event_file import read_events
 from intercom_destination.delivery import connection
-from intercom_destination.mapping import Skip, describe, plan
+from intercom_destination.mapping import Skip, describe, plan, route
 from intercom_destination.settings import Secret, Settings, SettingsError, load_settings
 from intercom_destination.spec import InvalidEvent
 from intercom_destination.store import StoreError, migrate_store, store_name
@@ -97,8 +97,9 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
     """Print the Intercom operations each event in FILE would become; no network.
 
     FILE holds one JSON event, a batch envelope, a JSON array of events, or JSON Lines
-    ("-" reads standard input). One JSON document is printed per event. Exits 1 when any
-    event is invalid.
+    ("-" reads standard input). One JSON document is printed per event; when the settings
+    change the mappings, it names the subscriptions the event matched and the filter that
+    dropped it. Exits 1 when any event is invalid.
     """
     options = _settings(config_path).mapping_options
     received_at = datetime.now(UTC)
@@ -112,6 +113,11 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
         else:
             outcome = plan(value, options)
             document |= {"messageId": value.message_id, "type": value.type}
+            if options.mappings.custom:
+                way = route(value, options)
+                document["subscriptions"] = [each.name for each in way.subscriptions]
+                if way.dropped_by is not None:
+                    document["filter"] = way.dropped_by
             if isinstance(outcome, Skip):
                 counts["skipped"] += 1
                 document["skipped"] = outcome.reason
@@ -125,6 +131,29 @@ def plan_command(file: Any, config_path: Path | None, pretty: bool) -> None:
     click.echo(summary, err=True)
     if counts["invalid"]:
         sys.exit(1)
+
+
+@main.command("mappings")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("--markdown", is_flag=True, help="The default fields as docs/mapping.md tables them.")
+def mappings_command(config_path: Path | None, as_json: bool, markdown: bool) -> None:
+    """Print the effective mappings: each subscription's action, trigger and fields (with
+    their sources, after the settings), then the filters."""
+    from intercom_destination.mapping.reference import (
+        describe_mappings,
+        markdown_tables,
+        render_mappings,
+    )
+
+    if markdown:
+        click.echo(markdown_tables(), nl=False)
+        return
+    mappings = _settings(config_path).mapping_options.mappings
+    if as_json:
+        click.echo(msgspec.json.encode(describe_mappings(mappings)).decode())
+    else:
+        click.echo(render_mappings(mappings), nl=False)
 
 
 def _delivery_settings(config_path: Path | None) -> Settings:

@@ -7,6 +7,7 @@ The environment wins over the file. Connection settings use their usual names
 
 from __future__ import annotations
 
+import functools
 import tomllib
 import unicodedata
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from intercom_destination.mapping.options import (
     NestedPolicy,
     UnidentifiedPolicy,
 )
+from intercom_destination.mapping.subscriptions import MappingError, compile_mappings
 from intercom_destination.secret import Secret as Secret  # re-exported: settings hold Secrets
 
 Region = Literal["us", "eu", "au"]
@@ -39,7 +41,8 @@ class SettingsError(ValueError):
     """A setting that cannot be used, with the setting's name in the message."""
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+# `dict=True` lets `mapping_options` be computed once per settings object.
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, dict=True):
     # Where Intercom is.
     access_token: Secret | None = None
     region: Region = "us"
@@ -75,6 +78,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Intercom's REST API has no writable language field; name a custom attribute to carry
     #: `integrations.Intercom.language_override` there instead of dropping it.
     language_override_attribute: str | None = None
+    #: Each action's trigger, field sources, or `enabled = false` (docs/mapping.md).
+    actions: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: More subscriptions: `action`, `trigger`, `mapping`, and a `name`.
+    subscriptions: tuple[dict[str, Any], ...] = ()
+    #: Destination filters: drop events, or properties and traits, before any action.
+    filters: tuple[dict[str, Any], ...] = ()
 
     # How events are delivered.
     #: A track or group for a contact Intercom does not know: wait for the contact's identify,
@@ -106,10 +115,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def base_url(self) -> str:
         return (self.api_url or REGION_URLS[self.region]).rstrip("/")
 
-    @property
+    @functools.cached_property
     def mapping_options(self) -> MappingOptions:
-        """What the planner reads; make it once and pass it to every `plan` call."""
-        return options_of(self, MappingOptions)
+        """What the planner reads, the mappings compiled; pass it to every `plan` call.
+
+        Raises `MappingError` for mapping tables that cannot be used (`settings_from`
+        reports it as a `SettingsError`)."""
+        mappings = compile_mappings(
+            self.actions,
+            self.subscriptions,
+            self.filters,
+            page_events=self.page_events,
+            screen_events=self.screen_events,
+        )
+        names = (name for name in MappingOptions.__struct_fields__ if name != "mappings")
+        return MappingOptions(mappings=mappings, **{name: getattr(self, name) for name in names})
 
 
 _Options = TypeVar("_Options", bound=msgspec.Struct)
@@ -138,9 +158,11 @@ def load_settings(
 ) -> Settings:
     """Settings from a TOML file, then the environment, then keyword overrides."""
     values: dict[str, Any] = {}
+    file_values: dict[str, Any] = {}
     if path is not None:
         try:
-            values.update(tomllib.loads(path.read_text()))
+            file_values = tomllib.loads(path.read_text())
+            values.update(file_values)
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise SettingsError(f"{path}: {error}") from None
     for name, value in (environ or {}).items():
@@ -149,20 +171,40 @@ def load_settings(
         elif name.startswith(_PREFIX) and value != "":
             values[name.removeprefix(_PREFIX).lower()] = value
     values.update(overrides)
+    from_file = path is not None and all(
+        values.get(key) is file_values.get(key) for key in _MAPPING_TABLES
+    )
     if isinstance(values.get("write_keys"), str):
         values["write_keys"] = [key.strip() for key in values["write_keys"].split(",")]
         values["write_keys"] = [key for key in values["write_keys"] if key]
     for key in ("api_url", "access_token", "console_password"):
         if isinstance(values.get(key), str) and not values[key].strip():
             del values[key]
-    return settings_from(values)
+    try:
+        return settings_from(values)
+    except _MappingSettingsError as error:
+        # The mapping tables come from the file: say which file, as TOML errors do.
+        raise SettingsError(f"{path}: {error}" if from_file else str(error)) from None
+
+
+#: The settings holding mapping tables, which are compiled (and checked) as settings load.
+_MAPPING_TABLES = ("actions", "subscriptions", "filters")
+
+
+class _MappingSettingsError(SettingsError):
+    """A mapping table that cannot be used."""
 
 
 def settings_from(values: Mapping[str, Any]) -> Settings:
     try:
-        return msgspec.convert(values, Settings, strict=False, dec_hook=_secret)
+        settings = msgspec.convert(values, Settings, strict=False, dec_hook=_secret)
     except msgspec.ValidationError as error:
         raise SettingsError(_describe(error)) from None
+    try:
+        settings.mapping_options  # noqa: B018 - compiled now, so a bad mapping fails the load
+    except MappingError as error:
+        raise _MappingSettingsError(str(error)) from None
+    return settings
 
 
 #: Characters no credential holds: what a copy from a file or a web page brings along.

@@ -13,19 +13,25 @@ from intercom_destination.mapping.operations import (
     describe,
 )
 from intercom_destination.mapping.options import MappingOptions
-from intercom_destination.mapping.planner import plan
+from intercom_destination.mapping.planner import Route, plan, route
+from intercom_destination.mapping.subscriptions import MappingError, Mappings, compile_mappings
 
 __all__ = [
     "AttachCompany",
     "ContactRef",
     "CreateEvent",
     "DetachCompany",
+    "MappingError",
     "MappingOptions",
+    "Mappings",
     "Operation",
     "Plan",
+    "Route",
     "Skip",
     "UpsertCompany",
     "UpsertContact",
+    "compile_mappings",
     "describe",
     "plan",
+    "route",
 ]

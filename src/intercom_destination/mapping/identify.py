@@ -1,11 +1,26 @@
-"""identify → upsert the contact, then upsert and attach (or detach) its companies."""
+"""identify_contact: an identify as the contact's upsert, then its companies' upserts and
+attachments (or detachments)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from intercom_destination.mapping.company import company_body, company_id_from_name
-from intercom_destination.mapping.integrations import option
+from intercom_destination.mapping.company import (
+    DEFAULT_COMPANY_FIELDS,
+    company_body,
+    company_id_from_name,
+)
+from intercom_destination.mapping.fields import (
+    Call,
+    Field,
+    Fields,
+    to_boolean,
+    to_object,
+    to_string,
+    to_unix_seconds,
+    trait,
+)
+from intercom_destination.mapping.integrations import intercom_options, option
 from intercom_destination.mapping.operations import (
     AttachCompany,
     ContactRef,
@@ -18,33 +33,13 @@ from intercom_destination.mapping.operations import (
 )
 from intercom_destination.mapping.options import MappingOptions
 from intercom_destination.mapping.values import custom_values
-from intercom_destination.spec import Identify
-from intercom_destination.spec.timestamps import parse_timestamp, unix_seconds
+from intercom_destination.spec import Event, Identify
+from intercom_destination.spec.timestamps import unix_seconds
 
-# Traits that map to standard contact fields or identify the person: never custom attributes.
-RESERVED_TRAITS = frozenset(
-    {
-        "id",
-        "userId",
-        "user_id",
-        "anonymousId",
-        "anonymous_id",
-        "email",
-        "name",
-        "firstName",
-        "first_name",
-        "lastName",
-        "last_name",
-        "phone",
-        "avatar",
-        "createdAt",
-        "created_at",
-        "signedUpAt",
-        "signed_up_at",
-        "company",
-        "companies",
-    }
-)
+# Traits that name the person in Segment rather than describe them.
+IDENTIFIERS = frozenset({"id", "anonymousId", "anonymous_id"})
+_USER_ID_TRAITS = ("userId", "user_id")
+_NAME_TRAITS = ("name", "firstName", "first_name", "lastName", "last_name")
 SIGNED_UP_TRAITS = ("signedUpAt", "signed_up_at", "createdAt", "created_at")
 # The classic "collect context" attributes: (context object, field) → attribute name.
 CONTEXT_ATTRIBUTES = (
@@ -59,14 +54,12 @@ CONTEXT_ATTRIBUTES = (
 
 
 def plan_identify(
-    event: Identify, options: MappingOptions, intercom: dict[str, Any], warnings: list[str]
+    event: Event, options: MappingOptions, fields: Fields, warnings: list[str]
 ) -> Plan | Skip:
-    traits = event.traits
-    email = _string(traits.get("email"), "email", warnings)
-    # Segment's table maps `traits.userId`; the event's own userId wins when both are set.
-    user_id = event.user_id or _string(
-        traits.get("userId") or traits.get("user_id"), "userId", warnings
-    )
+    traits = event.traits if isinstance(event, Identify) else _context_traits(event)
+    call = Call(event, traits, options, warnings, fields.reserved, intercom_options(event))
+    email = fields.values["email"](call)
+    user_id = fields.values["external_id"](call)
     if user_id is not None:
         contact = ContactRef(role="user", external_id=user_id, email=email)
     elif options.unidentified == "lead":
@@ -83,49 +76,48 @@ def plan_identify(
         body["external_id"] = contact.external_id
     if email is not None:
         body["email"] = email
-    name = _full_name(traits, warnings)
-    if name is not None:
-        body["name"] = name
-    for field in ("phone", "avatar"):
-        value = _string(traits.get(field), field, warnings)
+    for name in _BODY_FIELDS:
+        value = fields.values[name](call)
         if value is not None:
-            body[field] = value
-    signed_up_at = _signed_up_at(traits, warnings)
-    if signed_up_at is not None:
-        body["signed_up_at"] = signed_up_at
-    if event.context.get("active") is not False:
-        body["last_seen_at"] = unix_seconds(event.timestamp)
-    unsubscribed = option(
-        intercom, "unsubscribed", "unsubscribed_from_emails", "unsubscribedFromEmails"
-    )
-    if isinstance(unsubscribed, bool):
-        body["unsubscribed_from_emails"] = unsubscribed
-
-    custom_items = [(key, value) for key, value in traits.items() if key not in RESERVED_TRAITS]
-    if options.collect_context:
-        custom_items.extend(_context_attributes(event.context, traits))
-    language = option(intercom, "language_override")
-    if language is not None:
-        if options.language_override_attribute:
-            custom_items.append((options.language_override_attribute, language))
-        else:
-            warnings.append(
-                "language_override dropped: Intercom's REST API has no writable field for it "
-                "(set language_override_attribute to keep it as a custom attribute)"
-            )
-    custom = custom_values(
-        custom_items, options, warnings, what="custom attribute", nulls=options.send_nulls
-    )
+            body[name] = value
+    custom = fields.values["custom_attributes"](call)
     if custom:
         body["custom_attributes"] = custom
 
     operations: list[Operation] = [UpsertContact(contact=contact, body=body)]
-    operations.extend(_company_operations(traits, contact, options, warnings))
+    companies = fields.values["companies"](call)
+    if companies:
+        operations.extend(_company_operations(companies, call, contact))
     return Plan(operations=tuple(operations), warnings=tuple(warnings))
 
 
-def _full_name(traits: dict[str, Any], warnings: list[str]) -> str | None:
-    name = _string(traits.get("name"), "name", warnings)
+_BODY_FIELDS = (
+    "name",
+    "phone",
+    "avatar",
+    "signed_up_at",
+    "last_seen_at",
+    "unsubscribed_from_emails",
+)
+
+
+def _context_traits(event: Event) -> dict[str, Any]:
+    """The traits of an event other than an identify: `context.traits`, as clients send them."""
+    traits = event.context.get("traits")
+    return traits if isinstance(traits, dict) else {}
+
+
+def _external_id(call: Call) -> str | None:
+    # Segment's table maps `traits.userId`; the event's own userId wins when both are set.
+    traits = call.subject
+    return call.event.user_id or to_string(
+        traits.get("userId") or traits.get("user_id"), "userId", call
+    )
+
+
+def _full_name(call: Call) -> str | None:
+    traits = call.subject
+    name = to_string(traits.get("name"), "name", call)
     if name is not None:
         return name
     parts = [
@@ -136,17 +128,56 @@ def _full_name(traits: dict[str, Any], warnings: list[str]) -> str | None:
     return " ".join(words) or None
 
 
-def _signed_up_at(traits: dict[str, Any], warnings: list[str]) -> int | None:
+def _signed_up_at(call: Call) -> int | None:
     for key in SIGNED_UP_TRAITS:
-        value = traits.get(key)
-        if value is None:
-            continue
-        moment = parse_timestamp(value)
-        if moment is None:
-            warnings.append(f"{key} {value!r} dropped: not a timestamp (ISO-8601 or Unix seconds)")
-            return None
-        return unix_seconds(moment)
+        value = call.subject.get(key)
+        if value is not None:
+            return to_unix_seconds(value, key, call)
     return None
+
+
+def _last_seen_at(call: Call) -> int | None:
+    if call.event.context.get("active") is False:
+        return None
+    return unix_seconds(call.event.timestamp)
+
+
+def _unsubscribed(call: Call) -> bool | None:
+    unsubscribed = option(
+        call.intercom, "unsubscribed", "unsubscribed_from_emails", "unsubscribedFromEmails"
+    )
+    return unsubscribed if isinstance(unsubscribed, bool) else None
+
+
+def _custom_attributes(call: Call) -> dict[str, Any]:
+    traits = call.subject
+    reserved = call.reserved
+    options = call.options
+    items = [(key, value) for key, value in traits.items() if key not in reserved]
+    if options.collect_context:
+        items.extend(_context_attributes(call.event.context, traits))
+    language = option(call.intercom, "language_override")
+    if language is not None:
+        if options.language_override_attribute:
+            items.append((options.language_override_attribute, language))
+        else:
+            call.warnings.append(
+                "language_override dropped: Intercom's REST API has no writable field for it "
+                "(set language_override_attribute to keep it as a custom attribute)"
+            )
+    return _custom_values(items, call)
+
+
+def _to_custom_attributes(value: Any, label: str, call: Call) -> dict[str, Any] | None:
+    attributes = to_object(value, label, call)
+    return None if attributes is None else _custom_values(attributes.items(), call)
+
+
+def _custom_values(items: Any, call: Call) -> dict[str, Any]:
+    options = call.options
+    return custom_values(
+        items, options, call.warnings, what="custom attribute", nulls=options.send_nulls
+    )
 
 
 def _context_attributes(context: dict[str, Any], traits: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -158,14 +189,24 @@ def _context_attributes(context: dict[str, Any], traits: dict[str, Any]) -> list
     return collected
 
 
-def _company_operations(
-    traits: dict[str, Any], contact: ContactRef, options: MappingOptions, warnings: list[str]
-) -> list[Operation]:
+def _companies(call: Call) -> list[Any]:
+    traits = call.subject
     companies: list[Any] = []
     if traits.get("company") is not None:
         companies.append(traits["company"])
     if isinstance(traits.get("companies"), list):
         companies.extend(traits["companies"])
+    return companies
+
+
+def _to_companies(value: Any, label: str, call: Call) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _company_operations(companies: list[Any], call: Call, contact: ContactRef) -> list[Operation]:
+    warnings = call.warnings
     operations: list[Operation] = []
     for company in companies:
         if isinstance(company, str | int) and not isinstance(company, bool):
@@ -180,7 +221,10 @@ def _company_operations(
         if company.get("remove") is True:
             operations.append(DetachCompany(contact=contact, company_id=company_id))
             continue
-        body = company_body(company_id, company, options, warnings)
+        company_call = Call(
+            call.event, company, call.options, warnings, DEFAULT_COMPANY_FIELDS.reserved
+        )
+        body = company_body(company_id, company_call, DEFAULT_COMPANY_FIELDS)
         operations.append(UpsertCompany(company_id=company_id, body=body))
         operations.append(AttachCompany(contact=contact, company_id=company_id))
     return operations
@@ -197,13 +241,65 @@ def _company_id(company: dict[str, Any]) -> str | None:
     return None
 
 
-def _string(value: Any, field: str, warnings: list[str]) -> str | None:
-    """A standard string field; numbers (phone numbers often are) become strings."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    warnings.append(f"{field} {value!r} dropped: expected a string")
-    return None
+FIELDS = (
+    Field(
+        "external_id",
+        "string",
+        "userId, else traits.userId (or traits.user_id)",
+        _external_id,
+        to_string,
+        frozenset(_USER_ID_TRAITS),
+    ),
+    Field("email", "string", "traits.email", trait("email"), to_string, frozenset({"email"})),
+    Field(
+        "name",
+        "string",
+        "traits.name, else traits.firstName + traits.lastName (or first_name, last_name)",
+        _full_name,
+        to_string,
+        frozenset(_NAME_TRAITS),
+    ),
+    Field("phone", "string", "traits.phone", trait("phone"), to_string, frozenset({"phone"})),
+    Field("avatar", "string", "traits.avatar", trait("avatar"), to_string, frozenset({"avatar"})),
+    Field(
+        "signed_up_at",
+        "Unix seconds",
+        "traits.signedUpAt (or signed_up_at, createdAt, created_at; ISO-8601 or Unix s/ms)",
+        _signed_up_at,
+        to_unix_seconds,
+        frozenset(SIGNED_UP_TRAITS),
+    ),
+    Field(
+        "last_seen_at",
+        "Unix seconds",
+        "the event's timestamp, unless context.active is false",
+        _last_seen_at,
+        to_unix_seconds,
+    ),
+    Field(
+        "unsubscribed_from_emails",
+        "boolean",
+        "integrations.Intercom.unsubscribed (or unsubscribedFromEmails; also context.Intercom)",
+        _unsubscribed,
+        to_boolean,
+    ),
+    Field(
+        "custom_attributes",
+        "object",
+        "the other traits; with collect_context, context.device/os/app; "
+        "integrations.Intercom.language_override with language_override_attribute",
+        _custom_attributes,
+        _to_custom_attributes,
+    ),
+    Field(
+        "companies",
+        "companies",
+        "traits.company (an object or a name) and traits.companies; each upserted and attached "
+        "(remove: true detaches)",
+        _companies,
+        _to_companies,
+        frozenset({"company", "companies"}),
+    ),
+)
+#: Traits a standard field takes or that name the person: never custom attributes.
+RESERVED_TRAITS = Fields(FIELDS, {}, IDENTIFIERS).reserved

@@ -19,11 +19,12 @@ def cents(value: Any) -> int | None:
         return None
     try:
         amount = Decimal(str(value).strip())
+        if not amount.is_finite():
+            return None
+        # Past 28 digits of cents the context's precision refuses to round: not an amount.
+        return int((amount * 100).quantize(_CENT, rounding=ROUND_HALF_UP))
     except InvalidOperation:
         return None
-    if not amount.is_finite():
-        return None
-    return int((amount * 100).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
 def currency_code(value: Any) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
+
+if TYPE_CHECKING:
+    from intercom_destination.mapping.subscriptions import Mappings
 
 #: What happens to an object or array value, which Intercom cannot store.
 NestedPolicy = Literal["drop", "flatten", "stringify"]
@@ -28,3 +31,5 @@ class MappingOptions(msgspec.Struct, frozen=True, kw_only=True):
     screen_events: bool
     send_nulls: bool
     language_override_attribute: str | None
+    #: The subscriptions, fields and filters, compiled from the settings' tables.
+    mappings: Mappings
