@@ -4,8 +4,8 @@
 
 Prints events/s for the planner alone (events already decoded) and for decoding plus
 planning (from the parsed JSON objects ingest hands over), as the median of R runs; then the
-planner alone with changed mappings (`CUSTOM`: a filter, a replaced trigger, a second
-subscription and three directives), which costs what the settings ask for.
+planner alone with changed mappings (`CUSTOM`: two filters, a replaced trigger, a second
+subscription, two directives and a literal), which costs what the settings ask for.
 """
 
 from __future__ import annotations
