@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import re
 import subprocess
 import sys
@@ -118,7 +119,9 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
     async with open_worker(settings, store) as worker:
         counter = asyncio.create_task(count_windows(url, per_window, done))
         started = time.perf_counter()
+        cpu_started = time.process_time()
         await worker.drain()
+        cpu = time.process_time() - cpu_started
         drain_time = time.perf_counter() - started
         done.set()
         await counter
@@ -162,6 +165,12 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
         f"for {sum(o['type'] == 'group' for o in objects)} group calls"
     )
     rate = len(objects) / drain_time
+    delivered = final["delivered"]
+    print(
+        f"sender CPU: {cpu:.1f} s, {cpu / len(objects) * 1000:.2f} ms per event, "
+        f"{cpu / max(1, delivered) * 1000:.2f} ms per delivered event (process CPU time "
+        f"of the worker's process while draining; load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"drain time: {drain_time:.1f} s for {len(objects)} events ({rate:,.0f} events/s)")
     if full:
         shares = [count / budget for _, count in full]
