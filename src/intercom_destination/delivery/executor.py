@@ -96,6 +96,9 @@ class Executor:
         )
         self._companies = Companies(client, store, self._attributes)
         self._workspace = Workspace(client, store)
+        #: Event names Intercom accepted an event with, as this process saw: they keep their
+        #: slot for good, so their events need no reservation in the store.
+        self._accepted_names: set[str] = set()
 
     async def execute(
         self, event: Event, plan: Plan, *, lane: str, attempts: int, received_at: float
@@ -149,7 +152,7 @@ class Executor:
     async def _upsert_contact(self, attempt: DeliveryAttempt, operation: UpsertContact) -> bool:
         body = await self._attributes.admit(attempt, "contact", operation.body)
         key = contact_key(operation.contact)
-        fingerprint = digest(body)
+        fingerprint = digest(body, self._options.last_seen_precision)
         if await self._store.get_digest(key) == fingerprint:
             return False
         try:
@@ -181,6 +184,9 @@ class Executor:
         its event is sent, and keeps it only once Intercom has accepted the event."""
         name = operation.body["event_name"]
         key = event_name_key(name)
+        if key in self._accepted_names:
+            await self._create_event(attempt, operation)
+            return
         if not await self._store.add_event_name(key, budget=self._options.max_event_names):
             raise Refused(event_budget_reason(name, self._options.max_event_names))
         try:
@@ -189,6 +195,7 @@ class Executor:
             await self._store.release_event_name(key)
             raise
         await self._store.accept_event_name(key)
+        self._accepted_names.add(key)
 
     async def _create_event(self, attempt: DeliveryAttempt, operation: CreateEvent) -> None:
         await self._behind_waiting(attempt)
