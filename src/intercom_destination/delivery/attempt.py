@@ -19,6 +19,9 @@ class DeliveryAttempt:
         self.calls = 0
         #: The operation being run, for outcome reasons ("POST /events: ...").
         self.step = ""
+        #: Whether events were put back into the lane ahead of its others (unparked, or a
+        #: visitor's merged in): the events leased behind this one are no longer its next.
+        self.reordered = False
         self._pacer = pacer
 
     async def call(self, request: Callable[[], Awaitable[T]]) -> T:

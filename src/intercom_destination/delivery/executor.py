@@ -57,6 +57,7 @@ from intercom_destination.mapping.contacts import CONTACT_ID, identity_fields
 from intercom_destination.spec import Event
 from intercom_destination.store import Store
 
+UNCHANGED = "unchanged: Intercom already has everything this event says"
 #: After a 401 or 403 (or a request that cannot be sent) every worker pauses this long, then
 #: tries once more.
 AUTH_PAUSE = 60.0
@@ -126,11 +127,12 @@ class Executor:
         warnings = tuple(attempt.warnings)
         if not changed:
             return Skipped(
-                reason="unchanged: Intercom already has everything this event says",
+                reason=UNCHANGED,
                 calls=attempt.calls,
                 warnings=warnings,
+                reordered=attempt.reordered,
             )
-        return Delivered(calls=attempt.calls, warnings=warnings)
+        return Delivered(calls=attempt.calls, warnings=warnings, reordered=attempt.reordered)
 
     async def _run(self, attempt: DeliveryAttempt, event: Event, operation: Operation) -> bool:
         """Run one operation; False when it had nothing to change."""
@@ -165,8 +167,9 @@ class Executor:
 
     async def _contact_known(self, attempt: DeliveryAttempt, event: Event) -> None:
         """The contact exists now: events that waited for it go next, before the lane's others."""
-        await self._store.unpark(lane=attempt.lane, now=attempt.now)
-        await self.link_visitor(event)
+        unparked = await self._store.unpark(lane=attempt.lane, now=attempt.now)
+        moved = await self.link_visitor(event)
+        attempt.reordered |= bool(unparked or moved)
 
     async def link_visitor(self, event: Event) -> int:
         """Merge the lane of the anonymous visitor `event` names into their user's (an

@@ -87,6 +87,19 @@ class Lease(msgspec.Struct, frozen=True, kw_only=True):
     token: int
     expires_at: float
     event: StoredEvent
+    #: The lane's pending events behind the head, in order, when `lease` was asked for them:
+    #: a worker may deliver them under the same lease (see `Lanes.finish_many`).
+    following: tuple[StoredEvent, ...] = ()
+
+
+class Finished(msgspec.Struct, frozen=True, kw_only=True):
+    """One event of a lease's run that was delivered or skipped, for `Lanes.finish_many`."""
+
+    event: StoredEvent
+    outcome: Literal["delivered", "skipped"]
+    #: The skip's reason, or what was changed on the way of a delivered event.
+    reason: str | None = None
+    calls: int = 0
 
 
 class Parked(msgspec.Struct, frozen=True, kw_only=True):

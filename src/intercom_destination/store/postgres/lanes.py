@@ -15,16 +15,18 @@ in the order of their messageIds, so that concurrent transactions never deadlock
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from msgspec.structs import replace
 
 from intercom_destination.store.base import (
     Enqueued,
+    Finished,
     Lease,
     LeaseLost,
     NewEvent,
     OutcomeName,
+    StoredEvent,
     VisitorInFlight,
 )
 from intercom_destination.store.postgres.schema import LOCKS, Connection
@@ -122,7 +124,12 @@ SELECT leased_lane, token, {EVENT_COLUMNS} FROM leased JOIN events ON events.id 
 
 
 async def lease(
-    connection: Connection, worker_id: str, max_lanes: int, lease_for: float, now: float
+    connection: Connection,
+    worker_id: str,
+    max_lanes: int,
+    lease_for: float,
+    now: float,
+    following: int = 0,
 ) -> list[Lease]:
     until = now + lease_for
     cursor = await connection.execute(
@@ -134,10 +141,25 @@ async def lease(
     if not lanes:
         return []
     cursor = await connection.execute(_LEASE, {"lanes": lanes, "worker": worker_id, "until": until})
-    return [
+    leases = [
         Lease(lane=row[0], token=row[1], expires_at=until, event=stored_event(row[2:]))
         for row in await cursor.fetchall()
     ]
+    if following <= 0 or not leases:
+        return leases
+    cursor = await connection.execute(
+        f"""
+        SELECT lane, {EVENT_COLUMNS} FROM (
+            SELECT *, row_number() OVER (PARTITION BY lane ORDER BY position) AS place
+            FROM events WHERE lane = ANY(%s) AND state = {PENDING} AND id <> ALL(%s)
+        ) AS behind WHERE place <= %s ORDER BY lane, place
+        """,
+        ([lease.lane for lease in leases], [lease.event.id for lease in leases], following),
+    )
+    behind: dict[str, list[StoredEvent]] = {}
+    for row in await cursor.fetchall():
+        behind.setdefault(row[0], []).append(stored_event(row[1:]))
+    return [replace(lease, following=tuple(behind.get(lease.lane, ()))) for lease in leases]
 
 
 async def extend(connection: Connection, lease: Lease, lease_for: float, now: float) -> Lease:
@@ -170,6 +192,148 @@ async def finish(
         now,
         calls,
     )
+
+
+async def finish_many(
+    connection: Connection,
+    lease: Lease,
+    finished: Sequence[Finished],
+    now: float,
+    keep: bool,
+) -> Lease | None:
+    """Events of a lease's run delivered or skipped: they leave the lane together."""
+    cursor = await connection.execute(
+        "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
+        (lease.lane, lease.token, lease.event.id),
+    )
+    _held(cursor.rowcount, lease)
+    await connection.execute(
+        f"""
+        WITH done AS (
+            SELECT * FROM unnest(%(ids)s::bigint[], %(outcomes)s::text[], %(reasons)s::text[],
+                %(calls)s::int[]) AS d (id, outcome, reason, calls)
+        ), changed AS (
+            UPDATE events SET state = {DONE}, body = NULL, history = NULL,
+                finished_at = %(now)s, reason = done.reason
+            FROM done WHERE events.id = done.id AND events.lane = %(lane)s
+                AND events.state = {PENDING}
+        )
+        INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)
+        SELECT %(now)s, events.message_id, %(lane)s, events.type, done.outcome, done.reason,
+            done.calls
+        FROM done JOIN events ON events.id = done.id
+        """,
+        {
+            "ids": [done.event.id for done in finished],
+            "outcomes": [done.outcome for done in finished],
+            "reasons": [done.reason for done in finished],
+            "calls": [done.calls for done in finished],
+            "now": now,
+            "lane": lease.lane,
+        },
+    )
+    if not keep:
+        await connection.execute(
+            f"""
+            WITH released AS (
+                UPDATE lanes SET head = NULL, owner = NULL, lease_until = NULL,
+                    token = nextval('lease_tokens'), available_at = %(now)s
+                WHERE lane = %(lane)s
+                    AND EXISTS (SELECT FROM events WHERE lane = %(lane)s AND state = {PENDING})
+                RETURNING lane
+            )
+            DELETE FROM lanes WHERE lane = %(lane)s AND NOT EXISTS (SELECT FROM released)
+            """,
+            {"lane": lease.lane, "now": now},
+        )
+        return None
+    cursor = await connection.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE lane = %s AND state = {PENDING}"
+        " ORDER BY position LIMIT 1",
+        (lease.lane,),
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        await connection.execute("DELETE FROM lanes WHERE lane = %s", (lease.lane,))
+        return None
+    head = stored_event(row)
+    await connection.execute("UPDATE lanes SET head = %s WHERE lane = %s", (head.id, lease.lane))
+    return replace(lease, event=head, following=())
+
+
+class Finishing(NamedTuple):
+    """One caller's finished events, for `finish_group`: its lease and when it finished."""
+
+    lease: Lease
+    finished: Sequence[Finished]
+    now: float
+
+
+async def finish_group(connection: Connection, group: Sequence[Finishing]) -> list[bool]:
+    """Several leases' finished events, each lease's lane released, in three statements
+    whatever their number; for each, whether its lease was held (else it changed nothing)."""
+    by_lane = sorted(group, key=lambda each: each.lease.lane)
+    # Locked in the order of their names, as every transaction here locks lanes.
+    cursor = await connection.execute(
+        "SELECT lanes.lane FROM lanes JOIN unnest(%s::text[], %s::bigint[], %s::bigint[])"
+        " AS held (lane, token, head) ON (lanes.lane, lanes.token, lanes.head)"
+        " = (held.lane, held.token, held.head) ORDER BY lanes.lane FOR UPDATE OF lanes",
+        (
+            [each.lease.lane for each in by_lane],
+            [each.lease.token for each in by_lane],
+            [each.lease.event.id for each in by_lane],
+        ),
+    )
+    held = {lane for (lane,) in await cursor.fetchall()}
+    finishing = [each for each in by_lane if each.lease.lane in held]
+    done = [(each, finished) for each in finishing for finished in each.finished]
+    if done:
+        await connection.execute(
+            f"""
+            WITH done AS (
+                SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[],
+                    %s::float8[], %s::text[]) AS d (id, outcome, reason, calls, at, lane)
+            ), changed AS (
+                UPDATE events SET state = {DONE}, body = NULL, history = NULL,
+                    finished_at = done.at, reason = done.reason
+                FROM done WHERE events.id = done.id AND events.lane = done.lane
+                    AND events.state = {PENDING}
+            )
+            INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls)
+            SELECT done.at, events.message_id, done.lane, events.type, done.outcome,
+                done.reason, done.calls
+            FROM done JOIN events ON events.id = done.id
+            """,
+            (
+                [finished.event.id for _, finished in done],
+                [finished.outcome for _, finished in done],
+                [finished.reason for _, finished in done],
+                [finished.calls for _, finished in done],
+                [each.now for each, _ in done],
+                [each.lease.lane for each, _ in done],
+            ),
+        )
+    if finishing:
+        # A statement of its own, so that it sees the events the one above finished.
+        await connection.execute(
+            f"""
+            WITH held AS (
+                SELECT * FROM unnest(%s::text[], %s::float8[]) AS h (lane, at)
+            ), rest AS (
+                SELECT lane, at, EXISTS (
+                    SELECT FROM events WHERE events.lane = held.lane AND state = {PENDING}
+                ) AS pending
+                FROM held
+            ), released AS (
+                UPDATE lanes SET head = NULL, owner = NULL, lease_until = NULL,
+                    token = nextval('lease_tokens'), available_at = rest.at
+                FROM rest WHERE lanes.lane = rest.lane AND rest.pending
+            )
+            DELETE FROM lanes USING rest WHERE lanes.lane = rest.lane AND NOT rest.pending
+            """,
+            ([each.lease.lane for each in finishing], [each.now for each in finishing]),
+        )
+    return [each.lease.lane in held for each in group]
 
 
 async def dead(connection: Connection, lease: Lease, reason: str, now: float, calls: int) -> None:

@@ -27,6 +27,7 @@ from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
     Enqueued,
+    Finished,
     Lease,
     Model,
     NewEvent,
@@ -163,12 +164,24 @@ class PostgresStore(SQLStore):
             start += len(events)
 
     async def lease(
-        self, worker_id: str, max_lanes: int, lease_for: float, now: float
+        self, worker_id: str, max_lanes: int, lease_for: float, now: float, *, following: int = 0
     ) -> list[Lease]:
         return await self._transaction(
             partial(
-                lanes.lease, worker_id=worker_id, max_lanes=max_lanes, lease_for=lease_for, now=now
+                lanes.lease,
+                worker_id=worker_id,
+                max_lanes=max_lanes,
+                lease_for=lease_for,
+                now=now,
+                following=following,
             )
+        )
+
+    async def finish_many(
+        self, lease: Lease, finished: Sequence[Finished], *, now: float, keep: bool = False
+    ) -> Lease | None:
+        return await self._transaction(
+            partial(lanes.finish_many, lease=lease, finished=finished, now=now, keep=keep)
         )
 
     async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:

@@ -1,0 +1,81 @@
+"""A lease's run: the events behind the head handed out with it, and finished together."""
+
+from __future__ import annotations
+
+import pytest
+
+from intercom_destination.store import Finished, LeaseLost, Store
+from tests.store.helpers import NOW, drain, event
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_lease_carries_the_lanes_next_events_in_order(store: Store) -> None:
+    await store.enqueue([event("m1"), event("m2"), event("m3"), event("x1", "u2")])
+    await store.enqueue([event("m4")])
+
+    leases = await store.lease("w1", 10, 30, NOW, following=2)
+
+    runs = {lease.lane: [e.message_id for e in (lease.event, *lease.following)] for lease in leases}
+    assert runs == {"u1": ["m1", "m2", "m3"], "u2": ["x1"]}
+    again = await store.lease("w2", 10, 30, NOW + 31)
+    assert [lease.following for lease in again] == [(), ()]
+
+
+async def test_finish_many_delivers_a_run_in_one_call(store: Store) -> None:
+    await store.enqueue([event("m1"), event("m2"), event("m3")])
+    [lease] = await store.lease("w1", 10, 30, NOW, following=5)
+
+    done = [
+        Finished(event=lease.event, outcome="delivered", calls=1),
+        Finished(event=lease.following[0], outcome="skipped", reason="unchanged"),
+        Finished(event=lease.following[1], outcome="delivered", reason="folded", calls=0),
+    ]
+    assert await store.finish_many(lease, done, now=NOW) is None
+
+    rows = [(r.message_id, r.outcome, r.reason, r.calls) for r in await store.outcomes()]
+    assert sorted(rows) == [
+        ("m1", "delivered", None, 1),
+        ("m2", "skipped", "unchanged", 0),
+        ("m3", "delivered", "folded", 0),
+    ]
+    status = await store.status(NOW)
+    assert (status.backlog, status.lanes) == (0, 0)
+    assert await store.lease("w2", 10, 30, NOW) == []
+
+
+async def test_finish_many_keeping_the_lane_leases_its_next_event(store: Store) -> None:
+    await store.enqueue([event("m1"), event("m2"), event("m3")])
+    [lease] = await store.lease("w1", 10, 30, NOW, following=5)
+
+    kept = await store.finish_many(
+        lease, [Finished(event=lease.event, outcome="delivered")], now=NOW, keep=True
+    )
+
+    assert kept is not None
+    assert kept.event.message_id == "m2"
+    assert await store.lease("w2", 10, 30, NOW) == []
+    await store.retry(kept, NOW + 10, "500", now=NOW)
+    with pytest.raises(LeaseLost):
+        await store.finish_many(lease, [], now=NOW)
+    assert await drain(store, NOW + 10) == ["m2", "m3"]
+
+
+async def test_finish_many_keeping_an_emptied_lane_ends_it(store: Store) -> None:
+    await store.enqueue([event("m1"), event("m2")])
+    [lease] = await store.lease("w1", 10, 30, NOW, following=5)
+
+    done = [Finished(event=e, outcome="delivered") for e in (lease.event, *lease.following)]
+    assert await store.finish_many(lease, done, now=NOW, keep=True) is None
+    await store.enqueue([event("m3")])
+    assert await drain(store) == ["m3"]
+
+
+async def test_finish_many_with_a_lost_lease_changes_nothing(store: Store) -> None:
+    await store.enqueue([event("m1"), event("m2")])
+    [lost] = await store.lease("w1", 10, 30, NOW, following=5)
+    await store.lease("w2", 10, 30, NOW + 31)
+
+    with pytest.raises(LeaseLost):
+        await store.finish_many(lost, [Finished(event=lost.event, outcome="delivered")], now=NOW)
+    assert (await store.status(NOW)).backlog == 2
