@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from intercom_destination.store import Finished, LeaseLost, Store
@@ -79,3 +81,29 @@ async def test_finish_many_with_a_lost_lease_changes_nothing(store: Store) -> No
     with pytest.raises(LeaseLost):
         await store.finish_many(lost, [Finished(event=lost.event, outcome="delivered")], now=NOW)
     assert (await store.status(NOW)).backlog == 2
+
+
+async def test_completions_at_once_each_stand_or_fail_alone(store: Store) -> None:
+    # PostgreSQL groups concurrent completions in one transaction: a lost lease, or a
+    # second completion of a spent one, must fail alone and change nothing.
+    await store.enqueue([event("m3", "u3")])
+    [lost] = await store.lease("w1", 1, 30, NOW)
+    await store.enqueue([event(f"m{i}", f"u{i}") for i in range(20) if i != 3])
+    leases = [lost, *await store.lease("w1", 20, 100, NOW)]
+    [taken] = await store.lease("w2", 20, 30, NOW + 31)
+    [twice] = [lease for lease in leases if lease.lane == "u5"]
+
+    results = await asyncio.gather(
+        *(store.delivered(lease, now=NOW + 31, calls=1) for lease in leases),
+        store.skipped(twice, "again", now=NOW + 31),
+        return_exceptions=True,
+    )
+
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 2
+    assert all(isinstance(r, LeaseLost) for r in failures)
+    rows = await store.outcomes()
+    assert sorted(r.message_id for r in rows) == sorted(f"m{i}" for i in range(20) if i != 3)
+    assert (await store.status(NOW + 31)).backlog == 1
+    await store.delivered(taken, now=NOW + 31)
+    assert (await store.status(NOW + 31)).backlog == 0

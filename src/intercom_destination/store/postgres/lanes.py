@@ -173,35 +173,11 @@ async def extend(connection: Connection, lease: Lease, lease_for: float, now: fl
     return replace(lease, expires_at=until)
 
 
-async def finish(
-    connection: Connection,
-    lease: Lease,
-    outcome: OutcomeName,
-    reason: str | None,
-    now: float,
-    calls: int,
-) -> None:
-    """The head was delivered or skipped: keep only its identifiers, for dedup."""
-    await _release(
-        connection,
-        lease,
-        f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = %(now)s,"
-        " reason = %(reason)s WHERE id = %(id)s",
-        outcome,
-        reason,
-        now,
-        calls,
-    )
-
-
-async def finish_many(
-    connection: Connection,
-    lease: Lease,
-    finished: Sequence[Finished],
-    now: float,
-    keep: bool,
+async def finish_keeping(
+    connection: Connection, lease: Lease, finished: Sequence[Finished], now: float
 ) -> Lease | None:
-    """Events of a lease's run delivered or skipped: they leave the lane together."""
+    """Events of a lease's run delivered or skipped: they leave the lane together, and the
+    lease holds on, on the lane's next pending event (None when there is none)."""
     cursor = await connection.execute(
         "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
         (lease.lane, lease.token, lease.event.id),
@@ -232,21 +208,6 @@ async def finish_many(
             "lane": lease.lane,
         },
     )
-    if not keep:
-        await connection.execute(
-            f"""
-            WITH released AS (
-                UPDATE lanes SET head = NULL, owner = NULL, lease_until = NULL,
-                    token = nextval('lease_tokens'), available_at = %(now)s
-                WHERE lane = %(lane)s
-                    AND EXISTS (SELECT FROM events WHERE lane = %(lane)s AND state = {PENDING})
-                RETURNING lane
-            )
-            DELETE FROM lanes WHERE lane = %(lane)s AND NOT EXISTS (SELECT FROM released)
-            """,
-            {"lane": lease.lane, "now": now},
-        )
-        return None
     cursor = await connection.execute(
         f"SELECT {EVENT_COLUMNS} FROM events WHERE lane = %s AND state = {PENDING}"
         " ORDER BY position LIMIT 1",
