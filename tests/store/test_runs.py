@@ -107,3 +107,15 @@ async def test_completions_at_once_each_stand_or_fail_alone(store: Store) -> Non
     assert (await store.status(NOW + 31)).backlog == 1
     await store.delivered(taken, now=NOW + 31)
     assert (await store.status(NOW + 31)).backlog == 0
+
+
+async def test_a_lease_says_whether_its_lane_has_parked_events(store: Store) -> None:
+    await store.enqueue([event("m1"), event("m2"), event("x1", "u2")])
+    [first, other] = sorted(await store.lease("w1", 10, 30, NOW), key=lambda lease: lease.lane)
+    assert (first.parked, other.parked) == (False, False)
+    await store.park(first, "contact:u1", NOW + 100, now=NOW)
+    await store.delivered(other, now=NOW)
+
+    [again] = await store.lease("w1", 10, 30, NOW)
+
+    assert (again.event.message_id, again.parked) == ("m2", True)

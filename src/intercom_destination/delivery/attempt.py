@@ -12,8 +12,12 @@ T = TypeVar("T")
 
 
 class DeliveryAttempt:
-    def __init__(self, pacer: Pacer, lane: str, now: float, warnings: list[str]) -> None:
+    def __init__(
+        self, pacer: Pacer, lane: str, now: float, warnings: list[str], *, parked: bool = True
+    ) -> None:
         self.lane = lane
+        #: Whether the lane may hold parked events (`Lease.parked`).
+        self.parked = parked
         self.now = now
         self.warnings = warnings
         self.calls = 0

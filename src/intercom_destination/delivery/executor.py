@@ -102,10 +102,20 @@ class Executor:
         self._accepted_names: set[str] = set()
 
     async def execute(
-        self, event: Event, plan: Plan, *, lane: str, attempts: int, received_at: float
+        self,
+        event: Event,
+        plan: Plan,
+        *,
+        lane: str,
+        attempts: int,
+        received_at: float,
+        parked: bool = True,
     ) -> Outcome:
-        """Run `plan` for `event`, which sits in `lane` and was tried `attempts` times before."""
-        attempt = DeliveryAttempt(self._pacer, lane, self._clock(), list(plan.warnings))
+        """Run `plan` for `event`, which sits in `lane` and was tried `attempts` times before;
+        `parked` False when no event of the lane is parked (`Lease.parked`)."""
+        attempt = DeliveryAttempt(
+            self._pacer, lane, self._clock(), list(plan.warnings), parked=parked
+        )
         changed = False
         try:
             attempt.step = "GET /me"
@@ -167,7 +177,9 @@ class Executor:
 
     async def _contact_known(self, attempt: DeliveryAttempt, event: Event) -> None:
         """The contact exists now: events that waited for it go next, before the lane's others."""
-        unparked = await self._store.unpark(lane=attempt.lane, now=attempt.now)
+        unparked = 0
+        if attempt.parked:
+            unparked = await self._store.unpark(lane=attempt.lane, now=attempt.now)
         moved = await self.link_visitor(event)
         attempt.reordered |= bool(unparked or moved)
 
@@ -219,6 +231,8 @@ class Executor:
         """A person's events reach Intercom in the order they happened: while an earlier event
         of the lane waits for its contact, a later one waits behind it rather than overtake it
         (a visitor's track naming an email Intercom has come to know since, say)."""
+        if not attempt.parked:
+            return
         waiting_for = await self._store.waiting_in(attempt.lane)
         if waiting_for is not None:
             raise WaitingForContact(

@@ -283,6 +283,7 @@ class Worker:
             lane=lease.lane,
             attempts=stored.attempts,
             received_at=stored.received_at,
+            parked=lease.parked,
         )
 
     async def _record_run(self, lease: Lease, results: list[tuple[StoredEvent, Outcome]]) -> None:

@@ -90,6 +90,10 @@ class Lease(msgspec.Struct, frozen=True, kw_only=True):
     #: The lane's pending events behind the head, in order, when `lease` was asked for them:
     #: a worker may deliver them under the same lease (see `Lanes.finish_many`).
     following: tuple[StoredEvent, ...] = ()
+    #: Whether any of the lane's events was parked when it was leased. Only the lease's
+    #: holder parks events in its lane (others unpark, merge or bury them), so while False
+    #: none is, and delivery need not ask the store.
+    parked: bool = True
 
 
 class Finished(msgspec.Struct, frozen=True, kw_only=True):

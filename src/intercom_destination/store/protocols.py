@@ -72,7 +72,8 @@ class Lanes(Protocol):
         is not leased, or its lease expired. Lanes that have waited longest come first, so
         a lane that was just served queues behind every other ready lane. An event leased
         again after an expired lease is the same event, with the same attempt count. Each
-        lease carries up to `following` of the lane's pending events behind its head.
+        lease carries up to `following` of the lane's pending events behind its head, and
+        whether the lane has parked events.
         """
 
     @abc.abstractmethod

@@ -145,7 +145,15 @@ async def lease(
         Lease(lane=row[0], token=row[1], expires_at=until, event=stored_event(row[2:]))
         for row in await cursor.fetchall()
     ]
-    if following <= 0 or not leases:
+    if not leases:
+        return leases
+    cursor = await connection.execute(
+        f"SELECT DISTINCT lane FROM events WHERE lane = ANY(%s) AND state = {PARKED}",
+        ([lease.lane for lease in leases],),
+    )
+    parked = {lane for (lane,) in await cursor.fetchall()}
+    leases = [replace(lease, parked=lease.lane in parked) for lease in leases]
+    if following <= 0:
         return leases
     cursor = await connection.execute(
         f"""

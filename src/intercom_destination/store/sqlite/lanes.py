@@ -75,6 +75,10 @@ def lease(
             expires_at=until,
             event=events[head],
             following=_following(connection, lane, head, following),
+            parked=connection.execute(
+                f"SELECT 1 FROM events WHERE lane = ? AND state = {PARKED} LIMIT 1", (lane,)
+            ).fetchone()
+            is not None,
         )
         for lane, token, head in rows
     ]
