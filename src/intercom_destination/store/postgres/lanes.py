@@ -186,11 +186,7 @@ async def finish_keeping(
 ) -> Lease | None:
     """Events of a lease's run delivered or skipped: they leave the lane together, and the
     lease holds on, on the lane's next pending event (None when there is none)."""
-    cursor = await connection.execute(
-        "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
-        (lease.lane, lease.token, lease.event.id),
-    )
-    _held(cursor.rowcount, lease)
+    await _lock_held(connection, lease)
     await connection.execute(
         f"""
         WITH done AS (
@@ -530,11 +526,7 @@ async def _release(
     """Check the lease, let the head leave the lane (`change_head`, which reads the
     `id`, `now` and `reason` parameters), log the outcome and end the lease: the lane queues
     up behind the others, or goes if nothing is left in it."""
-    cursor = await connection.execute(
-        "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
-        (lease.lane, lease.token, lease.event.id),
-    )
-    _held(cursor.rowcount, lease)
+    await _lock_held(connection, lease)
     await connection.execute(
         f"""
         WITH changed AS ({change_head}), logged AS ({_LOG}), rest AS (
@@ -572,6 +564,15 @@ async def _open_lanes(connection: Connection, lanes: list[str], now: float) -> N
 
 def _lease_parameters(lease: Lease) -> dict[str, Any]:
     return {"lane": lease.lane, "token": lease.token, "id": lease.event.id}
+
+
+async def _lock_held(connection: Connection, lease: Lease) -> None:
+    """Lock the lease's lane, which it must still hold (else LeaseLost)."""
+    cursor = await connection.execute(
+        "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
+        (lease.lane, lease.token, lease.event.id),
+    )
+    _held(cursor.rowcount, lease)
 
 
 def _held(rowcount: int, lease: Lease) -> None:
