@@ -42,11 +42,6 @@ from intercom_destination.secret import Secret
 #: Generous for one small JSON request; a stuck connection must not hold a lane for long.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 USER_AGENT = f"intercom-destination/{version('intercom-destination')}"
-#: Idle connections the pool keeps open (httpx keeps 20). Before each request and after each
-#: answer the pool checks every idle connection for a close by the server (a system call or
-#: two each): with 20 that was a fifth to a third of delivery's CPU, and the destination's
-#: share of the rate limit keeps few requests in flight at once.
-KEEP_ALIVE = 8
 
 T = TypeVar("T")
 #: A neighbour of these makes the token part of a longer word ("=" does not: `token=...`).
@@ -130,7 +125,6 @@ class IntercomClient:
                 "User-Agent": USER_AGENT,
             },
             timeout=connection.timeout,
-            limits=httpx.Limits(max_keepalive_connections=KEEP_ALIVE),
             transport=transport,
         )
 
