@@ -365,10 +365,9 @@ def _note(warnings: tuple[str, ...]) -> str | None:
 
 
 def _visitor(event: Event) -> str | None:
-    """The anonymousId an identify links to its user once its contact exists."""
-    if isinstance(event, Identify) and event.user_id is not None:
-        return event.anonymous_id
-    return None
+    """The anonymous visitor an identify links to its user once its contact exists."""
+    named = named_visitor(event)
+    return named[0] if named is not None and isinstance(event, Identify) else None
 
 
 def _links_lane(event: Event, lane: str) -> bool:
