@@ -3,6 +3,10 @@ and whether each company ended as its newest group call says.
 
     python -m bench.deliver [--users N] [--sessions S] [--rate-limit L]
 
+The sender's CPU time (all its threads, the store's included) while draining is printed per
+event and per delivered event: the machine's other work does not count in it, which makes
+it the figure to compare from run to run on a shared machine.
+
 A generated workload (bench/workload.py: thousands of users, sessions of identify + page
 per page load, tracks, occasional groups; 30 % begin logged out) is stored, then one worker
 delivers it to a sandbox subprocess that enforces L calls per 10-second window. The share
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import re
 import subprocess
 import sys
@@ -118,7 +123,9 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
     async with open_worker(settings, store) as worker:
         counter = asyncio.create_task(count_windows(url, per_window, done))
         started = time.perf_counter()
+        cpu_started = time.process_time()
         await worker.drain()
+        cpu = time.process_time() - cpu_started
         drain_time = time.perf_counter() - started
         done.set()
         await counter
@@ -126,7 +133,12 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
     await store.close()
 
     calls = httpx.get(f"{url}/_sandbox/calls").json()["counts"]
-    companies = httpx.get(f"{url}/_sandbox/state").json()["companies"]
+    state = httpx.get(f"{url}/_sandbox/state").json()
+    companies = state["companies"]
+    # One call per event created, per contact, per attachment and per company: what no
+    # coalescing can do without.
+    floor = len(state["events"]) + sum(1 + len(c["company_ids"]) for c in state["contacts"])
+    floor += len(companies)
     stale = stale_companies(objects, companies, settings.mapping_options)
     total_calls = sum(sum(s.values()) for s in calls.values())
     rate_limited = sum(s.get("429", 0) for s in calls.values())
@@ -151,7 +163,10 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
         f"anonymous tracks delivered after sign-up: {saved} of {len(anonymous)} "
         "(sent without an identifier, as Segment's cloud mode does, all of them fail)"
     )
-    print(f"Intercom calls: {total_calls}, {total_calls / len(objects):.3f} per event")
+    print(
+        f"Intercom calls: {total_calls}, {total_calls / len(objects):.3f} per event (the floor, "
+        f"a call per event created, contact, attachment and company: {floor / len(objects):.3f})"
+    )
     for kind, (count, made) in sorted(by_type.items()):
         print(f"  {kind:9} {made / count:.3f} calls per event ({count} events)")
     print(f"calls by endpoint: {dict(sorted(calls.items()))}")
@@ -162,6 +177,12 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
         f"for {sum(o['type'] == 'group' for o in objects)} group calls"
     )
     rate = len(objects) / drain_time
+    delivered = final["delivered"]
+    print(
+        f"sender CPU: {cpu:.1f} s, {cpu / len(objects) * 1000:.2f} ms per event, "
+        f"{cpu / max(1, delivered) * 1000:.2f} ms per delivered event (process CPU time "
+        f"of the worker's process while draining; load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"drain time: {drain_time:.1f} s for {len(objects)} events ({rate:,.0f} events/s)")
     if full:
         shares = [count / budget for _, count in full]

@@ -95,6 +95,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retry_for: Annotated[float, msgspec.Meta(gt=0)] = 24 * 3600.0
     #: Active event names the workspace may have; Intercom refuses the 121st.
     max_event_names: Annotated[int, msgspec.Meta(ge=1)] = 120
+    #: Seconds to which an identify's `last_seen_at` is counted: an identify that only moves
+    #: it within the same period changes nothing and makes no call.
+    last_seen_precision: Annotated[int, msgspec.Meta(ge=1)] = 3600
     #: Create custom attributes Intercom does not know yet, while the workspace has fewer
     #: than `max_custom_attributes` (Intercom's cap is 250, and attributes cannot be deleted).
     auto_create_attributes: bool = True

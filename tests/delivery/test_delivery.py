@@ -45,6 +45,21 @@ async def test_an_unchanged_identify_makes_no_call(sandbox: str) -> None:
         assert latest.reason == "unchanged: Intercom already has everything this event says"
 
 
+async def test_last_seen_precision_says_which_moves_of_last_seen_are_news(sandbox: str) -> None:
+    later = {**IDENTIFY, "timestamp": "2026-11-28T10:05:00Z"}
+    async with harness(sandbox, last_seen_precision=60) as h:
+        await h.deliver(IDENTIFY)
+        before = h.total_calls()
+        await h.deliver(later)
+        assert h.total_calls() == before + 1
+        assert h.contact("u1")["last_seen_at"] == 1795860300
+    async with harness(sandbox, last_seen_precision=86400) as h:
+        await h.deliver({**IDENTIFY, "userId": "u2"})
+        before = h.total_calls()
+        await h.deliver({**later, "userId": "u2", "timestamp": "2026-11-28T23:00:00Z"})
+        assert h.total_calls() == before
+
+
 async def test_a_409_race_resolves_without_a_retry_loop(sandbox: str) -> None:
     async with harness(sandbox) as h:
         h.control("config", {"search_lag": 60})

@@ -45,6 +45,33 @@ async def test_one_call_at_a_time_until_intercom_says_its_limit() -> None:
         assert await calls_without_waiting(store, RateLimitState(), 5) == 1
 
 
+async def test_waiters_of_one_process_ask_the_shared_bucket_one_at_a_time() -> None:
+    time = Time()
+
+    async def sleep(seconds: float) -> None:
+        time.now += seconds
+        await asyncio.sleep(0)
+
+    async with await open_store("sqlite:///:memory:") as store:
+        asked = 0
+        take_tokens = store.take_tokens
+
+        async def counted(*args: Any, **kwargs: Any) -> float | None:
+            nonlocal asked
+            asked += 1
+            return await take_tokens(*args, **kwargs)
+
+        store.take_tokens = counted  # type: ignore[method-assign]
+        pacer = Pacer(
+            store, RateLimitState(), share=0.9, clock=time.clock, sleep=sleep, rng=random.Random(1)
+        )
+        await asyncio.gather(*(pacer.acquire() for _ in range(20)))
+
+    # Each call waits for its token once: 20 granted, 19 refused once. Each asking for
+    # itself, all the waiters woke together and all but one were refused again (210 asks).
+    assert asked <= 40
+
+
 async def test_a_burst_of_up_to_20_once_the_limit_is_known() -> None:
     rate_limit = RateLimitState()
     rate_limit.record(

@@ -9,6 +9,7 @@ import pytest
 
 from intercom_destination.store import (
     EventQuery,
+    Finished,
     NewEvent,
     Refusal,
     Store,
@@ -130,6 +131,43 @@ async def test_the_story_of_a_delivered_event_has_its_body_and_trace(store: Stor
     assert story.attempts == 2
     assert not story.pruned
     assert await store.story("nothing") is None
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_a_run_finished_together_keeps_each_events_outcome_trace_and_refusals(
+    store: Store, keep: bool
+) -> None:
+    await store.enqueue([tracked(f"m{n}", "u1", email=f"{n}@example.com") for n in (1, 2, 3)])
+    [lease] = await store.lease("w", 1, 30, NOW, following=5)
+    refusal = Refusal(kind="contact_attribute", name="score", reason="not a number")
+    done = [
+        Finished(event=lease.event, outcome="delivered", calls=1, trace=a_trace()),
+        Finished(
+            event=lease.following[0],
+            outcome="skipped",
+            reason="unchanged",
+            trace=a_trace(200, refusal),
+        ),
+        Finished(event=lease.following[1], outcome="delivered", calls=1, trace=a_trace(202)),
+    ]
+
+    await store.finish_many(lease, done, now=NOW, keep=keep)
+
+    for message_id, outcome, status in (
+        ("m1", "delivered", 200),
+        ("m2", "skipped", 200),
+        ("m3", "delivered", 202),
+    ):
+        story = await store.story(message_id)
+        assert story is not None
+        assert [row.outcome for row in story.outcomes] == [outcome]
+        [attempt] = story.traces
+        assert attempt.trace.calls[0].status == status
+    found = await store.search(EventQuery(key="email", text="2@example.com"))
+    assert [row.message_id for row in found.rows] == ["m2"]
+    overview = await store.overview(NOW, HOUR)
+    assert {(r.kind, r.name) for r in overview.refused} == {("contact_attribute", "score")}
+    assert (await store.status(NOW)).outcomes == {"delivered": 2, "skipped": 1}
 
 
 async def test_the_story_says_what_an_event_waits_for(store: Store) -> None:

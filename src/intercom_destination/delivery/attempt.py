@@ -12,13 +12,20 @@ T = TypeVar("T")
 
 
 class DeliveryAttempt:
-    def __init__(self, pacer: Pacer, lane: str, now: float, warnings: list[str]) -> None:
+    def __init__(
+        self, pacer: Pacer, lane: str, now: float, warnings: list[str], *, parked: bool = True
+    ) -> None:
         self.lane = lane
+        #: Whether the lane may hold parked events (`Lease.parked`).
+        self.parked = parked
         self.now = now
         self.warnings = warnings
         self.calls = 0
         #: The operation being run, for outcome reasons ("POST /events: ...").
         self.step = ""
+        #: Whether events were put back into the lane ahead of its others (unparked, or a
+        #: visitor's merged in): the events leased behind this one are no longer its next.
+        self.reordered = False
         self._pacer = pacer
 
     async def call(self, request: Callable[[], Awaitable[T]]) -> T:

@@ -11,16 +11,17 @@ import msgspec
 from intercom_destination.mapping import ContactRef
 
 _encoder = msgspec.json.Encoder(order="sorted")
-#: `last_seen_at` counts to the hour: an identify that only moves it by minutes is not news.
-LAST_SEEN_RESOLUTION = 3600
 #: The digest of a fact with no body (a contact is attached to a company).
 DONE = b"done"
 
 
-def digest(body: dict[str, Any]) -> bytes:
+def digest(body: dict[str, Any], last_seen_precision: int) -> bytes:
+    """What identifies `body` for a comparison with the next: its `last_seen_at` counts only
+    to `last_seen_precision` seconds (the `last_seen_precision` setting), so that an identify
+    that only moves it within that period is not news."""
     if "last_seen_at" in body:
         last_seen = body["last_seen_at"]
-        body = {**body, "last_seen_at": last_seen - last_seen % LAST_SEEN_RESOLUTION}
+        body = {**body, "last_seen_at": last_seen - last_seen % last_seen_precision}
     return hashlib.blake2b(_encoder.encode(body), digest_size=16).digest()
 
 

@@ -58,6 +58,7 @@ from intercom_destination.mapping.contacts import CONTACT_ID, identity_fields
 from intercom_destination.spec import Event
 from intercom_destination.store import Store
 
+UNCHANGED = "unchanged: Intercom already has everything this event says"
 #: After a 401 or 403 (or a request that cannot be sent) every worker pauses this long, then
 #: tries once more.
 AUTH_PAUSE = 60.0
@@ -97,12 +98,25 @@ class Executor:
         )
         self._companies = Companies(client, store, self._attributes)
         self._workspace = Workspace(client, store)
+        #: Event names Intercom accepted an event with, as this process saw: they keep their
+        #: slot for good, so their events need no reservation in the store.
+        self._accepted_names: set[str] = set()
 
     async def execute(
-        self, event: Event, plan: Plan, *, lane: str, attempts: int, received_at: float
+        self,
+        event: Event,
+        plan: Plan,
+        *,
+        lane: str,
+        attempts: int,
+        received_at: float,
+        parked: bool = True,
     ) -> Outcome:
-        """Run `plan` for `event`, which sits in `lane` and was tried `attempts` times before."""
-        attempt = DeliveryAttempt(self._pacer, lane, self._clock(), list(plan.warnings))
+        """Run `plan` for `event`, which sits in `lane` and was tried `attempts` times before;
+        `parked` False when no event of the lane is parked (`Lease.parked`)."""
+        attempt = DeliveryAttempt(
+            self._pacer, lane, self._clock(), list(plan.warnings), parked=parked
+        )
         changed = False
         try:
             attempt.step = "GET /me"
@@ -124,11 +138,12 @@ class Executor:
         warnings = tuple(attempt.warnings)
         if not changed:
             return Skipped(
-                reason="unchanged: Intercom already has everything this event says",
+                reason=UNCHANGED,
                 calls=attempt.calls,
                 warnings=warnings,
+                reordered=attempt.reordered,
             )
-        return Delivered(calls=attempt.calls, warnings=warnings)
+        return Delivered(calls=attempt.calls, warnings=warnings, reordered=attempt.reordered)
 
     async def _run(self, attempt: DeliveryAttempt, event: Event, operation: Operation) -> bool:
         """Run one operation; False when it had nothing to change."""
@@ -150,7 +165,7 @@ class Executor:
     async def _upsert_contact(self, attempt: DeliveryAttempt, operation: UpsertContact) -> bool:
         body = await self._attributes.admit(attempt, "contact", operation.body)
         key = contact_key(operation.contact)
-        fingerprint = digest(body)
+        fingerprint = digest(body, self._options.last_seen_precision)
         if await self._store.get_digest(key) == fingerprint:
             return False
         try:
@@ -163,8 +178,11 @@ class Executor:
 
     async def _contact_known(self, attempt: DeliveryAttempt, event: Event) -> None:
         """The contact exists now: events that waited for it go next, before the lane's others."""
-        await self._store.unpark(lane=attempt.lane, now=attempt.now)
-        await self.link_visitor(event)
+        unparked = 0
+        if attempt.parked:
+            unparked = await self._store.unpark(lane=attempt.lane, now=attempt.now)
+        moved = await self.link_visitor(event)
+        attempt.reordered |= bool(unparked or moved)
 
     async def link_visitor(self, event: Event) -> int:
         """Merge the lane of the anonymous visitor `event` names into their user's (an
@@ -182,6 +200,9 @@ class Executor:
         its event is sent, and keeps it only once Intercom has accepted the event."""
         name = operation.body["event_name"]
         key = event_name_key(name)
+        if key in self._accepted_names:
+            await self._create_event(attempt, operation)
+            return
         if not await self._store.add_event_name(key, budget=self._options.max_event_names):
             reason = event_budget_reason(name, self._options.max_event_names)
             refused("event_name", name, reason)
@@ -192,6 +213,7 @@ class Executor:
             await self._store.release_event_name(key)
             raise
         await self._store.accept_event_name(key)
+        self._accepted_names.add(key)
 
     async def _create_event(self, attempt: DeliveryAttempt, operation: CreateEvent) -> None:
         await self._behind_waiting(attempt)
@@ -214,6 +236,8 @@ class Executor:
         """A person's events reach Intercom in the order they happened: while an earlier event
         of the lane waits for its contact, a later one waits behind it rather than overtake it
         (a visitor's track naming an email Intercom has come to know since, say)."""
+        if not attempt.parked:
+            return
         waiting_for = await self._store.waiting_in(attempt.lane)
         if waiting_for is not None:
             raise WaitingForContact(

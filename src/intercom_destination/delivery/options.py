@@ -16,5 +16,6 @@ class DeliveryOptions(msgspec.Struct, frozen=True, kw_only=True):
     retry_for: float
     lease_for: float
     max_event_names: int
+    last_seen_precision: int
     auto_create_attributes: bool
     max_custom_attributes: int

@@ -18,6 +18,8 @@ class Delivered(msgspec.Struct, frozen=True, kw_only=True):
     calls: int
     #: What was changed on the way (an attribute dropped, a value converted, ...).
     warnings: tuple[str, ...] = ()
+    #: Events were put back into the lane ahead of its others (`DeliveryAttempt.reordered`).
+    reordered: bool = False
 
 
 class Skipped(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +27,7 @@ class Skipped(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     calls: int = 0
     warnings: tuple[str, ...] = ()
+    reordered: bool = False
 
 
 class Retry(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,6 +8,7 @@ window resets, plus jitter, instead of each request retrying on its own.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable
 
@@ -40,6 +41,10 @@ class Pacer:
         self._sleep = sleep
         self._rng = rng
         self._default_limit = default_limit
+        #: One task of the process asks the shared bucket at a time, the others queue here:
+        #: each waiter asking for itself woke together with all the others, and all but one
+        #: found the bucket empty again, a store transaction each.
+        self._turn = asyncio.Lock()
 
     @property
     def limit(self) -> int:
@@ -61,6 +66,10 @@ class Pacer:
 
     async def acquire(self) -> None:
         """Wait until one more call fits the budget."""
+        async with self._turn:
+            await self._take()
+
+    async def _take(self) -> None:
         while True:
             now = self._clock()
             wait_until = await self._store.take_tokens(1, now, self.rate, self._burst())

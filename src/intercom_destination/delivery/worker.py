@@ -14,17 +14,28 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import msgspec
 
-from intercom_destination.delivery.executor import Executor
+from intercom_destination.delivery.executor import UNCHANGED, Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
 from intercom_destination.delivery.outcomes import Dead, Delivered, Outcome, Park, Retry, Skipped
 from intercom_destination.delivery.pauses import Pauses
 from intercom_destination.delivery.traces import TraceRecorder, start_trace
-from intercom_destination.mapping import MappingOptions, Skip, plan
-from intercom_destination.spec import Alias, InvalidEvent, decode_event
-from intercom_destination.store import Lease, LeaseLost, Parked, Store
+from intercom_destination.delivery.visitors import named_visitor
+from intercom_destination.mapping import MappingOptions, Plan, Skip, plan
+from intercom_destination.mapping.coalesce import RunItem, coalesce
+from intercom_destination.spec import Alias, Event, Identify, InvalidEvent, decode_event
+from intercom_destination.store import (
+    Finished,
+    Lease,
+    LeaseLost,
+    Parked,
+    Store,
+    StoredEvent,
+    Trace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +45,18 @@ MAX_IDLE_POLL = 1.0
 UPKEEP_EVERY = 30.0
 #: How long a worker waits after the store failed before it asks again.
 STORE_RETRY = 5.0
+#: Events behind a lane's head a lease hands out with it, to deliver as one run: enough for
+#: a user's backlog to coalesce, few enough that a lane's run holds its worker briefly.
+RUN_BEHIND = 49
+_NOTHING = Skip(reason="not planned")
+
+
+class Ended(NamedTuple):
+    """One event of a run that ended: how, and its attempt's trace."""
+
+    stored: StoredEvent
+    outcome: Outcome
+    trace: Trace
 
 
 class Halted(Exception):
@@ -133,7 +156,9 @@ class Worker:
         if room <= 0:
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
             return 0
-        leases = await self._store.lease(self.worker_id, room, self._lease_for, now)
+        leases = await self._store.lease(
+            self.worker_id, room, self._lease_for, now, following=RUN_BEHIND
+        )
         for lease in leases:
             task = asyncio.create_task(self._process(lease))
             self._in_flight.add(task)
@@ -180,13 +205,21 @@ class Worker:
 
     async def _process(self, lease: Lease) -> None:
         keeper = asyncio.create_task(self._keep(lease))
-        recorder = start_trace()
+        results: list[Ended] = []
         try:
             try:
-                outcome = await self._attempt(lease, recorder)
+                await self._attempt_run(lease, results)
+            except BaseException:
+                if results:
+                    # Stopped mid-run (a halt interrupted it, or a bug): the events already
+                    # delivered are recorded, and the next one waits for the lease to expire.
+                    finished = [_finished(ended) for ended in results]
+                    done = [each for each in finished if each is not None]
+                    await self._store.finish_many(lease, done, now=self._clock(), keep=True)
+                raise
             finally:
                 keeper.cancel()
-            await self._record(lease, outcome, recorder)
+            await self._record_run(lease, results)
         except LeaseLost:
             # The lease expired and another worker took the lane: the event is delivered
             # from there.
@@ -196,8 +229,52 @@ class Worker:
             # is tried again, and the log says why.
             log.exception("delivering event %s failed unexpectedly", lease.event.message_id)
 
-    async def _attempt(self, lease: Lease, recorder: TraceRecorder) -> Outcome:
-        stored = lease.event
+    async def _attempt_run(self, lease: Lease, results: list[Ended]) -> None:
+        """Deliver the lease's head and the events behind it, in order, their contact updates
+        coalesced (`mapping.coalesce`); stop at the first that is not delivered or skipped, or
+        that put events back into the lane ahead of the rest. Each event's outcome and trace
+        are added to `results` as it ends."""
+        stored_events = (lease.event, *lease.following)
+        prepared = [self._prepare(stored) for stored in stored_events]
+        coalesced = coalesce(
+            [
+                # An event that cannot be planned sends nothing, and ends the run.
+                RunItem(plan=_NOTHING)
+                if isinstance(ready, Dead)
+                else RunItem(plan=ready[1], visitor=_visitor(ready[0]))
+                for ready in prepared
+            ]
+        )
+        for index, (stored, ready) in enumerate(zip(stored_events, prepared, strict=True)):
+            if index and not isinstance(ready, Dead) and _links_lane(ready[0], lease.lane):
+                # It would merge this very lane into its user's, taking the lease with it:
+                # what the run delivered is recorded first, and it goes as the next head.
+                return
+            alone = False
+            # Each event's requests are traced on their own, the task running them in turn.
+            recorder = start_trace()
+            if isinstance(ready, Dead):
+                outcome: Outcome = ready
+            else:
+                event, planned = ready
+                outcome = await self._deliver(
+                    lease, stored, event, coalesced.plans[index], recorder
+                )
+                if isinstance(outcome, Dead) and coalesced.carries[index]:
+                    # Refused with later events' values merged in: the event alone may pass.
+                    # The run ends with it, so that the later ones, whose values Intercom
+                    # did not take, are planned and sent again in the next.
+                    outcome = await self._deliver(lease, stored, event, planned, recorder)
+                    alone = True
+                carrier = coalesced.folded_into[index]
+                if carrier is not None:
+                    outcome = _folded(outcome, results[carrier])
+            results.append(Ended(stored, outcome, _trace(outcome, recorder)))
+            if alone or not isinstance(outcome, Delivered | Skipped) or outcome.reordered:
+                return
+
+    def _prepare(self, stored: StoredEvent) -> tuple[Event, Plan | Skip] | Dead:
+        """The stored event decoded and planned, or why it cannot be."""
         received_at = datetime.fromtimestamp(stored.received_at, UTC)
         try:
             obj = msgspec.json.decode(stored.body)
@@ -210,23 +287,64 @@ class Worker:
         )
         if isinstance(event, InvalidEvent):
             return Dead(reason=f"the stored event is invalid: {event}", calls=0)
+        return event, plan(event, self._mapping)
+
+    async def _deliver(
+        self,
+        lease: Lease,
+        stored: StoredEvent,
+        event: Event,
+        planned: Plan | Skip,
+        recorder: TraceRecorder,
+    ) -> Outcome:
+        moved = 0
         if isinstance(event, Alias):
             # Intercom has no alias; here it links an anonymous visitor to their user, whose
             # waiting events follow.
-            await self._executor.link_visitor(event)
-        outcome = plan(event, self._mapping)
-        if isinstance(outcome, Skip):
-            return Skipped(reason=outcome.reason, warnings=outcome.warnings)
-        recorder.planned(outcome)
+            moved = await self._executor.link_visitor(event)
+        if isinstance(planned, Skip):
+            return Skipped(reason=planned.reason, warnings=planned.warnings, reordered=moved > 0)
+        recorder.planned(planned)
         return await self._executor.execute(
             event,
-            outcome,
+            planned,
             lane=lease.lane,
             attempts=stored.attempts,
             received_at=stored.received_at,
+            parked=lease.parked,
         )
 
-    async def _record(self, lease: Lease, outcome: Outcome, recorder: TraceRecorder) -> None:
+    async def _record_run(self, lease: Lease, results: list[Ended]) -> None:
+        """Record a run's outcomes: the delivered and skipped events leave the lane together,
+        and the one that ended the run otherwise (a retry, a park, a dead letter) after them."""
+        if len(results) == 1:
+            await self._record(lease, results[0])
+            return
+        finished = [_finished(ended) for ended in results]
+        last = results[-1]
+        kept: Lease | None = None
+        if finished[-1] is None:
+            done = [each for each in finished if each is not None]
+            kept = await self._store.finish_many(lease, done, now=self._clock(), keep=True)
+        else:
+            await self._store.finish_many(
+                lease, [each for each in finished if each is not None], now=self._clock()
+            )
+        if self._metrics is not None:
+            for ended in results:
+                if isinstance(ended.outcome, Delivered | Skipped):
+                    self._metrics.outcomes.labels(ended.outcome.name).inc()
+        if finished[-1] is not None:
+            return
+        if kept is None or kept.event.id != last.stored.id:
+            # Events were put in front of it meanwhile (a replay): the lease expires, and
+            # the event is tried again after them.
+            log.info("lane %r changed while its run was delivered", lease.lane)
+            return
+        await self._record(kept, last)
+
+    async def _record(self, lease: Lease, ended: Ended) -> None:
+        outcome, trace = ended.outcome, ended.trace
         now = self._clock()
         match outcome:
             case Delivered():
@@ -235,11 +353,10 @@ class Worker:
                     now=now,
                     calls=outcome.calls,
                     note=_note(outcome.warnings),
-                    trace=recorder.trace(outcome.warnings),
+                    trace=trace,
                 )
             case Skipped():
                 reason = "; ".join((outcome.reason, *outcome.warnings))
-                trace = recorder.trace(outcome.warnings, skip_reason=outcome.reason)
                 await self._store.skipped(lease, reason, now=now, calls=outcome.calls, trace=trace)
             case Retry():
                 await self._store.retry(
@@ -248,7 +365,7 @@ class Worker:
                     outcome.reason,
                     now=now,
                     calls=outcome.calls,
-                    trace=recorder.trace(),
+                    trace=trace,
                 )
                 if outcome.halt is not None:
                     self._halted = outcome
@@ -259,12 +376,12 @@ class Worker:
                     outcome.until,
                     now=now,
                     calls=outcome.calls,
-                    trace=recorder.trace(),
+                    trace=trace,
                 )
             case Dead():
                 log.warning("event %s is dead: %s", lease.event.message_id, outcome.reason)
                 await self._store.dead(
-                    lease, outcome.reason, now=now, calls=outcome.calls, trace=recorder.trace()
+                    lease, outcome.reason, now=now, calls=outcome.calls, trace=trace
                 )
         if self._metrics is not None:
             self._metrics.outcomes.labels(outcome.name).inc()
@@ -290,3 +407,59 @@ def waited_too_long(parked: Parked) -> str:
 
 def _note(warnings: tuple[str, ...]) -> str | None:
     return "; ".join(warnings) or None
+
+
+def _visitor(event: Event) -> str | None:
+    """The anonymous visitor an identify links to its user once its contact exists."""
+    named = named_visitor(event)
+    return named[0] if named is not None and isinstance(event, Identify) else None
+
+
+def _links_lane(event: Event, lane: str) -> bool:
+    """Whether `event` names the visitor whose lane is `lane` as a user's."""
+    named = named_visitor(event)
+    return named is not None and named[0] == lane
+
+
+def _folded(outcome: Outcome, carrier: Ended) -> Outcome:
+    """The outcome of an event whose contact update went with `carrier`'s call: delivered
+    when that call was made (the note names the carrier), unchanged when it was not needed."""
+    carried_by, carried = carrier.stored, carrier.outcome
+    if (
+        isinstance(outcome, Skipped)
+        and outcome.reason == UNCHANGED
+        and isinstance(carried, Delivered)
+    ):
+        note = f"its contact update went with the call of event {carried_by.message_id}"
+        return Delivered(
+            calls=outcome.calls, warnings=(*outcome.warnings, note), reordered=outcome.reordered
+        )
+    return outcome
+
+
+def _trace(outcome: Outcome, recorder: TraceRecorder) -> Trace:
+    match outcome:
+        case Delivered():
+            return recorder.trace(outcome.warnings)
+        case Skipped():
+            return recorder.trace(outcome.warnings, skip_reason=outcome.reason)
+    return recorder.trace()
+
+
+def _finished(ended: Ended) -> Finished | None:
+    stored, outcome, trace = ended
+    match outcome:
+        case Delivered():
+            return Finished(
+                event=stored,
+                outcome="delivered",
+                reason=_note(outcome.warnings),
+                calls=outcome.calls,
+                trace=trace,
+            )
+        case Skipped():
+            reason = "; ".join((outcome.reason, *outcome.warnings))
+            return Finished(
+                event=stored, outcome="skipped", reason=reason, calls=outcome.calls, trace=trace
+            )
+    return None

@@ -5,7 +5,7 @@ interface that uses them is in `protocols`).
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -87,6 +87,68 @@ class Lease(msgspec.Struct, frozen=True, kw_only=True):
     token: int
     expires_at: float
     event: StoredEvent
+    #: The lane's pending events behind the head, in order, when `lease` was asked for them:
+    #: a worker may deliver them under the same lease (see `Lanes.finish_many`).
+    following: tuple[StoredEvent, ...] = ()
+    #: Whether any of the lane's events was parked when it was leased. Only the lease's
+    #: holder parks events in its lane (others unpark, merge or bury them), so while False
+    #: none is, and delivery need not ask the store.
+    parked: bool = True
+
+
+#: What a budget refused: a new event name, or a custom attribute of a contact or company.
+RefusalKind = Literal["event_name", "contact_attribute", "company_attribute"]
+
+
+class TracedCall(msgspec.Struct, frozen=True, kw_only=True):
+    """One Intercom request an attempt made, and its answer."""
+
+    at: float
+    method: str
+    path: str
+    #: The request's JSON body with secrets masked, cut to a bounded size; None without one.
+    body: str | None
+    #: The answer's HTTP status; None when no answer came (a timeout, a refused connection).
+    status: int | None
+    #: Intercom's id for the request (its `X-Request-Id`, or an error body's `request_id`).
+    request_id: str | None
+    duration: float
+    #: The answer's body when it was an error, or why no answer came, cut to a bounded size.
+    error: str | None = None
+
+
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """A name a workspace budget refused: an event not sent, an attribute dropped."""
+
+    kind: RefusalKind
+    name: str
+    reason: str
+
+
+class Trace(msgspec.Struct, frozen=True, kw_only=True):
+    """What one attempt at an event did: its plan, the requests it made, and what budgets
+    refused. Delivery collects it in memory and hands it to the call that records the
+    attempt's outcome, which writes it in the same transaction."""
+
+    #: The plan's operations as documents (`mapping.describe`, without their bodies, which
+    #: the calls show); empty when it was skipped.
+    operations: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
+    skip_reason: str | None = None
+    calls: tuple[TracedCall, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
+
+
+class Finished(msgspec.Struct, frozen=True, kw_only=True):
+    """One event of a lease's run that was delivered or skipped, for `Lanes.finish_many`."""
+
+    event: StoredEvent
+    outcome: Literal["delivered", "skipped"]
+    #: The skip's reason, or what was changed on the way of a delivered event.
+    reason: str | None = None
+    calls: int = 0
+    #: What the attempt that delivered or skipped it did, kept with its outcome.
+    trace: Trace | None = None
 
 
 class Parked(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,16 +1,21 @@
-"""The console's records: what delivery traces of an attempt, and what the store answers to
-the questions of a person watching deliveries (see `protocols.Console`)."""
+"""The console's records: what the store answers to the questions of a person watching
+deliveries (see `protocols.Console`). The traces delivery hands it are in `base`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
-from intercom_destination.store.base import Attempt, OutcomeName, Pause, Status
+from intercom_destination.store.base import (
+    Attempt,
+    OutcomeName,
+    Pause,
+    RefusalKind,
+    Status,
+    Trace,
+)
 
-#: What a budget refused: a new event name, or a custom attribute of a contact or company.
-RefusalKind = Literal["event_name", "contact_attribute", "company_attribute"]
 #: Where an event is: waiting in its lane, set aside for its contact, a dead letter, or
 #: finished (delivered or skipped; only its messageId is kept, for dedup).
 EventState = Literal["pending", "parked", "dead", "done"]
@@ -28,45 +33,6 @@ ACCEPTED = "accepted"
 #: Traces are kept this long (seconds), and at most this many (one per attempt).
 TRACE_RETENTION = 3 * 24 * 3600.0
 TRACE_ROWS = 100_000
-
-
-class TracedCall(msgspec.Struct, frozen=True, kw_only=True):
-    """One Intercom request an attempt made, and its answer."""
-
-    at: float
-    method: str
-    path: str
-    #: The request's JSON body with secrets masked, cut to a bounded size; None without one.
-    body: str | None
-    #: The answer's HTTP status; None when no answer came (a timeout, a refused connection).
-    status: int | None
-    #: Intercom's id for the request (its `X-Request-Id`, or an error body's `request_id`).
-    request_id: str | None
-    duration: float
-    #: The answer's body when it was an error, or why no answer came, cut to a bounded size.
-    error: str | None = None
-
-
-class Refusal(msgspec.Struct, frozen=True, kw_only=True):
-    """A name a workspace budget refused: an event not sent, an attribute dropped."""
-
-    kind: RefusalKind
-    name: str
-    reason: str
-
-
-class Trace(msgspec.Struct, frozen=True, kw_only=True):
-    """What one attempt at an event did: its plan, the requests it made, and what budgets
-    refused. Delivery collects it in memory and hands it to the call that records the
-    attempt's outcome, which writes it in the same transaction."""
-
-    #: The plan's operations as documents (`mapping.describe`, without their bodies, which
-    #: the calls show); empty when it was skipped.
-    operations: tuple[dict[str, Any], ...] = ()
-    warnings: tuple[str, ...] = ()
-    skip_reason: str | None = None
-    calls: tuple[TracedCall, ...] = ()
-    refusals: tuple[Refusal, ...] = ()
 
 
 class Count(msgspec.Struct, frozen=True, kw_only=True):

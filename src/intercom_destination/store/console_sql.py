@@ -14,7 +14,12 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from intercom_destination.store.base import Attempt, Pause, Status
+from intercom_destination.store.base import (
+    Attempt,
+    Pause,
+    Status,
+    Trace,
+)
 from intercom_destination.store.console import (
     ACCEPTED,
     HOUR,
@@ -29,7 +34,6 @@ from intercom_destination.store.console import (
     Page,
     RefusedName,
     Story,
-    Trace,
     TracedAttempt,
     Waits,
 )

@@ -30,6 +30,7 @@ from intercom_destination.store.base import (
     DeadLetter,
     Deletion,
     Enqueued,
+    Finished,
     IdentityKind,
     Lease,
     Model,
@@ -41,6 +42,7 @@ from intercom_destination.store.base import (
     Status,
     Subject,
     Suppression,
+    Trace,
 )
 from intercom_destination.store.console import (
     DeadGroup,
@@ -48,7 +50,6 @@ from intercom_destination.store.console import (
     Overview,
     Page,
     Story,
-    Trace,
 )
 
 
@@ -75,14 +76,16 @@ class Lanes(Protocol):
 
     @abc.abstractmethod
     async def lease(
-        self, worker_id: str, max_lanes: int, lease_for: float, now: float
+        self, worker_id: str, max_lanes: int, lease_for: float, now: float, *, following: int = 0
     ) -> list[Lease]:
         """Lease up to `max_lanes` ready lanes for `lease_for` seconds, with their heads.
 
         A lane is ready when its head may be tried (its retry time, if any, is past) and it
         is not leased, or its lease expired. Lanes that have waited longest come first, so
         a lane that was just served queues behind every other ready lane. An event leased
-        again after an expired lease is the same event, with the same attempt count.
+        again after an expired lease is the same event, with the same attempt count. Each
+        lease carries up to `following` of the lane's pending events behind its head, and
+        whether the lane has parked events.
         """
 
     @abc.abstractmethod
@@ -104,6 +107,19 @@ class Lanes(Protocol):
         `note` (what was dropped on the way, say) is the outcome log row's reason. Each call
         that records an attempt's outcome (this one, `skipped`, `dead`, `retry`, `park`)
         keeps the attempt's `trace`, when given, in the same transaction (see `Console`).
+        """
+
+    @abc.abstractmethod
+    async def finish_many(
+        self, lease: Lease, finished: Sequence[Finished], *, now: float, keep: bool = False
+    ) -> Lease | None:
+        """The head and the events after it (`lease.following`, in order, as many as
+        `finished` names) were delivered or skipped: they leave the lane in one transaction,
+        each with its outcome log row, as `delivered` and `skipped` would have them.
+
+        Without `keep` the lease ends. With it the worker keeps the lane, its head now the
+        lane's next pending event, and gets that lease (to record the next event's outcome);
+        None when the lane has no pending event left (it is gone, as after `delivered`).
         """
 
     @abc.abstractmethod

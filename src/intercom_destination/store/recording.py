@@ -11,8 +11,12 @@ from typing import Any
 
 import msgspec
 
-from intercom_destination.store.base import OutcomeName, StoredEvent
-from intercom_destination.store.console import MINUTE, Trace
+from intercom_destination.store.base import (
+    OutcomeName,
+    StoredEvent,
+    Trace,
+)
+from intercom_destination.store.console import MINUTE
 
 
 class _Traits(msgspec.Struct):
@@ -124,6 +128,11 @@ TRACE = (
 REFUSAL_CONFLICT = (
     " ON CONFLICT (kind, name) DO UPDATE SET reason = excluded.reason, at = excluded.at,"
     " times = refusals.times + 1"
+)
+#: Notes one name a budget refused (parameters `kind`, `name`, `reason`, `now`).
+REFUSAL = (
+    "INSERT INTO refusals (kind, name, reason, at, times)"
+    " VALUES (%(kind)s, %(name)s, %(reason)s, %(now)s, 1)" + REFUSAL_CONFLICT
 )
 
 

@@ -27,8 +27,8 @@ from intercom_destination.store.base import (
     Person,
     Subject,
     Suppression,
+    Trace,
 )
-from intercom_destination.store.console import Trace
 from intercom_destination.store.console_sql import SQLConsole
 from intercom_destination.store.protocols import Store
 from intercom_destination.store.rows import (
@@ -64,9 +64,13 @@ class SQLStore(SQLConsole, Store):
     #: The most traces kept (`open_store`'s `trace_rows`); none are written when 0.
     _trace_rows: int
 
+    @property
+    def _keep_traces(self) -> bool:
+        return self._trace_rows > 0
+
     def _traced(self, trace: Trace | None) -> dict[str, Any]:
         """The trace arguments of a lanes function recording an attempt."""
-        return {"trace": trace, "keep_traces": self._trace_rows > 0}
+        return {"trace": trace, "keep_traces": self._keep_traces}
 
     @abc.abstractmethod
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:

@@ -15,22 +15,25 @@ in the order of their messageIds, so that concurrent transactions never deadlock
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from msgspec.structs import replace
 
 from intercom_destination.store.base import (
     Enqueued,
+    Finished,
     Lease,
     LeaseLost,
     NewEvent,
-    OutcomeName,
+    StoredEvent,
+    Trace,
     VisitorInFlight,
 )
-from intercom_destination.store.console import ACCEPTED, MINUTE, Trace
+from intercom_destination.store.console import ACCEPTED, MINUTE
 from intercom_destination.store.postgres.schema import LOCKS, Connection
 from intercom_destination.store.recording import (
     LOG,
+    REFUSAL,
     REFUSAL_CONFLICT,
     TRACE,
     count_into,
@@ -134,7 +137,12 @@ SELECT leased_lane, token, {EVENT_COLUMNS} FROM leased JOIN events ON events.id 
 
 
 async def lease(
-    connection: Connection, worker_id: str, max_lanes: int, lease_for: float, now: float
+    connection: Connection,
+    worker_id: str,
+    max_lanes: int,
+    lease_for: float,
+    now: float,
+    following: int = 0,
 ) -> list[Lease]:
     until = now + lease_for
     cursor = await connection.execute(
@@ -146,10 +154,33 @@ async def lease(
     if not lanes:
         return []
     cursor = await connection.execute(_LEASE, {"lanes": lanes, "worker": worker_id, "until": until})
-    return [
+    leases = [
         Lease(lane=row[0], token=row[1], expires_at=until, event=stored_event(row[2:]))
         for row in await cursor.fetchall()
     ]
+    if not leases:
+        return leases
+    cursor = await connection.execute(
+        f"SELECT DISTINCT lane FROM events WHERE lane = ANY(%s) AND state = {PARKED}",
+        ([lease.lane for lease in leases],),
+    )
+    parked = {lane for (lane,) in await cursor.fetchall()}
+    leases = [replace(lease, parked=lease.lane in parked) for lease in leases]
+    if following <= 0:
+        return leases
+    cursor = await connection.execute(
+        f"""
+        SELECT lane, {EVENT_COLUMNS} FROM (
+            SELECT *, row_number() OVER (PARTITION BY lane ORDER BY position) AS place
+            FROM events WHERE lane = ANY(%s) AND state = {PENDING} AND id <> ALL(%s)
+        ) AS behind WHERE place <= %s ORDER BY lane, place
+        """,
+        ([lease.lane for lease in leases], [lease.event.id for lease in leases], following),
+    )
+    behind: dict[str, list[StoredEvent]] = {}
+    for row in await cursor.fetchall():
+        behind.setdefault(row[0], []).append(stored_event(row[1:]))
+    return [replace(lease, following=tuple(behind.get(lease.lane, ()))) for lease in leases]
 
 
 async def extend(connection: Connection, lease: Lease, lease_for: float, now: float) -> Lease:
@@ -163,26 +194,113 @@ async def extend(connection: Connection, lease: Lease, lease_for: float, now: fl
     return replace(lease, expires_at=until)
 
 
-async def finish(
+async def finish_keeping(
     connection: Connection,
     lease: Lease,
-    outcome: OutcomeName,
-    reason: str | None,
+    finished: Sequence[Finished],
     now: float,
-    calls: int,
-    trace: Trace | None,
     keep_traces: bool,
-) -> None:
-    """The head was delivered or skipped: keep only its identifiers, for dedup."""
-    await _release(
-        connection,
-        lease,
-        f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = %(now)s,"
-        " reason = %(reason)s WHERE id = %(id)s",
-        record(
-            lease.event, outcome, reason, now=now, calls=calls, trace=trace, keep_traces=keep_traces
+) -> Lease | None:
+    """Events of a lease's run delivered or skipped: they leave the lane together, and the
+    lease holds on, on the lane's next pending event (None when there is none)."""
+    await _lock_held(connection, lease)
+    await connection.execute(
+        f"""
+        WITH done AS (
+            SELECT * FROM unnest(%s::bigint[], %s::text[]) AS d (id, reason)
+        )
+        UPDATE events SET state = {DONE}, body = NULL, history = NULL,
+            finished_at = %s, reason = done.reason
+        FROM done WHERE events.id = done.id AND events.lane = %s AND events.state = {PENDING}
+        """,
+        ([done.event.id for done in finished], [done.reason for done in finished], now, lease.lane),
+    )
+    await _record(connection, [_finished(done, now, keep_traces) for done in finished])
+    cursor = await connection.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE lane = %s AND state = {PENDING}"
+        " ORDER BY position LIMIT 1",
+        (lease.lane,),
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        await connection.execute("DELETE FROM lanes WHERE lane = %s", (lease.lane,))
+        return None
+    head = stored_event(row)
+    await connection.execute("UPDATE lanes SET head = %s WHERE lane = %s", (head.id, lease.lane))
+    return replace(lease, event=head, following=())
+
+
+class Finishing(NamedTuple):
+    """One caller's finished events, for `finish_group`: its lease and when it finished."""
+
+    lease: Lease
+    finished: Sequence[Finished]
+    now: float
+
+
+async def finish_group(
+    connection: Connection, group: Sequence[Finishing], keep_traces: bool
+) -> list[bool]:
+    """Several leases' finished events, each lease's lane released, in a few statements
+    whatever their number; for each, whether its lease was held (else it changed nothing)."""
+    by_lane = sorted(group, key=lambda each: each.lease.lane)
+    # Locked in the order of their names, as every transaction here locks lanes.
+    cursor = await connection.execute(
+        "SELECT lanes.lane FROM lanes JOIN unnest(%s::text[], %s::bigint[], %s::bigint[])"
+        " AS held (lane, token, head) ON (lanes.lane, lanes.token, lanes.head)"
+        " = (held.lane, held.token, held.head) ORDER BY lanes.lane FOR UPDATE OF lanes",
+        (
+            [each.lease.lane for each in by_lane],
+            [each.lease.token for each in by_lane],
+            [each.lease.event.id for each in by_lane],
         ),
     )
+    held = {lane for (lane,) in await cursor.fetchall()}
+    finishing = [each for each in by_lane if each.lease.lane in held]
+    done = [(each, finished) for each in finishing for finished in each.finished]
+    if done:
+        await connection.execute(
+            f"""
+            WITH done AS (
+                SELECT * FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::text[])
+                    AS d (id, reason, at, lane)
+            )
+            UPDATE events SET state = {DONE}, body = NULL, history = NULL,
+                finished_at = done.at, reason = done.reason
+            FROM done WHERE events.id = done.id AND events.lane = done.lane
+                AND events.state = {PENDING}
+            """,
+            (
+                [finished.event.id for _, finished in done],
+                [finished.reason for _, finished in done],
+                [each.now for each, _ in done],
+                [each.lease.lane for each, _ in done],
+            ),
+        )
+        await _record(
+            connection, [_finished(finished, each.now, keep_traces) for each, finished in done]
+        )
+    if finishing:
+        # A statement of its own, so that it sees the events the one above finished.
+        await connection.execute(
+            f"""
+            WITH held AS (
+                SELECT * FROM unnest(%s::text[], %s::float8[]) AS h (lane, at)
+            ), rest AS (
+                SELECT lane, at, EXISTS (
+                    SELECT FROM events WHERE events.lane = held.lane AND state = {PENDING}
+                ) AS pending
+                FROM held
+            ), released AS (
+                UPDATE lanes SET head = NULL, owner = NULL, lease_until = NULL,
+                    token = nextval('lease_tokens'), available_at = rest.at
+                FROM rest WHERE lanes.lane = rest.lane AND rest.pending
+            )
+            DELETE FROM lanes USING rest WHERE lanes.lane = rest.lane AND NOT rest.pending
+            """,
+            ([each.lease.lane for each in finishing], [each.now for each in finishing]),
+        )
+    return [each.lease.lane in held for each in group]
 
 
 async def dead(
@@ -246,6 +364,37 @@ def _bury(state: int) -> str:
         f" history = {_APPEND_ATTEMPT}, finished_at = %(now)s, reason = %(reason)s,"
         f" waiting_for = NULL, until = NULL WHERE id = %(id)s AND state = {state}"
     )
+
+
+def _finished(done: Finished, now: float, keep_traces: bool) -> dict[str, Any]:
+    return record(
+        done.event,
+        done.outcome,
+        done.reason,
+        now=now,
+        calls=done.calls,
+        trace=done.trace,
+        keep_traces=keep_traces,
+    )
+
+
+async def _record(connection: Connection, recorded: Sequence[dict[str, Any]]) -> None:
+    """Record several attempts' outcomes (`recording.record`'s parameters), each statement
+    sent once for them all. The refusals' rows go last and in order, as `_recorded` takes
+    them, so that two transactions cannot wait on each other for them."""
+    refused = {
+        (kind, name): {"kind": kind, "name": name, "reason": why, "now": each["now"]}
+        for each in recorded
+        for kind, name, why in zip(each["kinds"], each["names"], each["reasons"], strict=True)
+    }
+    async with connection.cursor() as cursor:
+        await cursor.executemany(LOG, recorded)
+        await cursor.executemany(count_into("outcome_deltas"), recorded)
+        traced = [each for each in recorded if each["trace"] is not None]
+        if traced:
+            await cursor.executemany(TRACE, traced)
+        if refused:
+            await cursor.executemany(REFUSAL, [refused[key] for key in sorted(refused)])
 
 
 def _recorded(written: str) -> str:
@@ -459,11 +608,7 @@ async def _release(
     `id`, `now` and `reason` parameters), record the outcome (`recorded`: see
     `recording.record`) and end the lease: the lane queues up behind the others, or goes if
     nothing is left in it."""
-    cursor = await connection.execute(
-        "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
-        (lease.lane, lease.token, lease.event.id),
-    )
-    _held(cursor.rowcount, lease)
+    await _lock_held(connection, lease)
     await connection.execute(
         f"""
         WITH changed AS ({change_head}), {_recorded("true")}, rest AS (
@@ -494,6 +639,15 @@ async def _open_lanes(connection: Connection, lanes: list[str], now: float) -> N
 
 def _lease_parameters(lease: Lease) -> dict[str, Any]:
     return {"lane": lease.lane, "token": lease.token, "id": lease.event.id}
+
+
+async def _lock_held(connection: Connection, lease: Lease) -> None:
+    """Lock the lease's lane, which it must still hold (else LeaseLost)."""
+    cursor = await connection.execute(
+        "SELECT FROM lanes WHERE lane = %s AND token = %s AND head = %s FOR UPDATE",
+        (lease.lane, lease.token, lease.event.id),
+    )
+    _held(cursor.rowcount, lease)
 
 
 def _held(rowcount: int, lease: Lease) -> None:

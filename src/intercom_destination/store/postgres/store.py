@@ -4,7 +4,9 @@ Each call runs on a connection from a pool, in one statement or one transaction 
 what keeps the lanes right while many processes change them at once is in `lanes`, and the
 statements both stores run alike are in `sql.SQLStore`. Enqueues are group-committed like
 the SQLite store's: the calls that arrive while one transaction commits share the next, so
-many small batches from many requests cost about what a few large ones do.
+many small batches from many requests cost about what a few large ones do. Completions that
+let events leave their lanes (`delivered`, `skipped`, `finish_many`) are grouped the same
+way: one transaction, of three statements, for every worker task finishing meanwhile.
 
 The rate bucket is one row that every taker locks, the event-name budget is counted under
 a lock on its table, and the caches are plain rows: all of them hold across processes.
@@ -27,15 +29,18 @@ from intercom_destination.store.base import (
     DEDUP_WINDOW,
     OUTCOME_LOG_ROWS,
     Enqueued,
+    Finished,
     Lease,
+    LeaseLost,
     Model,
     NewEvent,
     NoStore,
     Person,
     Status,
     StoreError,
+    Trace,
 )
-from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS, Trace
+from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS
 from intercom_destination.store.console_sql import outcome_totals
 from intercom_destination.store.names import without_credentials
 from intercom_destination.store.postgres import lanes
@@ -76,6 +81,7 @@ CONNECT_TIMEOUT = 2
 MAX_ROWS = 2000
 
 _Waiting = tuple[Sequence[NewEvent], "asyncio.Future[list[Enqueued]]"]
+_Finishing = tuple[lanes.Finishing, "asyncio.Future[None]"]
 
 
 async def migrate_database(url: str) -> tuple[int, int]:
@@ -108,6 +114,8 @@ class PostgresStore(SQLStore):
         self._trace_rows = trace_rows
         self._waiting: deque[_Waiting] = deque()
         self._committing: asyncio.Task[None] | None = None
+        self._finishing: deque[_Finishing] = deque()
+        self._finishing_task: asyncio.Task[None] | None = None
         self._closed = False
 
     @classmethod
@@ -148,6 +156,8 @@ class PostgresStore(SQLStore):
         self._closed = True
         if self._committing is not None:
             await asyncio.shield(self._committing)
+        if self._finishing_task is not None:
+            await asyncio.shield(self._finishing_task)
         await self._pool.close()
 
     async def enqueue(self, events: Sequence[NewEvent]) -> list[Enqueued]:
@@ -193,13 +203,87 @@ class PostgresStore(SQLStore):
             start += len(events)
 
     async def lease(
-        self, worker_id: str, max_lanes: int, lease_for: float, now: float
+        self, worker_id: str, max_lanes: int, lease_for: float, now: float, *, following: int = 0
     ) -> list[Lease]:
         return await self._transaction(
             partial(
-                lanes.lease, worker_id=worker_id, max_lanes=max_lanes, lease_for=lease_for, now=now
+                lanes.lease,
+                worker_id=worker_id,
+                max_lanes=max_lanes,
+                lease_for=lease_for,
+                now=now,
+                following=following,
             )
         )
+
+    async def finish_many(
+        self, lease: Lease, finished: Sequence[Finished], *, now: float, keep: bool = False
+    ) -> Lease | None:
+        if keep:
+            return await self._transaction(
+                partial(
+                    lanes.finish_keeping,
+                    lease=lease,
+                    finished=finished,
+                    now=now,
+                    keep_traces=self._keep_traces,
+                )
+            )
+        await self._finish(lanes.Finishing(lease, finished, now))
+        return None
+
+    async def _finish(self, finishing: lanes.Finishing) -> None:
+        """Finish in the next group transaction; LeaseLost if the lease was not held."""
+        self._check_open()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finishing.append((finishing, future))
+        if self._finishing_task is None:
+            self._finishing_task = asyncio.create_task(self._finish_waiting())
+        await future
+
+    async def _finish_waiting(self) -> None:
+        try:
+            while self._finishing:
+                group: list[_Finishing] = []
+                lanes_in_group: set[str] = set()
+                rows = 0
+                # One lease per lane in a group: a second finish of the same lease must see
+                # the first's work, and fail as spent.
+                while (
+                    self._finishing
+                    and rows < MAX_ROWS
+                    and self._finishing[0][0].lease.lane not in lanes_in_group
+                ):
+                    group.append(self._finishing.popleft())
+                    lanes_in_group.add(group[-1][0].lease.lane)
+                    rows += len(group[-1][0].finished)
+                await self._finish_group(group)
+        finally:
+            self._finishing_task = None
+
+    async def _finish_group(self, group: list[_Finishing]) -> None:
+        try:
+            async with self._pool.connection() as connection, connection.transaction():
+                held = await lanes.finish_group(
+                    connection, [each for each, _ in group], self._keep_traces
+                )
+        except Exception as error:
+            if len(group) > 1:
+                # One caller's trouble must not fail the others': finish each on its own.
+                for waiting in group:
+                    await self._finish_group([waiting])
+            elif not group[0][1].done():
+                group[0][1].set_exception(error)
+            return
+        for (finishing, future), was_held in zip(group, held, strict=True):
+            if future.done():  # its caller was cancelled; the work is done anyway
+                continue
+            if was_held:
+                future.set_result(None)
+            else:
+                future.set_exception(
+                    LeaseLost(f"the lease on lane {finishing.lease.lane!r} was lost")
+                )
 
     async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:
         return await self._transaction(
@@ -215,17 +299,10 @@ class PostgresStore(SQLStore):
         note: str | None = None,
         trace: Trace | None = None,
     ) -> None:
-        await self._transaction(
-            partial(
-                lanes.finish,
-                lease=lease,
-                outcome="delivered",
-                reason=note,
-                now=now,
-                calls=calls,
-                **self._traced(trace),
-            )
+        finished = Finished(
+            event=lease.event, outcome="delivered", reason=note, calls=calls, trace=trace
         )
+        await self._finish(lanes.Finishing(lease, [finished], now))
 
     async def skipped(
         self,
@@ -236,17 +313,10 @@ class PostgresStore(SQLStore):
         calls: int = 0,
         trace: Trace | None = None,
     ) -> None:
-        await self._transaction(
-            partial(
-                lanes.finish,
-                lease=lease,
-                outcome="skipped",
-                reason=reason,
-                now=now,
-                calls=calls,
-                **self._traced(trace),
-            )
+        finished = Finished(
+            event=lease.event, outcome="skipped", reason=reason, calls=calls, trace=trace
         )
+        await self._finish(lanes.Finishing(lease, [finished], now))
 
     async def dead(
         self,

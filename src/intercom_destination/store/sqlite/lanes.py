@@ -17,17 +17,18 @@ from typing import Any
 import msgspec
 
 from intercom_destination.store.base import (
+    Finished,
     Lease,
     LeaseLost,
     OutcomeName,
     StoredEvent,
+    Trace,
     VisitorInFlight,
 )
-from intercom_destination.store.console import Trace
 from intercom_destination.store.recording import (
     COUNT_CONFLICT,
     LOG,
-    REFUSAL_CONFLICT,
+    REFUSAL,
     TRACE,
     count_into,
     record,
@@ -51,7 +52,12 @@ def json_text(values: list[Any]) -> str:
 
 
 def lease(
-    connection: sqlite3.Connection, worker_id: str, max_lanes: int, lease_for: float, now: float
+    connection: sqlite3.Connection,
+    worker_id: str,
+    max_lanes: int,
+    lease_for: float,
+    now: float,
+    following: int = 0,
 ) -> list[Lease]:
     until = now + lease_for
     rows = connection.execute(
@@ -73,9 +79,76 @@ def lease(
         )
     }
     return [
-        Lease(lane=lane, token=token, expires_at=until, event=events[head])
+        Lease(
+            lane=lane,
+            token=token,
+            expires_at=until,
+            event=events[head],
+            following=_following(connection, lane, head, following),
+            parked=connection.execute(
+                f"SELECT 1 FROM events WHERE lane = ? AND state = {PARKED} LIMIT 1", (lane,)
+            ).fetchone()
+            is not None,
+        )
         for lane, token, head in rows
     ]
+
+
+def _following(
+    connection: sqlite3.Connection, lane: str, head: int, limit: int
+) -> tuple[StoredEvent, ...]:
+    if limit <= 0:
+        return ()
+    return tuple(
+        stored_event(row)
+        for row in connection.execute(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE lane = ? AND state = {PENDING}"
+            " AND id <> ? ORDER BY position LIMIT ?",
+            (lane, head, limit),
+        )
+    )
+
+
+def finish_many(
+    connection: sqlite3.Connection,
+    lease: Lease,
+    finished: Sequence[Finished],
+    now: float,
+    keep: bool,
+    keep_traces: bool,
+) -> Lease | None:
+    _check(connection, lease)
+    for done in finished:
+        connection.execute(
+            f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = ?,"
+            f" reason = ? WHERE id = ? AND lane = ? AND state = {PENDING}",
+            (now, done.reason, done.event.id, lease.lane),
+        )
+        log(
+            connection,
+            done.event,
+            done.outcome,
+            done.reason,
+            now,
+            done.calls,
+            done.trace,
+            keep_traces,
+        )
+    if not keep:
+        _release(connection, lease.lane, now)
+        return None
+    row = connection.execute(
+        f"UPDATE lanes SET head = (SELECT id FROM events WHERE events.lane = lanes.lane"
+        f" AND state = {PENDING} ORDER BY position LIMIT 1) WHERE lane = ? RETURNING head",
+        (lease.lane,),
+    ).fetchone()
+    if row[0] is None:
+        connection.execute("DELETE FROM lanes WHERE lane = ?", (lease.lane,))
+        return None
+    head = stored_event(
+        connection.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (row[0],)).fetchone()
+    )
+    return msgspec.structs.replace(lease, event=head, following=())
 
 
 def extend(connection: sqlite3.Connection, lease: Lease, lease_for: float, now: float) -> Lease:
@@ -324,10 +397,7 @@ _LOG = sqlite_placeholders(LOG)
 # WHERE true: SQLite needs one to tell the upsert's ON from a join's.
 _COUNT = sqlite_placeholders(count_into("outcome_counts") + " WHERE true" + COUNT_CONFLICT)
 _TRACE = sqlite_placeholders(TRACE)
-_REFUSAL = (
-    "INSERT INTO refusals (kind, name, reason, at, times) VALUES (:kind, :name, :reason, :now, 1)"
-    + REFUSAL_CONFLICT
-)
+_REFUSAL = sqlite_placeholders(REFUSAL)
 
 
 # All events when the ids are None, else those named.

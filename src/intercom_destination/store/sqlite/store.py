@@ -28,6 +28,7 @@ from intercom_destination.store.base import (
     OUTCOME_LOG_ROWS,
     Deletion,
     Enqueued,
+    Finished,
     Lease,
     Model,
     NewEvent,
@@ -35,8 +36,9 @@ from intercom_destination.store.base import (
     Person,
     Status,
     StoreError,
+    Trace,
 )
-from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS, Trace
+from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS
 from intercom_destination.store.console_sql import outcome_totals
 from intercom_destination.store.pruning import (
     FOLD_COUNTERS,
@@ -201,7 +203,7 @@ class SQLiteStore(SQLStore):
         return await self._appender.batch(events)
 
     async def lease(
-        self, worker_id: str, max_lanes: int, lease_for: float, now: float
+        self, worker_id: str, max_lanes: int, lease_for: float, now: float, *, following: int = 0
     ) -> list[Lease]:
         return await self._writer.call(
             partial(
@@ -211,6 +213,21 @@ class SQLiteStore(SQLStore):
                 max_lanes=max_lanes,
                 lease_for=lease_for,
                 now=now,
+                following=following,
+            )
+        )
+
+    async def finish_many(
+        self, lease: Lease, finished: Sequence[Finished], *, now: float, keep: bool = False
+    ) -> Lease | None:
+        return await self._writer.call(
+            partial(
+                lanes.finish_many,
+                lease=lease,
+                finished=finished,
+                now=now,
+                keep=keep,
+                keep_traces=self._keep_traces,
             )
         )
 
@@ -564,13 +581,16 @@ def _lease(
     max_lanes: int,
     lease_for: float,
     now: float,
+    following: int,
 ) -> list[Lease]:
-    leases = lanes.lease(connection, worker_id, max_lanes, lease_for, now)
+    leases = lanes.lease(connection, worker_id, max_lanes, lease_for, now, following)
     # Short of ready lanes, the inbox may hold lanes that would be ready once sorted; while
     # enough are ready, its events wait for the sort that gathers many of them.
     if len(leases) < max_lanes and sorter.needs_sort_for_lease(connection):
         sorter.sort(connection)
-        leases += lanes.lease(connection, worker_id, max_lanes - len(leases), lease_for, now)
+        leases += lanes.lease(
+            connection, worker_id, max_lanes - len(leases), lease_for, now, following
+        )
     return leases
 
 
