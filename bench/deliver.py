@@ -37,8 +37,7 @@ import httpx
 
 from bench.workload import events
 from intercom_destination.delivery.engine import open_worker
-from intercom_destination.mapping import MappingOptions
-from intercom_destination.mapping.company import company_body
+from intercom_destination.mapping import MappingOptions, Plan, UpsertCompany, plan
 from intercom_destination.settings import settings_from
 from intercom_destination.spec import InvalidEvent, decode_event
 from intercom_destination.store import NewEvent, open_store
@@ -95,10 +94,14 @@ def stale_companies(
     order as Intercom applies an upsert (the fields it names), leave."""
     expected: dict[str, dict[str, Any]] = defaultdict(dict)
     groups = sorted((o for o in objects if o["type"] == "group"), key=lambda o: o["timestamp"])
+    received_at = datetime.now(UTC)
     for group in groups:
-        expected[group["groupId"]].update(
-            company_body(group["groupId"], group["traits"], options, [])
-        )
+        event = decode_event(group, received_at=received_at, make_message_id=lambda: "unused")
+        planned = None if isinstance(event, InvalidEvent) else plan(event, options)
+        if isinstance(planned, Plan):
+            for operation in planned.operations:
+                if isinstance(operation, UpsertCompany):
+                    expected[operation.company_id].update(operation.body)
     found = {company["company_id"]: company for company in companies}
     return sum(
         any(found.get(company_id, {}).get(field) != value for field, value in fields.items())
