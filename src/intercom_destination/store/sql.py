@@ -189,8 +189,9 @@ class SQLStore(SQLConsole, Store, Generic[C]):
 
     @abc.abstractmethod
     async def _in_lanes(self, function: Callable[[C], MaybeAwaitable[T]]) -> T:
-        """Run a `_lanes` function, given every argument but the connection, in a
-        transaction of its own; what it returns."""
+        """Run a `_lanes` function, given every argument but the connection, all or nothing
+        (a writer job in SQLite, a transaction in PostgreSQL); what it returns, once its
+        work is committed."""
 
     @abc.abstractmethod
     async def _finish_head(self, lease: Lease, finished: Finished, *, now: float) -> None:
