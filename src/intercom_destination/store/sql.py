@@ -2,16 +2,21 @@
 
 Each statement is in PostgreSQL's placeholders (`%s`); a backend runs it through its hooks
 (`_read`, `_write`, `_changed`), the SQLite store translating the placeholders to its own.
-What differs between the backends (the lanes, enqueue, leases, the rate bucket's lock,
-transactions with logic between statements) stays in each backend.
+The lanes and dead letters are changed by each backend's lanes functions (`sqlite.lanes`,
+`postgres.lanes`), which take the same arguments: the methods that call one are written
+once too, over the hooks `_lanes` (the module) and `_in_lanes` (which runs one of its
+functions in a transaction). What differs between the backends (enqueue, leases, grouped
+completions, the rate bucket's lock, transactions with logic between statements) stays in
+each backend.
 """
 
 from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 import msgspec
 
@@ -19,7 +24,9 @@ from intercom_destination.store.base import (
     CompanyRecord,
     DeadLetter,
     Deletion,
+    Finished,
     IdentityKind,
+    Lease,
     Model,
     OutcomeRow,
     Parked,
@@ -57,9 +64,101 @@ _DEAD_LETTERS = (
     f" WHERE state = {DEAD}"
 )
 
+T = TypeVar("T")
+#: A backend's connection, which its lanes functions take first.
+C = TypeVar("C")
+_C_contra = TypeVar("_C_contra", contravariant=True)
 
-class SQLStore(SQLConsole, Store):
-    """A store over SQL tables of the shape `sqlite.schema` and `postgres.schema` share."""
+#: What a lanes function returns: its result (SQLite's, run on the writer's thread), or an
+#: awaitable of it (PostgreSQL's coroutine functions).
+MaybeAwaitable: TypeAlias = T | Awaitable[T]
+
+
+class LanesModule(Protocol[_C_contra]):
+    """The functions of a backend's lanes module that `SQLStore` calls: each takes the
+    connection, then the arguments of the `protocols` method it serves (which documents it)."""
+
+    def extend(
+        self, connection: _C_contra, /, *, lease: Lease, lease_for: float, now: float
+    ) -> MaybeAwaitable[Lease]: ...
+
+    def dead(
+        self,
+        connection: _C_contra,
+        /,
+        *,
+        lease: Lease,
+        reason: str,
+        now: float,
+        calls: int,
+        trace: Trace | None,
+        keep_traces: bool,
+    ) -> MaybeAwaitable[None]: ...
+
+    def retry(
+        self,
+        connection: _C_contra,
+        /,
+        *,
+        lease: Lease,
+        at: float,
+        outcome: str,
+        now: float,
+        calls: int,
+        trace: Trace | None,
+        keep_traces: bool,
+    ) -> MaybeAwaitable[None]: ...
+
+    def park(
+        self,
+        connection: _C_contra,
+        /,
+        *,
+        lease: Lease,
+        waiting_for: str,
+        until: float,
+        now: float,
+        calls: int,
+        trace: Trace | None,
+        keep_traces: bool,
+    ) -> MaybeAwaitable[None]: ...
+
+    def unpark(
+        self, connection: _C_contra, /, *, lane: str | None, waiting_for: str | None, now: float
+    ) -> MaybeAwaitable[int]: ...
+
+    def dead_parked(
+        self, connection: _C_contra, /, *, event_id: int, reason: str, now: float
+    ) -> MaybeAwaitable[bool]: ...
+
+    def replay(
+        self, connection: _C_contra, /, *, event_ids: Sequence[int] | None, now: float
+    ) -> MaybeAwaitable[int]: ...
+
+    def purge(
+        self, connection: _C_contra, /, *, event_ids: Sequence[int] | None
+    ) -> MaybeAwaitable[int]: ...
+
+    def replay_reason(
+        self, connection: _C_contra, /, *, reason: str, now: float
+    ) -> MaybeAwaitable[int]: ...
+
+    def purge_reason(self, connection: _C_contra, /, *, reason: str) -> MaybeAwaitable[int]: ...
+
+
+async def settled(result: MaybeAwaitable[T]) -> T:
+    """What a lanes function returned, awaited if it is a coroutine's."""
+    if isinstance(result, Awaitable):
+        return await result
+    return result
+
+
+class SQLStore(SQLConsole, Store, Generic[C]):
+    """A store over SQL tables of the shape `sqlite.schema` and `postgres.schema` share,
+    through connections of type `C`."""
+
+    #: The backend's lanes functions.
+    _lanes: LanesModule[C]
 
     #: The most traces kept (`open_store`'s `trace_rows`); none are written when 0.
     _trace_rows: int
@@ -88,8 +187,140 @@ class SQLStore(SQLConsole, Store):
     async def _returning(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """The rows one statement that changes the store returns, committed when it returns."""
 
+    @abc.abstractmethod
+    async def _in_lanes(self, function: Callable[[C], MaybeAwaitable[T]]) -> T:
+        """Run a `_lanes` function, given every argument but the connection, all or nothing
+        (a writer job in SQLite, a transaction in PostgreSQL); what it returns, once its
+        work is committed."""
+
+    @abc.abstractmethod
+    async def _finish_head(self, lease: Lease, finished: Finished, *, now: float) -> None:
+        """The lease's head was delivered or skipped (`finished`): it leaves the lane, with
+        its outcome, and the lease ends."""
+
     #: The SQL expression of a new lease token.
     _NEW_TOKEN: str
+
+    async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:
+        return await self._in_lanes(
+            partial(self._lanes.extend, lease=lease, lease_for=lease_for, now=now)
+        )
+
+    async def delivered(
+        self,
+        lease: Lease,
+        *,
+        now: float,
+        calls: int = 0,
+        note: str | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        finished = Finished(
+            event=lease.event, outcome="delivered", reason=note, calls=calls, trace=trace
+        )
+        await self._finish_head(lease, finished, now=now)
+
+    async def skipped(
+        self,
+        lease: Lease,
+        reason: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
+        finished = Finished(
+            event=lease.event, outcome="skipped", reason=reason, calls=calls, trace=trace
+        )
+        await self._finish_head(lease, finished, now=now)
+
+    async def dead(
+        self,
+        lease: Lease,
+        reason: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
+        await self._in_lanes(
+            partial(
+                self._lanes.dead,
+                lease=lease,
+                reason=reason,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
+            )
+        )
+
+    async def retry(
+        self,
+        lease: Lease,
+        at: float,
+        outcome: str,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
+        await self._in_lanes(
+            partial(
+                self._lanes.retry,
+                lease=lease,
+                at=at,
+                outcome=outcome,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
+            )
+        )
+
+    async def park(
+        self,
+        lease: Lease,
+        waiting_for: str,
+        until: float,
+        *,
+        now: float,
+        calls: int = 0,
+        trace: Trace | None = None,
+    ) -> None:
+        await self._in_lanes(
+            partial(
+                self._lanes.park,
+                lease=lease,
+                waiting_for=waiting_for,
+                until=until,
+                now=now,
+                calls=calls,
+                **self._traced(trace),
+            )
+        )
+
+    async def unpark(
+        self, *, lane: str | None = None, waiting_for: str | None = None, now: float
+    ) -> int:
+        return await self._in_lanes(
+            partial(self._lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
+        )
+
+    async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
+        return await self._in_lanes(
+            partial(self._lanes.dead_parked, event_id=event_id, reason=reason, now=now)
+        )
+
+    async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
+        return await self._in_lanes(partial(self._lanes.replay, event_ids=event_ids, now=now))
+
+    async def purge(self, event_ids: Sequence[int] | None = None) -> int:
+        return await self._in_lanes(partial(self._lanes.purge, event_ids=event_ids))
+
+    async def replay_reason(self, reason: str, *, now: float) -> int:
+        return await self._in_lanes(partial(self._lanes.replay_reason, reason=reason, now=now))
+
+    async def purge_reason(self, reason: str) -> int:
+        return await self._in_lanes(partial(self._lanes.purge_reason, reason=reason))
 
     async def waiting_in(self, lane: str) -> str | None:
         rows = await self._read(

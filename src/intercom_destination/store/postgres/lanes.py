@@ -505,7 +505,15 @@ async def dead_parked(connection: Connection, event_id: int, reason: str, now: f
     return True
 
 
-async def dead_of(connection: Connection, reason: str) -> list[int]:
+async def replay_reason(connection: Connection, reason: str, now: float) -> int:
+    return await replay(connection, await _dead_of(connection, reason), now)
+
+
+async def purge_reason(connection: Connection, reason: str) -> int:
+    return await purge(connection, await _dead_of(connection, reason))
+
+
+async def _dead_of(connection: Connection, reason: str) -> list[int]:
     """The ids of the dead letters that died for `reason`."""
     cursor = await connection.execute(
         f"SELECT id FROM events WHERE state = {DEAD} AND reason = %s", (reason,)

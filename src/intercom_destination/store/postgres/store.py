@@ -38,7 +38,6 @@ from intercom_destination.store.base import (
     Person,
     Status,
     StoreError,
-    Trace,
 )
 from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS
 from intercom_destination.store.console_sql import outcome_totals
@@ -61,7 +60,7 @@ from intercom_destination.store.rows import (
     erasure,
     identity_keys_of,
 )
-from intercom_destination.store.sql import SQLStore
+from intercom_destination.store.sql import MaybeAwaitable, SQLStore, settled
 
 T = TypeVar("T")
 
@@ -91,7 +90,9 @@ async def migrate_database(url: str) -> tuple[int, int]:
         return await migrate(connection, upgrade=True)
 
 
-class PostgresStore(SQLStore):
+class PostgresStore(SQLStore[Connection]):
+    _lanes = lanes
+
     # The counters `prune` has folded, and the deltas since (see `schema.outcome_deltas`).
     COUNTS = (
         "(SELECT bucket, type, outcome, events, calls FROM outcome_counts UNION ALL"
@@ -285,109 +286,8 @@ class PostgresStore(SQLStore):
                     LeaseLost(f"the lease on lane {finishing.lease.lane!r} was lost")
                 )
 
-    async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:
-        return await self._transaction(
-            partial(lanes.extend, lease=lease, lease_for=lease_for, now=now)
-        )
-
-    async def delivered(
-        self,
-        lease: Lease,
-        *,
-        now: float,
-        calls: int = 0,
-        note: str | None = None,
-        trace: Trace | None = None,
-    ) -> None:
-        finished = Finished(
-            event=lease.event, outcome="delivered", reason=note, calls=calls, trace=trace
-        )
+    async def _finish_head(self, lease: Lease, finished: Finished, *, now: float) -> None:
         await self._finish(lanes.Finishing(lease, [finished], now))
-
-    async def skipped(
-        self,
-        lease: Lease,
-        reason: str,
-        *,
-        now: float,
-        calls: int = 0,
-        trace: Trace | None = None,
-    ) -> None:
-        finished = Finished(
-            event=lease.event, outcome="skipped", reason=reason, calls=calls, trace=trace
-        )
-        await self._finish(lanes.Finishing(lease, [finished], now))
-
-    async def dead(
-        self,
-        lease: Lease,
-        reason: str,
-        *,
-        now: float,
-        calls: int = 0,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._transaction(
-            partial(
-                lanes.dead, lease=lease, reason=reason, now=now, calls=calls, **self._traced(trace)
-            )
-        )
-
-    async def retry(
-        self,
-        lease: Lease,
-        at: float,
-        outcome: str,
-        *,
-        now: float,
-        calls: int = 0,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._transaction(
-            partial(
-                lanes.retry,
-                lease=lease,
-                at=at,
-                outcome=outcome,
-                now=now,
-                calls=calls,
-                **self._traced(trace),
-            )
-        )
-
-    async def park(
-        self,
-        lease: Lease,
-        waiting_for: str,
-        until: float,
-        *,
-        now: float,
-        calls: int = 0,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._transaction(
-            partial(
-                lanes.park,
-                lease=lease,
-                waiting_for=waiting_for,
-                until=until,
-                now=now,
-                calls=calls,
-                **self._traced(trace),
-            )
-        )
-
-    async def unpark(
-        self, *, lane: str | None = None, waiting_for: str | None = None, now: float
-    ) -> int:
-        return await self._transaction(
-            partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
-        )
-
-    async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
-        return await self._transaction(
-            partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
-        )
 
     async def link(
         self, anonymous_id: str, user_id: str, *, now: float, force: bool = False
@@ -395,24 +295,6 @@ class PostgresStore(SQLStore):
         return await self._transaction(
             partial(lanes.link, anonymous_id=anonymous_id, user_id=user_id, now=now, force=force)
         )
-
-    async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
-        return await self._transaction(partial(lanes.replay, event_ids=event_ids, now=now))
-
-    async def purge(self, event_ids: Sequence[int] | None = None) -> int:
-        return await self._transaction(partial(lanes.purge, event_ids=event_ids))
-
-    async def replay_reason(self, reason: str, *, now: float) -> int:
-        async def replay(connection: Connection) -> int:
-            return await lanes.replay(connection, await lanes.dead_of(connection, reason), now)
-
-        return await self._transaction(replay)
-
-    async def purge_reason(self, reason: str) -> int:
-        async def purge(connection: Connection) -> int:
-            return await lanes.purge(connection, await lanes.dead_of(connection, reason))
-
-        return await self._transaction(purge)
 
     async def claim_workspace(self, workspace: str) -> str | None:
         async def claim(connection: Connection) -> str | None:
@@ -572,6 +454,9 @@ class PostgresStore(SQLStore):
         self._check_open()
         async with self._pool.connection() as connection, connection.transaction():
             return await fn(connection)
+
+    async def _in_lanes(self, function: Callable[[Connection], MaybeAwaitable[T]]) -> T:
+        return await self._transaction(lambda connection: settled(function(connection)))
 
     async def _read(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         """The rows of one statement, run on its own (it commits at once)."""

@@ -317,7 +317,15 @@ def replay(connection: sqlite3.Connection, event_ids: Sequence[int] | None, now:
     return len(rows)
 
 
-def dead_of(connection: sqlite3.Connection, reason: str) -> list[int]:
+def replay_reason(connection: sqlite3.Connection, reason: str, now: float) -> int:
+    return replay(connection, _dead_of(connection, reason), now)
+
+
+def purge_reason(connection: sqlite3.Connection, reason: str) -> int:
+    return purge(connection, _dead_of(connection, reason))
+
+
+def _dead_of(connection: sqlite3.Connection, reason: str) -> list[int]:
     """The ids of the dead letters that died for `reason`."""
     return [
         event_id

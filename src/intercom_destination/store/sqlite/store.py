@@ -17,10 +17,10 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from intercom_destination.store import bucket
 from intercom_destination.store.base import (
@@ -36,7 +36,6 @@ from intercom_destination.store.base import (
     Person,
     Status,
     StoreError,
-    Trace,
 )
 from intercom_destination.store.console import TRACE_RETENTION, TRACE_ROWS
 from intercom_destination.store.console_sql import outcome_totals
@@ -55,7 +54,7 @@ from intercom_destination.store.rows import (
     erasure,
     identity_keys_of,
 )
-from intercom_destination.store.sql import SQLStore
+from intercom_destination.store.sql import MaybeAwaitable, SQLStore, settled
 from intercom_destination.store.sqlite import lanes
 from intercom_destination.store.sqlite.inbox import Arrivals, Sorter, Waiting, sort_marks
 from intercom_destination.store.sqlite.schema import (
@@ -68,6 +67,8 @@ from intercom_destination.store.sqlite.schema import (
 )
 from intercom_destination.store.sqlite.segments import Arrived, scrub
 from intercom_destination.store.sqlite.thread import Reader, Writer
+
+T = TypeVar("T")
 
 MEMORY = ":memory:"
 #: How long a writer waits for another process's write lock before its transaction fails.
@@ -89,7 +90,9 @@ READER_CACHE = 8 * 1024
 CHECKPOINT_PATIENCE = 10.0
 
 
-class SQLiteStore(SQLStore):
+class SQLiteStore(SQLStore[sqlite3.Connection]):
+    _lanes = lanes
+
     def __init__(
         self,
         writer: Writer[NewEvent, Enqueued],
@@ -231,122 +234,17 @@ class SQLiteStore(SQLStore):
             )
         )
 
-    async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:
-        return await self._writer.call(
-            partial(lanes.extend, lease=lease, lease_for=lease_for, now=now)
-        )
-
-    async def delivered(
-        self,
-        lease: Lease,
-        *,
-        now: float,
-        calls: int = 0,
-        note: str | None = None,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._writer.call(
+    async def _finish_head(self, lease: Lease, finished: Finished, *, now: float) -> None:
+        await self._in_lanes(
             partial(
                 lanes.finish,
                 lease=lease,
-                outcome="delivered",
-                reason=note,
+                outcome=finished.outcome,
+                reason=finished.reason,
                 now=now,
-                calls=calls,
-                **self._traced(trace),
+                calls=finished.calls,
+                **self._traced(finished.trace),
             )
-        )
-
-    async def skipped(
-        self,
-        lease: Lease,
-        reason: str,
-        *,
-        now: float,
-        calls: int = 0,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._writer.call(
-            partial(
-                lanes.finish,
-                lease=lease,
-                outcome="skipped",
-                reason=reason,
-                now=now,
-                calls=calls,
-                **self._traced(trace),
-            )
-        )
-
-    async def dead(
-        self,
-        lease: Lease,
-        reason: str,
-        *,
-        now: float,
-        calls: int = 0,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._writer.call(
-            partial(
-                lanes.dead, lease=lease, reason=reason, now=now, calls=calls, **self._traced(trace)
-            )
-        )
-
-    async def retry(
-        self,
-        lease: Lease,
-        at: float,
-        outcome: str,
-        *,
-        now: float,
-        calls: int = 0,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._writer.call(
-            partial(
-                lanes.retry,
-                lease=lease,
-                at=at,
-                outcome=outcome,
-                now=now,
-                calls=calls,
-                **self._traced(trace),
-            )
-        )
-
-    async def park(
-        self,
-        lease: Lease,
-        waiting_for: str,
-        until: float,
-        *,
-        now: float,
-        calls: int = 0,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._writer.call(
-            partial(
-                lanes.park,
-                lease=lease,
-                waiting_for=waiting_for,
-                until=until,
-                now=now,
-                calls=calls,
-                **self._traced(trace),
-            )
-        )
-
-    async def unpark(
-        self, *, lane: str | None = None, waiting_for: str | None = None, now: float
-    ) -> int:
-        return await self._writer.call(
-            partial(lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
-        )
-
-    async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
-        return await self._writer.call(
-            partial(lanes.dead_parked, event_id=event_id, reason=reason, now=now)
         )
 
     async def link(
@@ -361,22 +259,6 @@ class SQLiteStore(SQLStore):
                 now=now,
                 force=force,
             )
-        )
-
-    async def replay(self, event_ids: Sequence[int] | None = None, *, now: float) -> int:
-        return await self._writer.call(partial(lanes.replay, event_ids=event_ids, now=now))
-
-    async def purge(self, event_ids: Sequence[int] | None = None) -> int:
-        return await self._writer.call(partial(lanes.purge, event_ids=event_ids))
-
-    async def replay_reason(self, reason: str, *, now: float) -> int:
-        return await self._writer.call(
-            lambda connection: lanes.replay(connection, lanes.dead_of(connection, reason), now)
-        )
-
-    async def purge_reason(self, reason: str) -> int:
-        return await self._writer.call(
-            lambda connection: lanes.purge(connection, lanes.dead_of(connection, reason))
         )
 
     async def claim_workspace(self, workspace: str) -> str | None:
@@ -469,6 +351,9 @@ class SQLiteStore(SQLStore):
         if deletion.state in ("done", "failed") and self._path != MEMORY:
             # The request's subjects are overwritten; the log still holds them.
             await asyncio.to_thread(_empty_log, self._path)
+
+    async def _in_lanes(self, function: Callable[[sqlite3.Connection], MaybeAwaitable[T]]) -> T:
+        return await settled(await self._writer.call(function))
 
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         sql = _placeholders(sql)
