@@ -99,7 +99,9 @@ def test_a_bad_settings_file_is_a_usage_error(tmp_path: Path) -> None:
     settings.write_text('nested = "explode"\n')
     result = CliRunner().invoke(main, ["plan", str(EXAMPLES), "--config", str(settings)])
     assert result.exit_code == 2
-    assert "settings: nested: 'explode' is not one of drop, flatten, stringify" in result.stderr
+    assert f"settings: {settings}: nested: 'explode' is not one of drop, flatten, stringify" in (
+        result.stderr
+    )
 
 
 @pytest.mark.slow
