@@ -22,14 +22,14 @@ def test_delete_suppress_then_list_and_remove_the_suppression(sandbox: str, tmp_
 
     preview = run(env, "delete", "--file", str(people), "--dry-run")
     assert preview.exit_code == 0, preview.output
-    assert preview.stdout.startswith("userId u1: 1 stored events; Intercom contacts: ")
+    assert preview.stdout.startswith("userId u1: 1 stored event; Intercom contacts: ")
     assert "anonymousId a-never-seen: 0 stored events; Intercom contacts: none" in preview.stdout
 
     deleted = run(env, "delete", "--file", str(people), "--suppress")
 
     assert deleted.exit_code == 0, deleted.output
     assert deleted.stdout.splitlines()[-1] == (
-        "deletion 1 done: 2 of 2 people deleted: 1 stored events and 1 Intercom contacts; "
+        "deletion 1 done: 2 of 2 people deleted: 1 stored event and 1 Intercom contact; "
         "their future events are refused"
     )
     contacts = httpx.get(f"{sandbox}/_sandbox/state").json()["contacts"]
