@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 
+import httpx
 import pytest
 
 from intercom_destination.settings import Settings
@@ -76,13 +77,19 @@ async def test_an_invalid_event_is_named_with_its_field(
     assert api.json()["error"].startswith(problem)
 
 
-async def test_sending_stores_the_event_for_delivery(store: Store, connect: Connect) -> None:
+async def send_twice(connect: Connect) -> tuple[httpx.Response, httpx.Response]:
+    """TRACK sent from the tester's page, then again through the API."""
     async with connect() as client:
         token = csrf_of((await client.get("/tester")).text)
         page = await client.post("/tester", data={"csrf": token, "event": TRACK, "action": "send"})
         again = await client.post(
             "/api/tester/send", json={"event": TRACK}, headers={"X-CSRF-Token": token}
         )
+    return page, again
+
+
+async def test_sending_stores_the_event_for_delivery(store: Store, connect: Connect) -> None:
+    page, again = await send_twice(connect)
     assert "Sent <code>t-1</code>" in page.text
     assert 'href="/events/t-1"' in page.text
     assert again.json() == {"message_id": "t-1", "accepted": False, "suppressed": False}
@@ -95,12 +102,7 @@ async def test_a_suppressed_persons_event_is_refused_not_stored(
     store: Store, connect: Connect
 ) -> None:
     await store.suppress([id_hash(await store.salt(), "userId", "u1")], now=NOW)
-    async with connect() as client:
-        token = csrf_of((await client.get("/tester")).text)
-        page = await client.post("/tester", data={"csrf": token, "event": TRACK, "action": "send"})
-        api = await client.post(
-            "/api/tester/send", json={"event": TRACK}, headers={"X-CSRF-Token": token}
-        )
+    page, api = await send_twice(connect)
     assert "Not sent: its userId or anonymousId is suppressed" in page.text
     assert 'href="/events/t-1"' not in page.text
     assert api.json() == {"message_id": "t-1", "accepted": False, "suppressed": True}
