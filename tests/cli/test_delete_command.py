@@ -63,6 +63,28 @@ def test_a_bad_line_of_the_file_is_named(tmp_path: Path) -> None:
     assert f"{people}: line 2: userId: an id must be a non-empty string" in result.stderr
 
 
+def test_a_byte_order_mark_is_no_part_of_the_first_line(tmp_path: Path) -> None:
+    people = tmp_path / "people.jsonl"
+    people.write_text('{"userId": 7}\n', encoding="utf-8-sig")
+
+    result = run(environment(tmp_path / "store.db", None), "delete", "--file", str(people))
+
+    assert result.exit_code == 2
+    assert f"{people}: line 1: userId: an id must be a non-empty string" in result.stderr
+
+
+def test_a_dry_run_that_cannot_ask_intercom_says_so(tmp_path: Path) -> None:
+    env = environment(tmp_path / "store.db", "ftp://127.0.0.1:1")
+
+    result = run(env, "delete", "--user-id", "u1", "--dry-run")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: cannot look up the people's Intercom contacts: "
+        "GET /contacts/find_by_external_id/u1: UnsupportedProtocol"
+    )
+
+
 def test_delete_needs_someone(tmp_path: Path) -> None:
     result = run(environment(tmp_path / "store.db", None), "delete", "--suppress")
 
