@@ -85,8 +85,9 @@ def main() -> None:
 
 
 #: A file of events. Bytes that are not UTF-8 are kept (as lone surrogates, which the reader
-#: turns back into the bytes), so that the event holding them is reported and the rest read.
-EVENTS_FILE = click.File("r", encoding="utf-8", errors="surrogateescape")
+#: turns back into the bytes), so that the event holding them is reported and the rest read;
+#: a byte order mark (editors on Windows put one first) is skipped.
+EVENTS_FILE = click.File("r", encoding="utf-8-sig", errors="surrogateescape")
 
 
 @main.command("plan")
