@@ -111,6 +111,12 @@ def test_bad_settings_name_the_setting(environ: dict[str, str], message: str) ->
     assert str(raised.value) == message
 
 
+def test_a_file_that_starts_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('region = "eu"\n', encoding="utf-8-sig")
+    assert load_settings(path).region == "eu"
+
+
 def test_a_broken_file_is_reported_with_its_path(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("region = ")

@@ -169,7 +169,8 @@ def load_settings(
     file_values: dict[str, Any] = {}
     if path is not None:
         try:
-            file_values = tomllib.loads(path.read_text())
+            # utf-8-sig: a byte order mark (editors on Windows put one first) is skipped.
+            file_values = tomllib.loads(path.read_text(encoding="utf-8-sig"))
             values.update(file_values)
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise SettingsError(f"{path}: {error}") from None
