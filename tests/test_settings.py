@@ -111,6 +111,12 @@ def test_bad_settings_name_the_setting(environ: dict[str, str], message: str) ->
     assert str(raised.value) == message
 
 
+def test_a_file_that_starts_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('region = "eu"\n', encoding="utf-8-sig")
+    assert load_settings(path).region == "eu"
+
+
 def test_a_broken_file_is_reported_with_its_path(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("region = ")
@@ -133,7 +139,33 @@ def test_an_empty_write_key_in_a_file_is_refused(tmp_path: Path) -> None:
     path.write_text('write_keys = ["wk-1", " "]\n')
     with pytest.raises(SettingsError) as raised:
         load_settings(path)
-    assert str(raised.value) == "write_keys[1]: is empty"
+    assert str(raised.value) == f"{path}: write_keys[1]: is empty"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("rate_share = 2\n", "rate_share: Expected `float` <= 1.0"),
+        ('region = "mars"\n', "region: 'mars' is not one of us, eu, au"),
+        ("[action.identify_contact.mapping]\n", "action: not a setting"),
+    ],
+)
+def test_a_bad_value_in_the_file_is_reported_with_its_path(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path)
+    assert str(raised.value) == f"{path}: {problem}"
+
+
+def test_a_bad_value_the_environment_gives_is_not_blamed_on_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('rate_share = 0.5\nregion = "eu"\n')
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, {"INTERCOM_DESTINATION_RATE_SHARE": "2"})
+    assert str(raised.value) == "rate_share: Expected `float` <= 1.0"
 
 
 def test_the_planner_gets_the_mapping_settings_and_no_credentials() -> None:

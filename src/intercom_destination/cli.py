@@ -85,8 +85,9 @@ def main() -> None:
 
 
 #: A file of events. Bytes that are not UTF-8 are kept (as lone surrogates, which the reader
-#: turns back into the bytes), so that the event holding them is reported and the rest read.
-EVENTS_FILE = click.File("r", encoding="utf-8", errors="surrogateescape")
+#: turns back into the bytes), so that the event holding them is reported and the rest read;
+#: a byte order mark (editors on Windows put one first) is skipped.
+EVENTS_FILE = click.File("r", encoding="utf-8-sig", errors="surrogateescape")
 
 
 @main.command("plan")
@@ -352,7 +353,8 @@ def deadletter_purge(
 @click.option(
     "--file",
     "file",
-    type=click.File("r", encoding="utf-8"),
+    # utf-8-sig: a byte order mark, which editors on Windows put first, is no part of an id.
+    type=click.File("r", encoding="utf-8-sig"),
     help='One userId a line, or JSON Lines of {"userId": …} or {"anonymousId": …}.',
 )
 @click.option("--suppress", is_flag=True, help="Also refuse their future events.")
@@ -380,6 +382,7 @@ def delete_command(
     """
     from intercom_destination.commands import delete
     from intercom_destination.deletion import BadSubjects, subjects_of
+    from intercom_destination.intercom import IntercomError
 
     if resume:
         if user_ids or anonymous_ids or file or suppress or dry_run:
@@ -399,9 +402,15 @@ def delete_command(
         raise click.UsageError("name the people to delete: --user-id, --anonymous-id or --file")
     settings = _delivery_settings(config_path)
     logs.configure(logging.WARNING)
-    ended = _run(
-        delete.delete(settings, subjects, suppress=suppress, dry_run=dry_run, echo=click.echo)
-    )
+    try:
+        ended = _run(
+            delete.delete(settings, subjects, suppress=suppress, dry_run=dry_run, echo=click.echo)
+        )
+    except IntercomError as error:
+        # A deletion records its own failures; this is a dry run's lookup failing.
+        raise click.ClickException(
+            f"cannot look up the people's Intercom contacts: {error}"
+        ) from None
     if ended is not None:
         click.echo(delete.summary(ended))
         if ended.state == "failed":

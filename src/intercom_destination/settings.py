@@ -40,6 +40,11 @@ REGION_URLS: dict[str, str] = {
 class SettingsError(ValueError):
     """A setting that cannot be used, with the setting's name in the message."""
 
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        #: The top-level setting at fault, when the message is about one.
+        self.setting = setting
+
 
 # `dict=True` lets `mapping_options` be computed once per settings object.
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, dict=True):
@@ -164,7 +169,8 @@ def load_settings(
     file_values: dict[str, Any] = {}
     if path is not None:
         try:
-            file_values = tomllib.loads(path.read_text())
+            # utf-8-sig: a byte order mark (editors on Windows put one first) is skipped.
+            file_values = tomllib.loads(path.read_text(encoding="utf-8-sig"))
             values.update(file_values)
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise SettingsError(f"{path}: {error}") from None
@@ -174,9 +180,6 @@ def load_settings(
         elif name.startswith(_PREFIX) and value != "":
             values[name.removeprefix(_PREFIX).lower()] = value
     values.update(overrides)
-    from_file = path is not None and all(
-        values.get(key) is file_values.get(key) for key in _MAPPING_TABLES
-    )
     if isinstance(values.get("write_keys"), str):
         values["write_keys"] = [key.strip() for key in values["write_keys"].split(",")]
         values["write_keys"] = [key for key in values["write_keys"] if key]
@@ -185,9 +188,13 @@ def load_settings(
             del values[key]
     try:
         return settings_from(values)
-    except _MappingSettingsError as error:
-        # The mapping tables come from the file: say which file, as TOML errors do.
-        raise SettingsError(f"{path}: {error}" if from_file else str(error)) from None
+    except SettingsError as error:
+        # A bad value the file gave: say which file, as TOML errors do.
+        at_fault = _MAPPING_TABLES if isinstance(error, _MappingSettingsError) else (error.setting,)
+        given = [key for key in at_fault if key in values]
+        if path is not None and given and all(values[key] is file_values.get(key) for key in given):
+            raise SettingsError(f"{path}: {error}", error.setting) from None
+        raise
 
 
 #: The settings holding mapping tables, which are compiled (and checked) as settings load.
@@ -202,7 +209,7 @@ def settings_from(values: Mapping[str, Any]) -> Settings:
     try:
         settings = msgspec.convert(values, Settings, strict=False, dec_hook=_secret)
     except msgspec.ValidationError as error:
-        raise SettingsError(_describe(error)) from None
+        raise SettingsError(*_describe(error)) from None
     try:
         settings.mapping_options  # noqa: B018 - compiled now, so a bad mapping fails the load
     except MappingError as error:
@@ -239,22 +246,24 @@ def _credential(value: str) -> str:
     return value
 
 
-def _describe(error: msgspec.ValidationError) -> str:
+def _describe(error: msgspec.ValidationError) -> tuple[str, str | None]:
+    """The message for `error`, and the setting at fault."""
     # msgspec says "... - at `$.max_metadata_keys`"; lead with the setting's name instead, and
     # never echo a secret's value.
     text = str(error)
     if text.startswith("Object contains unknown field `"):
-        return f"{text.split('`')[1]}: not a setting"
+        unknown = text.split("`")[1]
+        return f"{unknown}: not a setting", unknown
     message, _, where = text.rpartition(" - at `$.")
     name = where.rstrip("`").split("[")[0].split(".")[0]
     if not message:
-        return text
+        return text, None
     if name in _SECRETS:
         # Only this module's own messages: they never hold the value.
         problem = message if message in (_CONTROL_CHARACTER, _EMPTY) else "must be a string"
-        return f"{where.rstrip('`')}: {problem}"
+        return f"{where.rstrip('`')}: {problem}", name
     choices = get_args(get_type_hints(Settings).get(name))
     if message.startswith("Invalid enum value") and all(isinstance(c, str) for c in choices):
         value = message.removeprefix("Invalid enum value ")
-        return f"{name}: {value} is not one of {', '.join(choices)}"
-    return f"{name}: {message}"
+        return f"{name}: {value} is not one of {', '.join(choices)}", name
+    return f"{name}: {message}", name

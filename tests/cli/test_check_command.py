@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from intercom_destination.cli import main
+from intercom_destination.delivery.connection import NO_INTERCOM
 
 TOKEN = "dG9rOmNoZWNrLWNvbW1hbmQ="
 StartSandbox = Callable[..., AbstractContextManager[str]]
@@ -140,3 +141,8 @@ def test_no_token_is_a_clear_error_before_any_request(sandbox: str) -> None:
     assert result.exit_code == 1
     assert "no Intercom access token: set INTERCOM_ACCESS_TOKEN" in result.stderr
     assert httpx.get(f"{sandbox}/_sandbox/calls").json()["counts"] == {}
+
+
+def test_the_no_token_hint_names_the_sandbox_commands_own_address() -> None:
+    sandbox_port = next(p.default for p in main.commands["sandbox"].params if p.name == "port")
+    assert NO_INTERCOM.endswith(f"INTERCOM_API_URL=http://127.0.0.1:{sandbox_port}")

@@ -22,14 +22,14 @@ def test_delete_suppress_then_list_and_remove_the_suppression(sandbox: str, tmp_
 
     preview = run(env, "delete", "--file", str(people), "--dry-run")
     assert preview.exit_code == 0, preview.output
-    assert preview.stdout.startswith("userId u1: 1 stored events; Intercom contacts: ")
+    assert preview.stdout.startswith("userId u1: 1 stored event; Intercom contacts: ")
     assert "anonymousId a-never-seen: 0 stored events; Intercom contacts: none" in preview.stdout
 
     deleted = run(env, "delete", "--file", str(people), "--suppress")
 
     assert deleted.exit_code == 0, deleted.output
     assert deleted.stdout.splitlines()[-1] == (
-        "deletion 1 done: 2 of 2 people deleted: 1 stored events and 1 Intercom contacts; "
+        "deletion 1 done: 2 of 2 people deleted: 1 stored event and 1 Intercom contact; "
         "their future events are refused"
     )
     contacts = httpx.get(f"{sandbox}/_sandbox/state").json()["contacts"]
@@ -61,6 +61,28 @@ def test_a_bad_line_of_the_file_is_named(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert f"{people}: line 2: userId: an id must be a non-empty string" in result.stderr
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_line(tmp_path: Path) -> None:
+    people = tmp_path / "people.jsonl"
+    people.write_text('{"userId": 7}\n', encoding="utf-8-sig")
+
+    result = run(environment(tmp_path / "store.db", None), "delete", "--file", str(people))
+
+    assert result.exit_code == 2
+    assert f"{people}: line 1: userId: an id must be a non-empty string" in result.stderr
+
+
+def test_a_dry_run_that_cannot_ask_intercom_says_so(tmp_path: Path) -> None:
+    env = environment(tmp_path / "store.db", "ftp://127.0.0.1:1")
+
+    result = run(env, "delete", "--user-id", "u1", "--dry-run")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: cannot look up the people's Intercom contacts: "
+        "GET /contacts/find_by_external_id/u1: UnsupportedProtocol"
+    )
 
 
 def test_delete_needs_someone(tmp_path: Path) -> None:

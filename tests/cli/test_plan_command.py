@@ -94,12 +94,22 @@ def test_a_json_array_and_a_settings_file(tmp_path: Path) -> None:
     assert documents[0]["operations"][0]["body"]["event_name"] == "Viewed Home Page"
 
 
+def test_a_file_that_starts_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "track", "userId": "u1", "event": "E"}\n', encoding="utf-8-sig")
+    code, documents, _ = run([str(events)])
+    assert code == 0
+    assert documents[0]["operations"][0]["body"]["event_name"] == "E"
+
+
 def test_a_bad_settings_file_is_a_usage_error(tmp_path: Path) -> None:
     settings = tmp_path / "settings.toml"
     settings.write_text('nested = "explode"\n')
     result = CliRunner().invoke(main, ["plan", str(EXAMPLES), "--config", str(settings)])
     assert result.exit_code == 2
-    assert "settings: nested: 'explode' is not one of drop, flatten, stringify" in result.stderr
+    assert f"settings: {settings}: nested: 'explode' is not one of drop, flatten, stringify" in (
+        result.stderr
+    )
 
 
 @pytest.mark.slow

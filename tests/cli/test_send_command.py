@@ -121,7 +121,7 @@ def test_without_a_token_or_a_sandbox_send_says_how_to_give_one_and_stores_nothi
     assert result.exit_code == 1
     message = result.stderr
     assert "INTERCOM_ACCESS_TOKEN" in message
-    assert "INTERCOM_API_URL=http://127.0.0.1:8089" in message
+    assert "INTERCOM_API_URL=http://127.0.0.1:8090" in message
     assert "intercom-destination sandbox" in message
     assert not (tmp_path / "store.db").exists()
     assert run(env, "worker").stderr == message

@@ -108,3 +108,12 @@ async def test_without_intercom_deletions_say_what_they_need(connect: Connect) -
         )
     assert answer.status_code == 503
     assert "INTERCOM_ACCESS_TOKEN" in answer.json()["error"]
+
+
+async def test_without_intercom_a_forged_deletion_is_still_refused_as_forged(
+    connect: Connect,
+) -> None:
+    async with connect() as client:
+        forged = await client.post("/api/deletions", json={"userIds": [ADA]})
+    assert forged.status_code == 403
+    assert "CSRF" in forged.json()["error"]

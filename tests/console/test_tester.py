@@ -5,10 +5,12 @@ from __future__ import annotations
 import html
 import json
 
+import httpx
 import pytest
 
 from intercom_destination.settings import Settings
 from intercom_destination.store import Store
+from intercom_destination.store.suppression import id_hash
 from tests.console.conftest import NOW, Connect, csrf_of
 
 pytestmark = pytest.mark.anyio
@@ -75,19 +77,36 @@ async def test_an_invalid_event_is_named_with_its_field(
     assert api.json()["error"].startswith(problem)
 
 
-async def test_sending_stores_the_event_for_delivery(store: Store, connect: Connect) -> None:
+async def send_twice(connect: Connect) -> tuple[httpx.Response, httpx.Response]:
+    """TRACK sent from the tester's page, then again through the API."""
     async with connect() as client:
         token = csrf_of((await client.get("/tester")).text)
         page = await client.post("/tester", data={"csrf": token, "event": TRACK, "action": "send"})
         again = await client.post(
             "/api/tester/send", json={"event": TRACK}, headers={"X-CSRF-Token": token}
         )
+    return page, again
+
+
+async def test_sending_stores_the_event_for_delivery(store: Store, connect: Connect) -> None:
+    page, again = await send_twice(connect)
     assert "Sent <code>t-1</code>" in page.text
     assert 'href="/events/t-1"' in page.text
-    assert again.json() == {"message_id": "t-1", "accepted": False}
+    assert again.json() == {"message_id": "t-1", "accepted": False, "suppressed": False}
     [lease] = await store.lease("w", 10, 30, NOW)
     assert lease.event.message_id == "t-1"
     assert lease.event.lane == "u1"
+
+
+async def test_a_suppressed_persons_event_is_refused_not_stored(
+    store: Store, connect: Connect
+) -> None:
+    await store.suppress([id_hash(await store.salt(), "userId", "u1")], now=NOW)
+    page, api = await send_twice(connect)
+    assert "Not sent: its userId or anonymousId is suppressed" in page.text
+    assert 'href="/events/t-1"' not in page.text
+    assert api.json() == {"message_id": "t-1", "accepted": False, "suppressed": True}
+    assert await store.lease("w", 10, 30, NOW) == []
 
 
 async def test_the_api_takes_the_event_as_an_object_or_its_text(connect: Connect) -> None:

@@ -20,10 +20,19 @@ def test_ids_and_a_files_lines_name_each_person_once_in_order() -> None:
     ]
 
 
+def test_an_id_as_a_json_string_is_the_id_without_its_quotes() -> None:
+    assert subjects_of([], [], ['"u1"\n', '"u\\"2"']) == [
+        Subject("userId", "u1"),
+        Subject("userId", 'u"2'),
+    ]
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
         ("{not json", "line 2: not JSON"),
+        ('"u1', "line 2: not JSON"),
+        ('""', "line 2: userId: an id must be a non-empty string"),
         ('{"userId": "u1"', "line 2: not JSON"),
         ('{"userId": "u1", "anonymousId": "a1"}', 'line 2: give one of "userId" or "anonymousId"'),
         ('{"email": "a@example.com"}', 'line 2: give one of "userId" or "anonymousId"'),

@@ -65,7 +65,7 @@ def test_a_person_deleted_while_serve_runs_is_gone_and_refused_from_then_on(
         )
 
         assert deleted.returncode == 0, deleted.stderr
-        assert "deletion 1 done: 1 of 1 person deleted: 1 stored events and 1 Intercom" in (
+        assert "deletion 1 done: 1 of 1 person deleted: 1 stored event and 1 Intercom" in (
             deleted.stdout
         )
         assert external_ids() == {BOB}

@@ -33,13 +33,13 @@ async def delete(
                 subject = preview.subject
                 linked = f", linked anonymousIds {', '.join(preview.linked)}" * bool(preview.linked)
                 contacts = ", ".join(preview.contacts) or "none"
+                events = _counted(preview.events, "stored event")
                 echo(
-                    f"{subject.kind} {subject.id}: {preview.events} stored events{linked}; "
-                    f"Intercom contacts: {contacts}"
+                    f"{subject.kind} {subject.id}: {events}{linked}; Intercom contacts: {contacts}"
                 )
             return None
         request = await deletions.request(subjects, suppress=suppress)
-        echo(f"deletion {request.id}: {len(subjects)} {_people(len(subjects))} to delete")
+        echo(f"deletion {request.id}: {_counted(len(subjects), 'person', 'people')} to delete")
         return await deletions.run(
             request,
             lambda progress: echo(
@@ -65,8 +65,9 @@ async def resume(settings: Settings, *, echo: Echo) -> list[Deletion]:
 def summary(deletion: Deletion) -> str:
     """One line on how a request ended."""
     counts = (
-        f"{deletion.done} of {len(deletion.hashes)} {_people(len(deletion.hashes))} deleted: "
-        f"{deletion.events} stored events and {deletion.contacts} Intercom contacts"
+        f"{deletion.done} of {_counted(len(deletion.hashes), 'person', 'people')} deleted: "
+        f"{_counted(deletion.events, 'stored event')} and "
+        f"{_counted(deletion.contacts, 'Intercom contact')}"
     )
     if deletion.state == "failed":
         return (
@@ -98,8 +99,9 @@ async def remove_suppression(settings: Settings, value: str) -> bool:
     return any(removed)
 
 
-def _people(count: int) -> str:
-    return "person" if count == 1 else "people"
+def _counted(count: int, one: str, many: str | None = None) -> str:
+    """`count` and what it counts: "1 stored event", "2 stored events"."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 async def list_deletions(settings: Settings, echo: Echo) -> int:

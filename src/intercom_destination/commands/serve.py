@@ -57,13 +57,15 @@ async def run_serve(
     port), unless it is None."""
     sock, url = bind(host, port)
     console_listener = _console_listener(*console) if console is not None else None
-    async with _intercom(settings, echo) as settings:
-        store = await open_store(
-            settings.database_url,
-            trace_retention=settings.trace_retention,
-            trace_rows=settings.trace_rows,
-        )
-        try:
+    # Opened first: a store that cannot be opened fails before anything starts (the
+    # sandbox would save its workspace beside a store that is not there).
+    store = await open_store(
+        settings.database_url,
+        trace_retention=settings.trace_retention,
+        trace_rows=settings.trace_rows,
+    )
+    try:
+        async with _intercom(settings, echo) as settings:
             registry = new_registry()
             metrics = DeliveryMetrics(registry)
             app = create_app(settings, store, registry=registry)
@@ -82,8 +84,8 @@ async def run_serve(
                 finally:
                     stop.set()
                     await delivering
-        finally:
-            await store.close()
+    finally:
+        await store.close()
     log.info("stopped: requests answered, events in flight delivered, store closed")
 
 

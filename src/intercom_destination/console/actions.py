@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from starlette.datastructures import ImmutableMultiDict
@@ -82,8 +82,24 @@ def try_event(console: Console, event: Event | InvalidEvent) -> Tried:
     return dry_run(event, console.mapping)
 
 
-async def send_event(console: Console, event: Event) -> bool:
-    """Store `event` as ingest stores what it accepts, for delivery; False when the store
-    holds its messageId already (a duplicate, not stored again)."""
+#: What became of an event the tester sent: stored for delivery, a duplicate of one the store
+#: holds (not stored again), or refused as ingest refuses a suppressed person's events.
+Sent = Literal["accepted", "duplicate", "suppressed"]
+
+
+async def send_event(console: Console, event: Event) -> Sent:
+    """Store `event` as ingest stores what it accepts, for delivery."""
+    suppressed = await console.suppressions.current()
+    if suppressed.refuses(event.user_id, event.anonymous_id):
+        return "suppressed"
     [enqueued] = await console.store.enqueue([new_event(event, console.clock())])
-    return enqueued is Enqueued.ACCEPTED
+    return "accepted" if enqueued is Enqueued.ACCEPTED else "duplicate"
+
+
+def sent_answer(event: Event, sent: Sent) -> dict[str, Any]:
+    """What the tester says of a sent event, in its page and its API."""
+    return {
+        "message_id": event.message_id,
+        "accepted": sent == "accepted",
+        "suppressed": sent == "suppressed",
+    }

@@ -81,8 +81,7 @@ async def tester_send(request: Request) -> Response:
     event = actions.pasted_event(console, await posted(request, console.csrf))
     if isinstance(event, InvalidEvent):
         return _json({"error": str(event)}, status_code=400)
-    accepted = await actions.send_event(console, event)
-    return _json({"message_id": event.message_id, "accepted": accepted})
+    return _json(actions.sent_answer(event, await actions.send_event(console, event)))
 
 
 routes = [

@@ -11,6 +11,7 @@ from intercom_destination.console.guard import CsrfToken
 from intercom_destination.mapping import MappingOptions
 from intercom_destination.settings import Settings
 from intercom_destination.store import Store
+from intercom_destination.store.suppression import SuppressionList
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class Console:
     def mapping(self) -> MappingOptions:
         """What the tester plans with, read from the settings once."""
         return self.settings.mapping_options
+
+    @functools.cached_property
+    def suppressions(self) -> SuppressionList:
+        """The people whose events the tester refuses, as ingest refuses them."""
+        return SuppressionList(self.store)
 
     @staticmethod
     def new_message_id() -> str:

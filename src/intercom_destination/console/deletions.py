@@ -95,8 +95,8 @@ def _json(document: Any, status_code: int = 200) -> Response:
 
 async def request_deletion(request: Request) -> Response:
     """`{"userIds": [...], "anonymousIds": [...], "suppress": false}`: 202 with the request."""
-    running = _running(request)
     fields = await posted(request, console_of(request).csrf)
+    running = _running(request)
     try:
         subjects = subjects_from_document(dict(fields))
     except BadSubjects as error:

@@ -173,8 +173,7 @@ async def tester_post(request: Request) -> Response:
     tried = actions.try_event(console, event)
     sent = None
     if fields.get("action") == "send" and not isinstance(event, InvalidEvent):
-        accepted = await actions.send_event(console, event)
-        sent = {"message_id": event.message_id, "accepted": accepted}
+        sent = actions.sent_answer(event, await actions.send_event(console, event))
     status = 400 if tried.error else 200
     return render(
         request, "tester.html", status, text=fields.get("event", ""), tried=tried, sent=sent

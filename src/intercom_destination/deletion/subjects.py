@@ -23,8 +23,9 @@ def subjects_of(
 ) -> list[Subject]:
     """The people named by ids and a file's `lines`, each once, in the order given.
 
-    A line is a userId, or a JSON object with a `userId` or an `anonymousId`; blank lines are
-    skipped. A bad line raises BadSubjects naming its number.
+    A line is a userId, bare or as a JSON string (what `jq .userId` prints), or a JSON object
+    with a `userId` or an `anonymousId`; blank lines are skipped. A bad line raises
+    BadSubjects naming its number.
     """
     subjects = [Subject("userId", _id("--user-id", value)) for value in user_ids]
     subjects += [Subject("anonymousId", _id("--anonymous-id", value)) for value in anonymous_ids]
@@ -53,12 +54,15 @@ def subjects_from_document(document: Mapping[str, Any]) -> list[Subject]:
 
 
 def _line_subject(text: str) -> Subject:
-    if not text.startswith("{"):
+    if not text.startswith(("{", '"')):
         return Subject("userId", text)
     try:
         document = msgspec.json.decode(text)
     except msgspec.DecodeError as error:
         raise BadSubjects(f"not JSON: {error}") from None
+    if isinstance(document, str):
+        # Taken bare, the quotes would be part of the id, which then names no one.
+        return Subject("userId", _id("userId", document))
     if not isinstance(document, dict):
         raise BadSubjects("not a JSON object")
     named = [(key, kind) for key, kind in _LINE_KEYS.items() if document.get(key) is not None]

@@ -18,7 +18,7 @@ SANDBOX_TOKEN = "intercom-destination-sandbox"
 NO_INTERCOM = (
     "no Intercom access token: set INTERCOM_ACCESS_TOKEN (or access_token in the settings "
     "file) to deliver to your workspace, or try it on a local Intercom: run "
-    "`intercom-destination sandbox` and set INTERCOM_API_URL=http://127.0.0.1:8089"
+    "`intercom-destination sandbox` and set INTERCOM_API_URL=http://127.0.0.1:8090"
 )
 
 
