@@ -79,3 +79,19 @@ async def test_refused_event_names_and_dropped_attributes_are_counted(sandbox: s
         [attempt] = story.traces
         [refusal] = attempt.trace.refusals
         assert refusal.reason.startswith("event 'Event 1' was not sent")
+
+
+async def test_a_parked_event_says_in_words_what_it_waits_for(sandbox: str) -> None:
+    async with harness(sandbox) as h:
+        await h.deliver({**track("nobody", "Signed Up", 1), "messageId": "waits-1"})
+
+        story = await story_of(h, "waits-1")
+
+        assert story.state == "parked"
+        assert story.waits is not None
+        assert story.waits.waiting_for == "contact:nobody"
+        [row] = story.outcomes
+        assert row.outcome == "parked"
+        assert row.reason is not None
+        assert "'nobody'" in row.reason
+        assert "waiting for their identify" in row.reason

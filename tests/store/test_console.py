@@ -173,7 +173,10 @@ async def test_a_run_finished_together_keeps_each_events_outcome_trace_and_refus
 async def test_the_story_says_what_an_event_waits_for(store: Store) -> None:
     await store.enqueue([tracked("m1", "u1"), tracked("m2", "u2"), tracked("m3", "u3")])
     leases = {lease.lane: lease for lease in await store.lease("w", 3, 30, NOW)}
-    await store.park(leases["u1"], "contact:u1", NOW + 600, now=NOW, trace=a_trace())
+    waiting = "Intercom does not know user 'u1' yet: waiting for their identify"
+    await store.park(
+        leases["u1"], "contact:u1", NOW + 600, now=NOW, trace=a_trace(), reason=waiting
+    )
     await store.retry(leases["u2"], NOW + 60, "timeout", now=NOW)
 
     parked, retried, leased = [await store.story(m) for m in ("m1", "m2", "m3")]
@@ -182,6 +185,7 @@ async def test_the_story_says_what_an_event_waits_for(store: Store) -> None:
     assert parked.waits is not None
     assert parked.state == "parked"
     assert (parked.waits.waiting_for, parked.waits.until) == ("contact:u1", NOW + 600)
+    assert [(row.outcome, row.reason) for row in parked.outcomes] == [("parked", waiting)]
     assert retried is not None
     assert retried.waits is not None
     assert (retried.state, retried.waits.retry_at, retried.waits.leased_by) == (

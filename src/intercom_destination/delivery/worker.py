@@ -377,6 +377,7 @@ class Worker:
                     now=now,
                     calls=outcome.calls,
                     trace=trace,
+                    reason=outcome.reason,
                 )
             case Dead():
                 log.warning("event %s is dead: %s", lease.event.message_id, outcome.reason)

@@ -177,11 +177,13 @@ class Lanes(Protocol):
         now: float,
         calls: int = 0,
         trace: Trace | None = None,
+        reason: str | None = None,
     ) -> None:
         """Set the head aside until `waiting_for` happens; the lane goes on with its next event.
 
-        `waiting_for` is a key the executor chooses (say `external_id:42`, the contact the
-        event needs). `unpark` puts the event back; past `until`, `expired_parked` lists it.
+        `waiting_for` is a key the executor chooses (say `contact:42`, the contact the event
+        needs); `reason`, what it waits for in words, is the outcome log row's reason (the
+        key when None). `unpark` puts the event back; past `until`, `expired_parked` lists it.
         """
 
     @abc.abstractmethod

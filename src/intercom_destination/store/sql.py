@@ -121,6 +121,7 @@ class LanesModule(Protocol[_C_contra]):
         calls: int,
         trace: Trace | None,
         keep_traces: bool,
+        reason: str,
     ) -> MaybeAwaitable[None]: ...
 
     def unpark(
@@ -285,6 +286,7 @@ class SQLStore(SQLConsole, Store, Generic[C]):
         now: float,
         calls: int = 0,
         trace: Trace | None = None,
+        reason: str | None = None,
     ) -> None:
         await self._in_lanes(
             partial(
@@ -294,6 +296,7 @@ class SQLStore(SQLConsole, Store, Generic[C]):
                 until=until,
                 now=now,
                 calls=calls,
+                reason=reason or waiting_for,
                 **self._traced(trace),
             )
         )

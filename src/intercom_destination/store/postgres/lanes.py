@@ -331,21 +331,23 @@ async def park(
     calls: int,
     trace: Trace | None,
     keep_traces: bool,
+    reason: str,
 ) -> None:
     await _release(
         connection,
         lease,
-        f"UPDATE events SET state = {PARKED}, waiting_for = %(reason)s, until = %(until)s,"
-        " not_before = 0 WHERE id = %(id)s",
+        f"UPDATE events SET state = {PARKED}, waiting_for = %(waiting_for)s,"
+        " until = %(until)s, not_before = 0 WHERE id = %(id)s",
         record(
             lease.event,
             "parked",
-            waiting_for,
+            reason,
             now=now,
             calls=calls,
             trace=trace,
             keep_traces=keep_traces,
         ),
+        waiting_for=waiting_for,
         until=until,
     )
 

@@ -244,6 +244,7 @@ def park(
     calls: int,
     trace: Trace | None,
     keep_traces: bool,
+    reason: str,
 ) -> None:
     _check(connection, lease)
     connection.execute(
@@ -252,7 +253,7 @@ def park(
         (waiting_for, until, lease.event.id),
     )
     _release(connection, lease.lane, now)
-    log(connection, lease.event, "parked", waiting_for, now, calls, trace, keep_traces)
+    log(connection, lease.event, "parked", reason, now, calls, trace, keep_traces)
 
 
 def unpark(
