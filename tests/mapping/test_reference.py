@@ -1,5 +1,5 @@
-"""docs/mapping.md shows the actions' tables as they are, and its worked examples do what it
-says; the reserved traits come from the tables."""
+"""docs/mapping.md shows the actions' tables as they are, and its worked examples (which the
+README shows too) do what it says; the reserved traits come from the tables."""
 
 import re
 import tomllib
@@ -12,7 +12,9 @@ from intercom_destination.mapping.identify import RESERVED_TRAITS
 from intercom_destination.mapping.reference import markdown_tables
 from tests.mapping.cases import operations, outcome
 
-DOC = (Path(__file__).parents[2] / "docs" / "mapping.md").read_text()
+ROOT = Path(__file__).parents[2]
+DOC = (ROOT / "docs" / "mapping.md").read_text()
+README = (ROOT / "README.md").read_text()
 
 
 def test_the_doc_holds_the_tables_the_actions_declare() -> None:
@@ -38,9 +40,16 @@ def test_the_reserved_traits_are_the_ones_the_default_fields_read() -> None:
     assert COMPANY_RESERVED == COMPANY_TRAITS_BEFORE
 
 
+def toml_blocks(text: str) -> list[dict[str, Any]]:
+    return [tomllib.loads(block) for block in re.findall(r"```toml\n(.*?)```", text, re.S)]
+
+
 def examples() -> list[dict[str, Any]]:
-    section = DOC.split("### Two worked examples")[1].split("\n## ")[0]
-    return [tomllib.loads(block) for block in re.findall(r"```toml\n(.*?)```", section, re.S)]
+    return toml_blocks(DOC.split("### Two worked examples")[1].split("\n## ")[0])
+
+
+def test_the_readme_shows_the_worked_examples() -> None:
+    assert toml_blocks(README) == examples()
 
 
 def test_the_first_worked_example() -> None:
