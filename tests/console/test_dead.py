@@ -142,6 +142,23 @@ async def test_reasons_differing_in_a_quoted_id_show_as_one_group_with_a_sample(
     assert "the identify of user &#39;d1&#39; never came" in page
 
 
+async def test_replaying_a_group_through_the_api_takes_every_reason_of_its_shape(
+    store: Store, connect: Connect
+) -> None:
+    await make_dead(store, "a1", reason="the identify of user 'd1' never came")
+    await make_dead(store, "a2", reason="the identify of user 'd2' never came")
+    kept = await make_dead(store, "b1", reason="404 user 'd3' not found")
+    async with connect() as client:
+        token = (await client.get("/api/csrf")).json()["token"]
+        answer = await client.post(
+            "/api/dead/replay",
+            json={"shape": "the identify of user '…' never came"},
+            headers={"X-CSRF-Token": token},
+        )
+    assert answer.json() == {"replayed": 2}
+    assert [letter.event.id for letter in await store.dead_letters()] == kept
+
+
 async def test_replaying_a_group_takes_only_its_reason(store: Store, connect: Connect) -> None:
     await make_dead(store, "a1", "a2", reason="500 Internal Server Error")
     kept = await make_dead(store, "b1", reason="400 parameter_invalid: email")
