@@ -88,9 +88,9 @@ async def test_the_api_lists_in_pages_and_replays_by_id(store: Store, connect: C
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        ({}, "id: name dead letters by id, or by reason, or give all"),
-        ({"all": True, "id": [1]}, "id: name dead letters by id, or by reason, or give all"),
-        ({"reason": 5}, "reason: must be a dead letter's reason, a string"),
+        ({}, "id: name dead letters by id, or by reason shape, or give all"),
+        ({"all": True, "id": [1]}, "id: name dead letters by id, or by reason shape, or give all"),
+        ({"shape": 5}, "shape: must be a dead-letter group's shape, a string"),
         ({"id": ["one"]}, "id: each must be a dead letter's id, a number"),
     ],
 )
@@ -117,11 +117,46 @@ async def test_the_page_groups_dead_letters_by_reason(store: Store, connect: Con
     async with connect() as client:
         page = (await client.get("/dead")).text
         api = (await client.get("/api/dead")).json()
-    groups = [(group["count"], group["reason"]) for group in api["groups"]]
+    groups = [(group["count"], group["shape"]) for group in api["groups"]]
     assert groups == [(3, "500 Internal Server Error"), (1, "400 parameter_invalid: email")]
     assert api["groups"][0]["sample_message_id"] == "a1"
     assert "Replay group" in page
-    assert 'name="reason" value="500 Internal Server Error"' in page
+    assert 'name="shape" value="500 Internal Server Error"' in page
+
+
+async def test_reasons_differing_in_a_quoted_id_show_as_one_group_with_a_sample(
+    store: Store, connect: Connect
+) -> None:
+    await make_dead(store, "a1", reason="the identify of user 'd1' never came")
+    await make_dead(store, "a2", reason="the identify of user 'd2' never came")
+    async with connect() as client:
+        page = (await client.get("/dead")).text
+        api = (await client.get("/api/dead")).json()
+    [group] = api["groups"]
+    assert (group["count"], group["shape"]) == (2, "the identify of user '…' never came")
+    assert (group["sample_message_id"], group["sample_reason"]) == (
+        "a1",
+        "the identify of user 'd1' never came",
+    )
+    assert 'name="shape" value="the identify of user &#39;…&#39; never came"' in page
+    assert "the identify of user &#39;d1&#39; never came" in page
+
+
+async def test_replaying_a_group_through_the_api_takes_every_reason_of_its_shape(
+    store: Store, connect: Connect
+) -> None:
+    await make_dead(store, "a1", reason="the identify of user 'd1' never came")
+    await make_dead(store, "a2", reason="the identify of user 'd2' never came")
+    kept = await make_dead(store, "b1", reason="404 user 'd3' not found")
+    async with connect() as client:
+        token = (await client.get("/api/csrf")).json()["token"]
+        answer = await client.post(
+            "/api/dead/replay",
+            json={"shape": "the identify of user '…' never came"},
+            headers={"X-CSRF-Token": token},
+        )
+    assert answer.json() == {"replayed": 2}
+    assert [letter.event.id for letter in await store.dead_letters()] == kept
 
 
 async def test_replaying_a_group_takes_only_its_reason(store: Store, connect: Connect) -> None:
@@ -131,7 +166,7 @@ async def test_replaying_a_group_takes_only_its_reason(store: Store, connect: Co
         token = csrf_of((await client.get("/dead")).text)
         answer = await client.post(
             "/dead/replay",
-            data={"csrf": token, "reason": "500 Internal Server Error", "confirmed": "1"},
+            data={"csrf": token, "shape": "500 Internal Server Error", "confirmed": "1"},
             follow_redirects=True,
         )
     assert "Replayed 2 dead letters." in answer.text
@@ -145,7 +180,7 @@ async def test_purging_a_group_through_the_api(store: Store, connect: Connect) -
         token = (await client.get("/api/csrf")).json()["token"]
         answer = await client.post(
             "/api/dead/purge",
-            json={"reason": "500 Internal Server Error"},
+            json={"shape": "500 Internal Server Error"},
             headers={"X-CSRF-Token": token},
         )
     assert answer.json() == {"purged": 2}
@@ -157,7 +192,7 @@ async def test_purging_a_group_through_the_api(store: Store, connect: Connect) -
     [
         ("replay", {"id": "ID"}, "Replay dead letter ID?"),
         ("purge", {"all": "1"}, "Purge every dead letter?"),
-        ("purge", {"reason": "500"}, "Purge the dead letters that died for: 500?"),
+        ("purge", {"shape": "500"}, "Purge the dead letters that died for: 500?"),
     ],
 )
 async def test_without_the_script_a_page_asks_first(

@@ -247,18 +247,47 @@ async def test_dead_letters_group_by_reason_and_replay_or_purge_a_group(store: S
 
     groups = await store.dead_groups()
 
-    assert [(g.reason, g.count, g.first_died, g.last_died) for g in groups] == [
+    assert [(g.shape, g.count, g.first_died, g.last_died) for g in groups] == [
         ("400 bad email", 3, NOW + 1, NOW + 1),
         ("event name budget full", 2, NOW + 2, NOW + 2),
     ]
     assert groups[0].sample_message_id == "m0"
+    assert groups[0].sample_reason == "400 bad email"
     dead = await store.dead_letter(groups[0].sample_id)
     assert dead is not None
     assert dead.event.message_id == "m0"
-    assert await store.replay_reason("400 bad email", now=NOW + 3) == 3
-    assert await store.purge_reason("event name budget full") == 2
+    assert await store.replay_shape("400 bad email", now=NOW + 3) == 3
+    assert await store.purge_shape("event name budget full") == 2
     assert await store.dead_groups() == []
     assert (await store.status(NOW + 3)).backlog == 3
+
+
+def never_came(user_id: str) -> str:
+    return f"waited until the wait_timeout for the identify of user {user_id!r}, which never came"
+
+
+async def test_reasons_differing_only_in_a_quoted_value_form_one_group(store: Store) -> None:
+    users = ["d1", "d2", "o'brien", "d4", "d5"]
+    await store.enqueue([tracked(f"m{i}", user) for i, user in enumerate(users)])
+    leases = {lease.lane: lease for lease in await store.lease("w", 5, 30, NOW)}
+    for at, user in enumerate(users[:4]):
+        await store.dead(leases[user], never_came(user), now=NOW + at)
+    await store.dead(leases["d5"], "404 user 'd5' not found", now=NOW + 9)
+
+    groups = await store.dead_groups()
+
+    shape = "waited until the wait_timeout for the identify of user '…', which never came"
+    assert [(g.shape, g.count, g.first_died, g.last_died) for g in groups] == [
+        (shape, 4, NOW, NOW + 3),
+        ("404 user '…' not found", 1, NOW + 9, NOW + 9),
+    ]
+    assert (groups[0].sample_message_id, groups[0].sample_reason) == ("m0", never_came("d1"))
+    assert await store.replay_shape(shape, now=NOW + 10) == 4
+    assert [g.shape for g in await store.dead_groups()] == ["404 user '…' not found"]
+    assert await store.replay_shape(never_came("d5"), now=NOW + 10) == 0
+    assert await store.purge_shape("404 user '…' not found") == 1
+    assert await store.dead_groups() == []
+    assert (await store.status(NOW + 10)).backlog == 4
 
 
 async def test_the_overview_counts_by_minute_type_and_outcome(store: Store) -> None:

@@ -16,26 +16,26 @@ from intercom_destination.store import Enqueued, new_event
 
 
 class Chosen(msgspec.Struct, frozen=True):
-    """The dead letters a replay or purge names: by id, by reason (a group), or all."""
+    """The dead letters a replay or purge names: by id, by reason shape (a group), or all."""
 
     ids: list[int] | None = None
-    reason: str | None = None
+    shape: str | None = None
 
 
 def chosen_dead_letters(fields: ImmutableMultiDict[str, Any]) -> Chosen:
-    """`id` (repeated in a form, a list in JSON), `reason`, or `all`: exactly one of them;
+    """`id` (repeated in a form, a list in JSON), `shape`, or `all`: exactly one of them;
     a 400 naming the field otherwise."""
     everything = fields.get("all") in (True, "1", "true", "on")
     given = fields.getlist("id")
     if len(given) == 1 and isinstance(given[0], list):
         given = given[0]
-    reason = fields.get("reason")
-    if sum((everything, bool(given), reason is not None)) != 1:
-        raise HTTPException(400, "id: name dead letters by id, or by reason, or give all")
-    if reason is not None:
-        if not isinstance(reason, str):
-            raise HTTPException(400, "reason: must be a dead letter's reason, a string")
-        return Chosen(reason=reason)
+    shape = fields.get("shape")
+    if sum((everything, bool(given), shape is not None)) != 1:
+        raise HTTPException(400, "id: name dead letters by id, or by reason shape, or give all")
+    if shape is not None:
+        if not isinstance(shape, str):
+            raise HTTPException(400, "shape: must be a dead-letter group's shape, a string")
+        return Chosen(shape=shape)
     try:
         return Chosen(ids=[int(value) for value in given] if given else None)
     except (TypeError, ValueError):
@@ -46,16 +46,16 @@ async def replay(console: Console, fields: ImmutableMultiDict[str, Any]) -> int:
     """Put the dead letters `fields` name back in their lanes; how many."""
     chosen = chosen_dead_letters(fields)
     now = console.clock()
-    if chosen.reason is not None:
-        return await console.store.replay_reason(chosen.reason, now=now)
+    if chosen.shape is not None:
+        return await console.store.replay_shape(chosen.shape, now=now)
     return await console.store.replay(chosen.ids, now=now)
 
 
 async def purge(console: Console, fields: ImmutableMultiDict[str, Any]) -> int:
     """Delete the dead letters `fields` name for good; how many."""
     chosen = chosen_dead_letters(fields)
-    if chosen.reason is not None:
-        return await console.store.purge_reason(chosen.reason)
+    if chosen.shape is not None:
+        return await console.store.purge_shape(chosen.shape)
     return await console.store.purge(chosen.ids)
 
 

@@ -141,8 +141,8 @@ def _confirm(
 ) -> Response:
     """A page asking whether to go on, posting the same fields again once confirmed."""
     chosen = actions.chosen_dead_letters(fields)
-    if chosen.reason is not None:
-        which = f"the dead letters that died for: {chosen.reason}"
+    if chosen.shape is not None:
+        which = f"the dead letters that died for: {chosen.shape}"
     elif chosen.ids is not None:
         which = "dead letter" + ("s " if len(chosen.ids) > 1 else " ")
         which += ", ".join(str(i) for i in chosen.ids)

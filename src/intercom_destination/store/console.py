@@ -163,10 +163,13 @@ class Story(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeadGroup(msgspec.Struct, frozen=True, kw_only=True):
-    reason: str
+    """Dead letters whose reasons have the same shape (`shapes.reason_shape`)."""
+
+    shape: str
     count: int
     first_died: float
     last_died: float
-    #: The id of the group's oldest dead letter, and its messageId.
+    #: The id of the group's oldest dead letter, its messageId and its full reason.
     sample_id: int
     sample_message_id: str
+    sample_reason: str

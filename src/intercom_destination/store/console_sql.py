@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 
@@ -38,6 +38,7 @@ from intercom_destination.store.console import (
     Waits,
 )
 from intercom_destination.store.rows import DEAD, DONE, PARKED, PENDING
+from intercom_destination.store.shapes import reason_shape
 
 FOUND_COLUMNS = (
     "id, at, message_id, lane, type, event, user_id, anonymous_id, email, outcome, reason, calls"
@@ -227,32 +228,65 @@ class SQLConsole(abc.ABC):
         )
 
     async def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
+        # Grouped by reason in SQL (over the dead-letters index), then by shape here: there
+        # are far fewer distinct reasons than dead letters.
         rows = await self._read(
             "SELECT reason, count(*), min(finished_at), max(finished_at), min(id) FROM events"
-            f" WHERE state = {DEAD} GROUP BY reason ORDER BY count(*) DESC, reason LIMIT %s",
-            (limit,),
+            f" WHERE state = {DEAD} GROUP BY reason",
+            (),
         )
-        if not rows:
+        shapes: dict[str, _Gathered] = {}
+        for reason, count, first, last, oldest in rows:
+            shape = reason_shape(reason)
+            gathered = shapes.get(shape)
+            shapes[shape] = (
+                gathered.add(reason, int(count), first, last, oldest)
+                if gathered
+                else _Gathered(int(count), first, last, oldest, reason)
+            )
+        largest = sorted(shapes.items(), key=lambda item: (-item[1].letters, item[0]))[:limit]
+        if not largest:
             return []
         samples = dict(
             await self._read(
                 "SELECT id, message_id FROM events WHERE id IN ("
-                + ", ".join("%s" for _ in rows)
+                + ", ".join("%s" for _ in largest)
                 + ")",
-                [row[4] for row in rows],
+                [gathered.sample_id for _, gathered in largest],
             )
         )
         return [
             DeadGroup(
-                reason=reason,
-                count=int(count),
-                first_died=first,
-                last_died=last,
-                sample_id=sample,
-                sample_message_id=samples[sample],
+                shape=shape,
+                count=gathered.letters,
+                first_died=gathered.first_died,
+                last_died=gathered.last_died,
+                sample_id=gathered.sample_id,
+                sample_message_id=samples[gathered.sample_id],
+                sample_reason=gathered.sample_reason,
             )
-            for reason, count, first, last, sample in rows
+            for shape, gathered in largest
         ]
+
+
+class _Gathered(NamedTuple):
+    """A dead-letter group as its reasons are folded in; the sample is its oldest letter."""
+
+    letters: int
+    first_died: float
+    last_died: float
+    sample_id: int
+    sample_reason: str
+
+    def add(self, reason: str, count: int, first: float, last: float, oldest: int) -> _Gathered:
+        older = oldest < self.sample_id
+        return _Gathered(
+            self.letters + count,
+            min(self.first_died, first),
+            max(self.last_died, last),
+            oldest if older else self.sample_id,
+            reason if older else self.sample_reason,
+        )
 
 
 def found_row(row: Sequence[Any]) -> Found:

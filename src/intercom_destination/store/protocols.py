@@ -254,12 +254,12 @@ class DeadLetters(Protocol):
         """Delete dead letters (all, or those named) for good; returns how many."""
 
     @abc.abstractmethod
-    async def replay_reason(self, reason: str, *, now: float) -> int:
-        """Replay the dead letters that died for exactly `reason` (a `DeadGroup`'s)."""
+    async def replay_shape(self, shape: str, *, now: float) -> int:
+        """Replay the dead letters whose reason has the shape `shape` (a `DeadGroup`'s)."""
 
     @abc.abstractmethod
-    async def purge_reason(self, reason: str) -> int:
-        """Purge the dead letters that died for exactly `reason`."""
+    async def purge_shape(self, shape: str) -> int:
+        """Purge the dead letters whose reason has the shape `shape`."""
 
 
 class DeliveryCache(Protocol):
@@ -515,7 +515,7 @@ class Console(Protocol):
 
     @abc.abstractmethod
     async def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
-        """Dead letters grouped by reason, the largest groups first."""
+        """Dead letters grouped by the shape of their reason, the largest groups first."""
 
 
 class Store(

@@ -140,11 +140,11 @@ class LanesModule(Protocol[_C_contra]):
         self, connection: _C_contra, /, *, event_ids: Sequence[int] | None
     ) -> MaybeAwaitable[int]: ...
 
-    def replay_reason(
-        self, connection: _C_contra, /, *, reason: str, now: float
+    def replay_shape(
+        self, connection: _C_contra, /, *, shape: str, now: float
     ) -> MaybeAwaitable[int]: ...
 
-    def purge_reason(self, connection: _C_contra, /, *, reason: str) -> MaybeAwaitable[int]: ...
+    def purge_shape(self, connection: _C_contra, /, *, shape: str) -> MaybeAwaitable[int]: ...
 
 
 async def settled(result: MaybeAwaitable[T]) -> T:
@@ -319,11 +319,11 @@ class SQLStore(SQLConsole, Store, Generic[C]):
     async def purge(self, event_ids: Sequence[int] | None = None) -> int:
         return await self._in_lanes(partial(self._lanes.purge, event_ids=event_ids))
 
-    async def replay_reason(self, reason: str, *, now: float) -> int:
-        return await self._in_lanes(partial(self._lanes.replay_reason, reason=reason, now=now))
+    async def replay_shape(self, shape: str, *, now: float) -> int:
+        return await self._in_lanes(partial(self._lanes.replay_shape, shape=shape, now=now))
 
-    async def purge_reason(self, reason: str) -> int:
-        return await self._in_lanes(partial(self._lanes.purge_reason, reason=reason))
+    async def purge_shape(self, shape: str) -> int:
+        return await self._in_lanes(partial(self._lanes.purge_shape, shape=shape))
 
     async def waiting_in(self, lane: str) -> str | None:
         rows = await self._read(

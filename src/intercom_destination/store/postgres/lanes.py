@@ -47,6 +47,7 @@ from intercom_destination.store.rows import (
     PENDING,
     stored_event,
 )
+from intercom_destination.store.shapes import of_shape
 
 #: The second key of the advisory lock on one anonymousId: enqueues of the visitor's events
 #: share it, a `link` of the visitor holds it alone.
@@ -507,18 +508,20 @@ async def dead_parked(connection: Connection, event_id: int, reason: str, now: f
     return True
 
 
-async def replay_reason(connection: Connection, reason: str, now: float) -> int:
-    return await replay(connection, await _dead_of(connection, reason), now)
+async def replay_shape(connection: Connection, shape: str, now: float) -> int:
+    return await replay(connection, await _dead_of(connection, shape), now)
 
 
-async def purge_reason(connection: Connection, reason: str) -> int:
-    return await purge(connection, await _dead_of(connection, reason))
+async def purge_shape(connection: Connection, shape: str) -> int:
+    return await purge(connection, await _dead_of(connection, shape))
 
 
-async def _dead_of(connection: Connection, reason: str) -> list[int]:
-    """The ids of the dead letters that died for `reason`."""
+async def _dead_of(connection: Connection, shape: str) -> list[int]:
+    """The ids of the dead letters whose reason has the shape `shape`."""
+    distinct = await connection.execute(f"SELECT DISTINCT reason FROM events WHERE state = {DEAD}")
+    reasons = of_shape((reason for (reason,) in await distinct.fetchall()), shape)
     cursor = await connection.execute(
-        f"SELECT id FROM events WHERE state = {DEAD} AND reason = %s", (reason,)
+        f"SELECT id FROM events WHERE state = {DEAD} AND reason = ANY(%s)", (reasons,)
     )
     return [event_id for (event_id,) in await cursor.fetchall()]
 

@@ -42,6 +42,7 @@ from intercom_destination.store.rows import (
     PENDING,
     stored_event,
 )
+from intercom_destination.store.shapes import of_shape
 
 _encoder = msgspec.json.Encoder()
 
@@ -318,20 +319,24 @@ def replay(connection: sqlite3.Connection, event_ids: Sequence[int] | None, now:
     return len(rows)
 
 
-def replay_reason(connection: sqlite3.Connection, reason: str, now: float) -> int:
-    return replay(connection, _dead_of(connection, reason), now)
+def replay_shape(connection: sqlite3.Connection, shape: str, now: float) -> int:
+    return replay(connection, _dead_of(connection, shape), now)
 
 
-def purge_reason(connection: sqlite3.Connection, reason: str) -> int:
-    return purge(connection, _dead_of(connection, reason))
+def purge_shape(connection: sqlite3.Connection, shape: str) -> int:
+    return purge(connection, _dead_of(connection, shape))
 
 
-def _dead_of(connection: sqlite3.Connection, reason: str) -> list[int]:
-    """The ids of the dead letters that died for `reason`."""
+def _dead_of(connection: sqlite3.Connection, shape: str) -> list[int]:
+    """The ids of the dead letters whose reason has the shape `shape`."""
+    distinct = connection.execute(f"SELECT DISTINCT reason FROM events WHERE state = {DEAD}")
+    reasons = of_shape((reason for (reason,) in distinct), shape)
     return [
         event_id
         for (event_id,) in connection.execute(
-            f"SELECT id FROM events WHERE state = {DEAD} AND reason = ?", (reason,)
+            f"SELECT id FROM events WHERE state = {DEAD} AND reason IN"
+            f" (SELECT value FROM json_each(?))",
+            (msgspec.json.encode(reasons).decode(),),
         )
     ]
 
