@@ -194,11 +194,6 @@ class SQLStore(SQLConsole, Store, Generic[C]):
         (a writer job in SQLite, a transaction in PostgreSQL); what it returns, once its
         work is committed."""
 
-    @abc.abstractmethod
-    async def _finish_head(self, lease: Lease, finished: Finished, *, now: float) -> None:
-        """The lease's head was delivered or skipped (`finished`): it leaves the lane, with
-        its outcome, and the lease ends."""
-
     #: The SQL expression of a new lease token.
     _NEW_TOKEN: str
 
@@ -219,7 +214,7 @@ class SQLStore(SQLConsole, Store, Generic[C]):
         finished = Finished(
             event=lease.event, outcome="delivered", reason=note, calls=calls, trace=trace
         )
-        await self._finish_head(lease, finished, now=now)
+        await self.finish_many(lease, [finished], now=now)
 
     async def skipped(
         self,
@@ -233,7 +228,7 @@ class SQLStore(SQLConsole, Store, Generic[C]):
         finished = Finished(
             event=lease.event, outcome="skipped", reason=reason, calls=calls, trace=trace
         )
-        await self._finish_head(lease, finished, now=now)
+        await self.finish_many(lease, [finished], now=now)
 
     async def dead(
         self,

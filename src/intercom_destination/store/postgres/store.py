@@ -286,9 +286,6 @@ class PostgresStore(SQLStore[Connection]):
                     LeaseLost(f"the lease on lane {finishing.lease.lane!r} was lost")
                 )
 
-    async def _finish_head(self, lease: Lease, finished: Finished, *, now: float) -> None:
-        await self._finish(lanes.Finishing(lease, [finished], now))
-
     async def link(
         self, anonymous_id: str, user_id: str, *, now: float, force: bool = False
     ) -> int:

@@ -162,27 +162,6 @@ def extend(connection: sqlite3.Connection, lease: Lease, lease_for: float, now: 
     return msgspec.structs.replace(lease, expires_at=until)
 
 
-def finish(
-    connection: sqlite3.Connection,
-    lease: Lease,
-    outcome: OutcomeName,
-    reason: str | None,
-    now: float,
-    calls: int,
-    trace: Trace | None,
-    keep_traces: bool,
-) -> None:
-    """The head was delivered or skipped: keep only its identifiers, for dedup."""
-    _check(connection, lease)
-    connection.execute(
-        f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = ?,"
-        " reason = ? WHERE id = ?",
-        (now, reason, lease.event.id),
-    )
-    _release(connection, lease.lane, now)
-    log(connection, lease.event, outcome, reason, now, calls, trace, keep_traces)
-
-
 def dead(
     connection: sqlite3.Connection,
     lease: Lease,

@@ -234,19 +234,6 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
             )
         )
 
-    async def _finish_head(self, lease: Lease, finished: Finished, *, now: float) -> None:
-        await self._in_lanes(
-            partial(
-                lanes.finish,
-                lease=lease,
-                outcome=finished.outcome,
-                reason=finished.reason,
-                now=now,
-                calls=finished.calls,
-                **self._traced(finished.trace),
-            )
-        )
-
     async def link(
         self, anonymous_id: str, user_id: str, *, now: float, force: bool = False
     ) -> int:
