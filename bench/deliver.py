@@ -87,6 +87,21 @@ async def count_windows(url: str, per_window: dict[int, int], done: asyncio.Even
             previous = total
 
 
+def thread_cpu() -> Counter[str]:
+    """CPU seconds each of this process's threads has used so far, by thread name (Linux;
+    the store names its threads), so that a run can say where the sender's CPU went."""
+    used: Counter[str] = Counter()
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        used[name] += (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
 def stale_companies(
     objects: list[dict[str, Any]], companies: list[dict[str, Any]], options: MappingOptions
 ) -> int:
@@ -127,8 +142,11 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
         counter = asyncio.create_task(count_windows(url, per_window, done))
         started = time.perf_counter()
         cpu_started = time.process_time()
+        threads_started = thread_cpu()
         await worker.drain()
         cpu = time.process_time() - cpu_started
+        threads = thread_cpu()
+        threads.subtract(threads_started)
         drain_time = time.perf_counter() - started
         done.set()
         await counter
@@ -186,6 +204,11 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
         f"{cpu / max(1, delivered) * 1000:.2f} ms per delivered event (process CPU time "
         f"of the worker's process while draining; load average {os.getloadavg()[0]:.1f})"
     )
+    if threads:
+        print(
+            "  by thread: "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in threads.most_common())
+        )
     print(f"drain time: {drain_time:.1f} s for {len(objects)} events ({rate:,.0f} events/s)")
     if full:
         shares = [count / budget for _, count in full]
