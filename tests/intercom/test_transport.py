@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from intercom_destination.delivery.connection import intercom_connection
+from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.transport import (
     AiohttpTransport,
     ConnectionBroken,
@@ -17,6 +19,7 @@ from intercom_destination.intercom.transport import (
     TimedOut,
     Timeouts,
 )
+from intercom_destination.settings import Secret, Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -86,6 +89,27 @@ async def test_an_answer_carries_status_headers_and_body() -> None:
     assert (answer.status, answer.is_success) == (200, True)
     assert answer.headers["x-ratelimit-remaining"] == "7"
     assert answer.content == BODY
+
+
+async def test_the_client_sends_escaped_ids_and_params_byte_for_byte() -> None:
+    async with serving() as server:
+        settings = Settings(access_token=Secret(TOKEN), api_url=f"{server.url}/base/")
+        async with IntercomClient(intercom_connection(settings)) as client:
+            await client.find_contact_by_external_id("..")
+            await client.update_contact("a/..", {"name": "Ada"})
+            await client.get_contact("team/a b@c.io?x#y")
+            await client.get_company_by_company_id("a/b c&d")
+    assert server.request_lines() == [
+        "GET /base/contacts/find_by_external_id/%2E%2E HTTP/1.1",
+        "PUT /base/contacts/a%2F.. HTTP/1.1",
+        "GET /base/contacts/team%2Fa%20b%40c.io%3Fx%23y HTTP/1.1",
+        "GET /base/companies?company_id=a%2Fb%20c%26d HTTP/1.1",
+    ]
+    head = server.heads[1].decode().lower()
+    assert f"authorization: bearer {TOKEN}".lower() in head
+    assert "intercom-version: 2.14\r\n" in head
+    assert "content-type: application/json\r\n" in head
+    assert "user-agent: intercom-destination/" in head
 
 
 async def test_connections_are_kept_alive_between_requests() -> None:

@@ -71,6 +71,10 @@ class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
     connect: float
 
 
+#: Generous for one small JSON request; a stuck connection must not hold a lane for long.
+DEFAULT_TIMEOUTS = Timeouts(total=30.0, connect=5.0)
+#: Connections kept open at most, when nothing says how many requests run at once.
+DEFAULT_CONNECTIONS = 32
 #: Idle connections older than this are not reused: a server that closed its end first
 #: would fail the next request on it.
 KEEPALIVE = 5.0
@@ -87,7 +91,9 @@ class AiohttpTransport:
     its client on the caller's thread and sends from a loop of its own.
     """
 
-    def __init__(self, timeouts: Timeouts, *, connections: int) -> None:
+    def __init__(
+        self, timeouts: Timeouts = DEFAULT_TIMEOUTS, *, connections: int = DEFAULT_CONNECTIONS
+    ) -> None:
         self._timeouts = timeouts
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
