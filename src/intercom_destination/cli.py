@@ -609,7 +609,6 @@ def serve_command(
     if console is not None:
         _check_console_exposure(settings, console_host)
     logs.configure()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         run(run_serve(settings, host, port, console=console, echo=click.echo))
     except ConsoleUnavailable as error:

@@ -113,8 +113,8 @@ def test_an_api_url_that_is_not_http_is_named() -> None:
     result = check("ftp://127.0.0.1:8089")
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: no request to Intercom can be sent as configured (GET /me: UnsupportedProtocol: "
-        "Request URL has an unsupported protocol 'ftp://'. (check INTERCOM_API_URL))\n"
+        "Error: no request to Intercom can be sent as configured (GET /me: "
+        "NonHttpUrlClientError: ftp://127.0.0.1:8089/me (check INTERCOM_API_URL))\n"
     )
 
 
@@ -124,7 +124,7 @@ def test_an_unreachable_api_is_named(sandbox: str) -> None:
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     result = check(closed)
     assert result.exit_code == 1
-    assert f"cannot reach Intercom at {closed} (GET /me: ConnectError" in result.stderr
+    assert f"cannot reach Intercom at {closed} (GET /me: ClientConnectorError" in result.stderr
     assert TOKEN not in result.output
 
 

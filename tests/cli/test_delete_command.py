@@ -81,7 +81,7 @@ def test_a_dry_run_that_cannot_ask_intercom_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith(
         "Error: cannot look up the people's Intercom contacts: "
-        "GET /contacts/find_by_external_id/u1: UnsupportedProtocol"
+        "GET /contacts/find_by_external_id/u1: NonHttpUrlClientError"
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from intercom_destination.deletion import Deletions, open_deletions
@@ -14,6 +13,7 @@ from intercom_destination.sandbox import SandboxConfig
 from intercom_destination.sandbox import create_app as create_sandbox
 from intercom_destination.settings import Secret, Settings
 from intercom_destination.store import Store
+from tests.answers import InProcess
 from tests.console.conftest import Connect
 from tests.store.helpers import event
 from tests.waiting import until
@@ -26,7 +26,7 @@ SETTINGS = Settings(api_url="http://sandbox.test", access_token=Secret("sandbox-
 
 @pytest.fixture
 async def deletions(store: Store) -> AsyncIterator[Deletions]:
-    transport = httpx.ASGITransport(app=create_sandbox(SandboxConfig()))
+    transport = InProcess(create_sandbox(SandboxConfig()))
     async with open_deletions(SETTINGS, store, transport=transport, suppression_lag=0) as opened:
         yield opened
 

@@ -23,9 +23,11 @@ from intercom_destination.deletion import Deletions, open_deletions
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.delivery.worker import Worker
 from intercom_destination.ingest import create_app
+from intercom_destination.intercom import AiohttpTransport, Answer, Request, Transport
 from intercom_destination.settings import Settings, settings_from
 from intercom_destination.store import Deletion, Store, Subject, open_store
 from intercom_destination.store.suppression import SuppressionList
+from tests.answers import path_of, reply
 from tests.conftest import POSTGRESQL
 from tests.delivery.harness import new_events
 from tests.waiting import until
@@ -87,7 +89,7 @@ class Setup:
 async def setup(
     sandbox: str,
     database_url: str,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
     **values: str,
 ) -> AsyncIterator[Setup]:
     settings = settings_from(
@@ -187,19 +189,19 @@ async def test_a_person_intercom_does_not_know_is_deleted_without_error(
         assert (deletion.state, deletion.done, deletion.contacts) == ("done", 2, 0)
 
 
-class HeldCreation(httpx.AsyncBaseTransport):
+class HeldCreation:
     """Holds the worker's first request creating a contact until `release` is set."""
 
     def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = AiohttpTransport()
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path == "/contacts":
+    async def send(self, request: Request) -> Answer:
+        if request.method == "POST" and path_of(request) == "/contacts":
             self.holding.set()
             await self.release.wait()
-        return await self._inner.handle_async_request(request)
+        return await self._inner.send(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -236,17 +238,17 @@ async def test_a_deletion_during_delivery_leaves_no_contact_behind(
     assert ADA not in it.external_ids()
 
 
-class RefusingDeletes(httpx.AsyncBaseTransport):
+class RefusingDeletes:
     """Intercom refusing the token for every DELETE, as it does when the token lost a scope."""
 
     def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = AiohttpTransport()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def send(self, request: Request) -> Answer:
         if request.method == "DELETE":
             document = {"type": "error.list", "errors": [{"code": "unauthorized"}]}
-            return httpx.Response(401, json=document, request=request)
-        return await self._inner.handle_async_request(request)
+            return reply(401, json=document)
+        return await self._inner.send(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

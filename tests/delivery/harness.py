@@ -14,6 +14,7 @@ import httpx
 
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.delivery.worker import Worker
+from intercom_destination.intercom import Transport
 from intercom_destination.settings import settings_from
 from intercom_destination.spec import InvalidEvent, decode_event
 from intercom_destination.store import Enqueued, NewEvent, Store, new_event, open_store
@@ -90,7 +91,7 @@ class Harness:
 
 @asynccontextmanager
 async def harness(
-    sandbox: str, *, transport: httpx.AsyncBaseTransport | None = None, **values: Any
+    sandbox: str, *, transport: Transport | None = None, **values: Any
 ) -> AsyncIterator[Harness]:
     """A harness delivering to `sandbox` (through `transport`, to see or change the calls)."""
     settings = settings_from(

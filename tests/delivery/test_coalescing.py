@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from intercom_destination.intercom import AiohttpTransport, Answer, Request
+from tests.answers import path_of, reply
 from tests.delivery.harness import Harness, harness
 from tests.events import identify, track
 
@@ -91,20 +93,20 @@ async def test_a_server_error_on_the_coalesced_call_loses_nothing(sandbox: str) 
         assert (status.backlog, status.parked, status.dead) == (0, 0, 0)
 
 
-class _RefusingPlan(httpx.AsyncBaseTransport):
+class _RefusingPlan:
     """Real HTTP, except that a contact create or update setting an attribute to "refused" is
     answered 400, as Intercom answers a value it will not take."""
 
     def __init__(self) -> None:
-        self._http = httpx.AsyncHTTPTransport()
+        self._http = AiohttpTransport()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/contacts") and request.method in ("POST", "PUT"):
-            body = json.loads(request.content or b"{}")
+    async def send(self, request: Request) -> Answer:
+        if path_of(request).startswith("/contacts") and request.method in ("POST", "PUT"):
+            body = json.loads(request.body or b"{}")
             if "refused" in body.get("custom_attributes", {}).values():
                 error = {"code": "parameter_invalid", "message": "plan is invalid"}
-                return httpx.Response(400, json={"type": "error.list", "errors": [error]})
-        return await self._http.handle_async_request(request)
+                return reply(400, json={"type": "error.list", "errors": [error]})
+        return await self._http.send(request)
 
     async def aclose(self) -> None:
         await self._http.aclose()

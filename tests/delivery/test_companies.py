@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from intercom_destination.delivery.engine import open_worker
+from intercom_destination.intercom import AiohttpTransport, Answer, Request
 from intercom_destination.settings import settings_from
 from intercom_destination.store import open_store
+from tests.answers import path_of, reply
 from tests.delivery.harness import harness, new_events
 from tests.events import group, identify
 
@@ -63,23 +65,23 @@ async def test_identify_traits_company_follows_the_same_order(sandbox: str) -> N
         assert (found["plan"], found["website"]) == ("enterprise", "https://initech.example")
 
 
-Hook = Callable[[httpx.Request], Awaitable[httpx.Response | None]]
+Hook = Callable[[Request], Awaitable[Answer | None]]
 
 
-class _Hooked(httpx.AsyncBaseTransport):
+class _Hooked:
     """Real HTTP, except that each `POST /companies` goes through `hook` first, whose answer
     (if any) replaces the sandbox's."""
 
     def __init__(self, hook: Hook) -> None:
-        self._http = httpx.AsyncHTTPTransport()
+        self._http = AiohttpTransport()
         self._hook = hook
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if (request.method, request.url.path) == ("POST", "/companies"):
+    async def send(self, request: Request) -> Answer:
+        if (request.method, path_of(request)) == ("POST", "/companies"):
             answer = await self._hook(request)
             if answer is not None:
                 return answer
-        return await self._http.handle_async_request(request)
+        return await self._http.send(request)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -99,7 +101,7 @@ async def test_an_older_upsert_overtaken_in_flight_is_followed_by_the_newest(
     ):
         newer = [group("u2", "c-1", 30, plan="enterprise", employees=50)]
 
-        async def deliver_the_newer_call_first(_: httpx.Request) -> None:
+        async def deliver_the_newer_call_first(_: Request) -> None:
             if newer:
                 await store.enqueue(new_events([newer.pop()]))
                 await newer_worker.step()
@@ -120,11 +122,11 @@ async def test_an_older_upsert_overtaken_in_flight_is_followed_by_the_newest(
 
 
 async def test_values_intercom_refuses_do_not_ride_along_with_later_calls(sandbox: str) -> None:
-    async def refuse_one_industry(request: httpx.Request) -> httpx.Response | None:
-        if json.loads(request.content).get("industry") != "Refused":
+    async def refuse_one_industry(request: Request) -> Answer | None:
+        if json.loads(request.body or b"{}").get("industry") != "Refused":
             return None
         error = {"code": "parameter_invalid", "message": "Industry is invalid", "field": "industry"}
-        return httpx.Response(422, json={"type": "error.list", "errors": [error]})
+        return reply(422, json={"type": "error.list", "errors": [error]})
 
     async with harness(sandbox, transport=_Hooked(refuse_one_industry)) as h:
         await h.deliver(*USERS[:2])

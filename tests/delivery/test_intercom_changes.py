@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from intercom_destination.intercom import AiohttpTransport, Answer, Request
+from tests.answers import path_of, reply
 from tests.delivery.harness import Harness, harness
 from tests.events import identify, track
 
@@ -109,25 +111,22 @@ async def test_a_deleted_contact_is_recreated_to_join_a_company(sandbox: str) ->
         assert await settled(h) == (0, 0, 0)
 
 
-class Merged(httpx.AsyncBaseTransport):
+class Merged:
     """Intercom 2.16 on a contact merged into another: 410, with the canonical one's id in a
     `Link` header when `link`, where the sandbox (which cannot merge) answers 404."""
 
     def __init__(self, merged: str, canonical: str, *, link: bool) -> None:
-        self._network = httpx.AsyncHTTPTransport()
+        self._network = AiohttpTransport()
         self._merged = f"/contacts/{merged}"
         self._link = f'</contacts/{canonical}>; rel="canonical"' if link else None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._network.handle_async_request(request)
-        if response.status_code != 404 or not request.url.path.startswith(self._merged):
-            return response
-        await response.aread()
+    async def send(self, request: Request) -> Answer:
+        answer = await self._network.send(request)
+        if answer.status != 404 or not path_of(request).startswith(self._merged):
+            return answer
         error = {"code": "contact_merged", "message": "This contact has been merged."}
         headers = {"Link": self._link} if self._link else {}
-        return httpx.Response(
-            410, headers=headers, json={"type": "error.list", "errors": [error]}, request=request
-        )
+        return reply(410, headers=headers, json={"type": "error.list", "errors": [error]})
 
     async def aclose(self) -> None:
         await self._network.aclose()

@@ -1,4 +1,4 @@
-"""The Intercom client against recorded Intercom answers, over httpx.MockTransport."""
+"""The Intercom client against recorded Intercom answers, over a recorded-answers transport."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from intercom_destination.delivery.connection import intercom_connection
 from intercom_destination.intercom import (
     Admin,
+    Answer,
     App,
     Company,
     Conflict,
@@ -36,31 +36,31 @@ from intercom_destination.intercom import (
     Unsendable,
     ValidationFailed,
 )
+from intercom_destination.intercom.transport import (
+    ConnectionBroken,
+    Request,
+    SendFailure,
+    TimedOut,
+)
 from intercom_destination.settings import Secret, Settings, SettingsError
+from tests.answers import Answers, Respond, params_of, path_of, reply
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "dG9rOjEyMzQ1Njc4OTBhYmNkZWY="
 CONTACT_ID = "6762f0dd1bb69f9f2193bb83"
-Respond = Callable[[httpx.Request], httpx.Response]
 
 
-def make_client(respond: Respond, **settings: Any) -> tuple[IntercomClient, list[httpx.Request]]:
-    requests: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        return respond(request)
-
+def make_client(respond: Respond, **settings: Any) -> tuple[IntercomClient, list[Request]]:
+    answers = Answers(respond)
     client = IntercomClient(
-        intercom_connection(Settings(access_token=Secret(TOKEN), **settings)),
-        transport=httpx.MockTransport(handler),
+        intercom_connection(Settings(access_token=Secret(TOKEN), **settings)), transport=answers
     )
-    return client, requests
+    return client, answers.requests
 
 
 def answer(status: int = 200, body: Any = None, **headers: str) -> Respond:
-    return lambda request: httpx.Response(status, json=body, headers=headers)
+    return lambda request: reply(status, json=body, headers=headers)
 
 
 def error_list(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -103,7 +103,7 @@ async def test_every_request_names_region_version_token_and_agent(region: str, u
     async with client:
         await client.me()
     (request,) = requests
-    assert str(request.url) == url
+    assert request.url == url
     assert request.headers["Intercom-Version"] == "2.14"
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Accept"] == "application/json"
@@ -120,7 +120,7 @@ async def test_api_url_overrides_the_region_and_the_version_is_configurable() ->
     )
     async with client:
         await client.get_contact(CONTACT_ID)
-    assert str(requests[0].url) == f"http://127.0.0.1:8765/intercom/contacts/{CONTACT_ID}"
+    assert requests[0].url == f"http://127.0.0.1:8765/intercom/contacts/{CONTACT_ID}"
     assert requests[0].headers["Intercom-Version"] == "2.16"
 
 
@@ -132,6 +132,11 @@ async def test_the_token_is_in_no_repr_of_the_client() -> None:
         assert (
             repr(client) == "IntercomClient(base_url='https://api.intercom.io', api_version='2.14')"
         )
+
+
+def test_a_client_keeps_as_many_connections_as_lanes_run_at_once() -> None:
+    settings = Settings(access_token=Secret(TOKEN), concurrency=7)
+    assert intercom_connection(settings).connections == 7
 
 
 def test_a_client_needs_a_token() -> None:
@@ -350,7 +355,7 @@ async def test_a_non_json_error_body_becomes_the_message(
     status: int, kind: type[IntercomError]
 ) -> None:
     page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-    client, _ = make_client(lambda request: httpx.Response(status, text=page))
+    client, _ = make_client(lambda request: reply(status, text=page))
     async with client:
         with pytest.raises(kind) as caught:
             await client.get_contact(CONTACT_ID)
@@ -370,17 +375,17 @@ async def test_an_error_body_that_echoes_the_token_is_redacted() -> None:
 @pytest.mark.parametrize(
     ("failure", "kind"),
     [
-        (httpx.ReadTimeout, Timeout),
-        (httpx.ConnectTimeout, Timeout),
-        (httpx.ConnectError, ConnectionFailed),
-        (httpx.RemoteProtocolError, ConnectionFailed),
+        (TimedOut("SocketTimeoutError"), Timeout),
+        (TimedOut("ConnectionTimeoutError"), Timeout),
+        (ConnectionBroken("ClientConnectorError: it broke"), ConnectionFailed),
+        (ConnectionBroken("ServerDisconnectedError: it broke"), ConnectionFailed),
     ],
 )
 async def test_transport_failures_become_transient_errors(
-    failure: type[httpx.TransportError], kind: type[IntercomError]
+    failure: SendFailure, kind: type[IntercomError]
 ) -> None:
-    def fail(request: httpx.Request) -> httpx.Response:
-        raise failure("it broke", request=request)
+    def fail(request: Request) -> Answer:
+        raise failure
 
     client, _ = make_client(fail)
     async with client:
@@ -390,7 +395,7 @@ async def test_transport_failures_become_transient_errors(
     assert error.transient
     assert error.status is None
     assert f"GET /contacts/{CONTACT_ID}" in str(error)
-    # Nothing links back to httpx's exception, whose request carries the token.
+    # Nothing links back to the transport's exception, which may hold the request.
     assert error.__cause__ is None
     assert error.__context__ is None
     assert TOKEN not in repr(error)
@@ -424,8 +429,7 @@ async def test_a_header_http_cannot_carry_is_a_configuration_error_without_the_h
     error = caught.value
     assert not error.transient
     assert str(error) == (
-        "GET /me: LocalProtocolError: a header holds a character HTTP cannot carry "
-        "(check access_token and api_version)"
+        "GET /me: a header holds a character HTTP cannot carry (check access_token and api_version)"
     )
     assert error.__cause__ is None
     assert error.__context__ is None
@@ -438,20 +442,21 @@ async def test_an_api_url_that_is_not_http_is_a_configuration_error() -> None:
             await client.me()
     assert not caught.value.transient
     assert str(caught.value) == (
-        "GET /me: UnsupportedProtocol: Request URL has an unsupported protocol 'ftp://'. "
-        "(check INTERCOM_API_URL)"
+        "GET /me: NonHttpUrlClientError: ftp://127.0.0.1:8089/me (check INTERCOM_API_URL)"
     )
 
 
 async def test_a_transport_failure_that_quotes_the_token_is_redacted() -> None:
-    def fail(request: httpx.Request) -> httpx.Response:
-        raise httpx.RemoteProtocolError(f"bad request line: Bearer {TOKEN}", request=request)
+    def fail(request: Request) -> Answer:
+        raise ConnectionBroken(f"ServerDisconnectedError: bad request line: Bearer {TOKEN}")
 
     client, _ = make_client(fail)
     async with client:
         with pytest.raises(ConnectionFailed) as caught:
             await client.me()
-    assert str(caught.value) == "GET /me: RemoteProtocolError: bad request line: Bearer ********"
+    assert str(caught.value) == (
+        "GET /me: ServerDisconnectedError: bad request line: Bearer ********"
+    )
 
 
 async def test_a_408_is_a_timeout() -> None:
@@ -464,7 +469,7 @@ async def test_a_408_is_a_timeout() -> None:
 
 
 async def test_a_success_with_an_unreadable_body_is_unexpected() -> None:
-    client, _ = make_client(lambda request: httpx.Response(200, text="<html>login</html>"))
+    client, _ = make_client(lambda request: reply(200, text="<html>login</html>"))
     async with client:
         with pytest.raises(UnexpectedResponse) as caught:
             await client.get_contact(CONTACT_ID)
@@ -486,14 +491,14 @@ def window_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
 async def test_every_response_updates_the_rate_limit_window() -> None:
     answers = iter(
         [
-            httpx.Response(200, json=contact_json(), headers=window_headers(167, 120, 1000)),
+            reply(200, json=contact_json(), headers=window_headers(167, 120, 1000)),
             # Same window, counted earlier but arriving later: keeps the lower count.
-            httpx.Response(200, json=contact_json(), headers=window_headers(167, 130, 1000)),
+            reply(200, json=contact_json(), headers=window_headers(167, 130, 1000)),
             # An earlier window arriving late changes nothing.
-            httpx.Response(200, json=contact_json(), headers=window_headers(167, 5, 990)),
-            httpx.Response(200, json=contact_json()),
-            httpx.Response(200, json=contact_json(), headers=window_headers(167, 119, 1000)),
-            httpx.Response(
+            reply(200, json=contact_json(), headers=window_headers(167, 5, 990)),
+            reply(200, json=contact_json()),
+            reply(200, json=contact_json(), headers=window_headers(167, 119, 1000)),
+            reply(
                 429,
                 json=error_list("rate_limit_exceeded", "Exceeded rate limit of 167 in 10_seconds"),
                 headers=window_headers(167, 0, 1010),
@@ -523,9 +528,7 @@ async def test_every_response_updates_the_rate_limit_window() -> None:
 
 async def test_clients_can_share_one_rate_limit_state() -> None:
     shared = RateLimitState()
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(200, json={}, headers=window_headers(167, 42, 2000))
-    )
+    transport = Answers(lambda request: reply(200, json={}, headers=window_headers(167, 42, 2000)))
     settings = Settings(access_token=Secret(TOKEN))
     async with IntercomClient(
         intercom_connection(settings), transport=transport, rate_limit=shared
@@ -544,11 +547,11 @@ async def test_search_pages_through_with_the_cursor_in_the_body() -> None:
         "cursor-3": (["c5"], None),
     }
 
-    def search(request: httpx.Request) -> httpx.Response:
-        cursor = json.loads(request.content)["pagination"].get("starting_after")
+    def search(request: Request) -> Answer:
+        cursor = json.loads(request.body)["pagination"].get("starting_after")
         ids, following = pages[cursor]
         nxt = {"per_page": 2, "starting_after": following} if following else None
-        return httpx.Response(
+        return reply(
             200,
             json={
                 "type": "list",
@@ -563,13 +566,13 @@ async def test_search_pages_through_with_the_cursor_in_the_body() -> None:
     async with client:
         found = [contact.id async for contact in client.search_all_contacts(query, per_page=2)]
     assert found == ["c1", "c2", "c3", "c4", "c5"]
-    assert [json.loads(r.content) for r in requests] == [
+    assert [json.loads(r.body) for r in requests] == [
         {"query": query, "pagination": {"per_page": 2}},
         {"query": query, "pagination": {"per_page": 2, "starting_after": "cursor-2"}},
         {"query": query, "pagination": {"per_page": 2, "starting_after": "cursor-3"}},
     ]
-    assert all(r.method == "POST" and r.url.path == "/contacts/search" for r in requests)
-    assert all(not r.url.query for r in requests)
+    assert all(r.method == "POST" and path_of(r) == "/contacts/search" for r in requests)
+    assert all(not params_of(r) and "?" not in r.url for r in requests)
 
 
 async def test_one_search_page_reports_its_cursor() -> None:
@@ -605,7 +608,7 @@ async def test_contacts_by_email_searches_for_the_exact_email() -> None:
     async with client:
         found = await client.contacts_by_email("ada@example.com")
     assert [c.id for c in found] == [CONTACT_ID, "other"]
-    assert json.loads(requests[0].content) == {
+    assert json.loads(requests[0].body) == {
         "query": {"field": "email", "operator": "=", "value": "ada@example.com"},
         "pagination": {"per_page": 150},
     }
@@ -626,8 +629,8 @@ async def test_create_contact_decodes_the_fields_the_engine_uses() -> None:
         archived=False,
         custom_attributes={"plan": "pro"},
     )
-    assert (requests[0].method, requests[0].url.path) == ("POST", "/contacts")
-    assert json.loads(requests[0].content) == {"role": "user", "external_id": "u-1"}
+    assert (requests[0].method, path_of(requests[0])) == ("POST", "/contacts")
+    assert json.loads(requests[0].body) == {"role": "user", "external_id": "u-1"}
 
 
 OPERATIONS: list[tuple[str, Callable[[IntercomClient], Any], str, str, Any]] = [
@@ -718,20 +721,20 @@ OPERATIONS: list[tuple[str, Callable[[IntercomClient], Any], str, str, Any]] = [
 async def test_each_operation_sends_its_request(
     call: Callable[[IntercomClient], Any], method: str, path: str, body: Any
 ) -> None:
-    def respond(request: httpx.Request) -> httpx.Response:
-        path = request.url.path
+    def respond(request: Request) -> Answer:
+        path = path_of(request)
         if path == "/events":
-            return httpx.Response(202)
+            return reply(202)
         if path == "/data_attributes":
-            return httpx.Response(200, json={"type": "data_attribute", "id": 37, "name": "x"})
-        return httpx.Response(200, json=COMPANY if "companies" in path else contact_json())
+            return reply(200, json={"type": "data_attribute", "id": 37, "name": "x"})
+        return reply(200, json=COMPANY if "companies" in path else contact_json())
 
     client, requests = make_client(respond)
     async with client:
         await call(client)
     (request,) = requests
-    assert (request.method, request.url.raw_path.decode()) == (method, path)
-    assert (json.loads(request.content) if request.content else None) == body
+    assert (request.method, path_of(request)) == (method, path)
+    assert (json.loads(request.body) if request.body else None) == body
 
 
 async def test_company_results_decode() -> None:
@@ -751,7 +754,7 @@ async def test_ids_are_escaped_as_one_path_segment() -> None:
         await client.find_contact_by_external_id("team/a b@c.io?x#y")
         await client.find_contact_by_external_id("..")
         await client.update_contact("a/..", {})
-    assert [r.url.raw_path.decode() for r in requests] == [
+    assert [path_of(r) for r in requests] == [
         "/contacts/find_by_external_id/team%2Fa%20b%40c.io%3Fx%23y",
         "/contacts/find_by_external_id/%2E%2E",
         "/contacts/a%2F..",
@@ -794,8 +797,8 @@ async def test_get_company_by_company_id(body: Any) -> None:
     async with client:
         company = await client.get_company_by_company_id("acme")
     assert company == Company(id="6762f07a", company_id="acme", name="Acme")
-    assert requests[0].url.path == "/companies"
-    assert requests[0].url.params["company_id"] == "acme"
+    assert path_of(requests[0]) == "/companies"
+    assert params_of(requests[0])["company_id"] == "acme"
 
 
 async def test_get_company_by_company_id_returns_none_when_unknown() -> None:
@@ -835,8 +838,8 @@ async def test_list_data_attributes() -> None:
         ),
         DataAttribute(name="name", data_type="string", model="contact"),
     ]
-    assert requests[0].url.path == "/data_attributes"
-    assert dict(requests[0].url.params) == {"model": "contact", "include_archived": "true"}
+    assert path_of(requests[0]) == "/data_attributes"
+    assert params_of(requests[0]) == {"model": "contact", "include_archived": "true"}
 
 
 async def test_me_describes_the_workspace() -> None:
@@ -861,4 +864,4 @@ async def test_me_describes_the_workspace() -> None:
         name="Ciaran1 Lee",
         app=App(id_code="abc123", name="MyApp 1", region="US", timezone="America/Los_Angeles"),
     )
-    assert (requests[0].method, requests[0].url.path) == ("GET", "/me")
+    assert (requests[0].method, path_of(requests[0])) == ("GET", "/me")

@@ -26,6 +26,7 @@ from intercom_destination.intercom import (
     UnknownCustomAttribute,
     ValidationFailed,
 )
+from intercom_destination.intercom.transport import Timeouts
 from intercom_destination.settings import Secret, Settings
 
 pytestmark = pytest.mark.anyio
@@ -37,10 +38,10 @@ WINDOW_END = 1_700_000_010
 StartSandbox = Callable[..., AbstractContextManager[str]]
 
 
-def connect(url: str, token: str = TOKEN, timeout: httpx.Timeout | None = None) -> IntercomClient:
+def connect(url: str, token: str = TOKEN, timeouts: Timeouts | None = None) -> IntercomClient:
     connection = intercom_connection(Settings(access_token=Secret(token), api_url=url))
-    if timeout is not None:
-        connection = msgspec.structs.replace(connection, timeout=timeout)
+    if timeouts is not None:
+        connection = msgspec.structs.replace(connection, timeouts=timeouts)
     return IntercomClient(connection)
 
 
@@ -480,7 +481,7 @@ async def test_an_answer_slower_than_the_clients_timeout_is_a_timeout(
     # A sandbox of its own: the abandoned request must not land in another test's calls.
     with start_sandbox() as url:
         httpx.post(f"{url}/_sandbox/faults", json={"latency_ms": 1000}).raise_for_status()
-        async with connect(url, timeout=httpx.Timeout(0.1)) as client:
+        async with connect(url, timeouts=Timeouts(total=0.1, connect=0.1)) as client:
             with pytest.raises(Timeout) as caught:
                 await client.me()
     assert (caught.value.status, caught.value.transient) == (None, True)

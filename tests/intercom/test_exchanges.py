@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from intercom_destination.delivery.connection import intercom_connection
@@ -12,8 +11,10 @@ from intercom_destination.intercom import (
     IntercomClient,
     ServerError,
 )
+from intercom_destination.intercom.transport import Answer, ConnectionBroken, Request
 from intercom_destination.settings import Secret, Settings
-from tests.intercom.test_client import TOKEN, Respond, contact_json, error_list
+from tests.answers import Answers, Respond, reply
+from tests.intercom.test_client import TOKEN, contact_json, error_list
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +23,7 @@ def recording_client(respond: Respond) -> tuple[IntercomClient, list[Exchange]]:
     heard: list[Exchange] = []
     client = IntercomClient(
         intercom_connection(Settings(access_token=Secret(TOKEN))),
-        transport=httpx.MockTransport(respond),
+        transport=Answers(respond),
         record=heard.append,
     )
     return client, heard
@@ -30,7 +31,7 @@ def recording_client(respond: Respond) -> tuple[IntercomClient, list[Exchange]]:
 
 async def test_a_success_is_recorded_with_its_body_and_request_id() -> None:
     client, heard = recording_client(
-        lambda request: httpx.Response(200, json=contact_json(), headers={"X-Request-Id": "r-1"})
+        lambda request: reply(200, json=contact_json(), headers={"X-Request-Id": "r-1"})
     )
     async with client:
         await client.create_contact({"external_id": "u-1", "name": f"token {TOKEN}"})
@@ -44,7 +45,7 @@ async def test_a_success_is_recorded_with_its_body_and_request_id() -> None:
 
 async def test_an_error_is_recorded_with_intercoms_answer_and_its_request_id() -> None:
     answer = error_list("server_error", f"oops, Bearer {TOKEN}")
-    client, heard = recording_client(lambda request: httpx.Response(500, json=answer))
+    client, heard = recording_client(lambda request: reply(500, json=answer))
     async with client:
         with pytest.raises(ServerError):
             await client.me()
@@ -56,8 +57,8 @@ async def test_an_error_is_recorded_with_intercoms_answer_and_its_request_id() -
 
 
 async def test_a_request_that_got_no_answer_is_recorded_with_why() -> None:
-    def fail(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
+    def fail(request: Request) -> Answer:
+        raise ConnectionBroken("ClientConnectorError: connection refused")
 
     client, heard = recording_client(fail)
     async with client:
@@ -65,11 +66,11 @@ async def test_a_request_that_got_no_answer_is_recorded_with_why() -> None:
             await client.me()
     [exchange] = heard
     assert (exchange.status, exchange.request_id) == (None, None)
-    assert exchange.error == "GET /me: ConnectError: connection refused"
+    assert exchange.error == "GET /me: ClientConnectorError: connection refused"
 
 
 async def test_bodies_and_answers_are_cut_to_a_bounded_size() -> None:
-    client, heard = recording_client(lambda request: httpx.Response(500, text="x" * 10_000))
+    client, heard = recording_client(lambda request: reply(500, text="x" * 10_000))
     async with client:
         with pytest.raises(ServerError):
             await client.create_event({"event_name": "e", "metadata": {"note": "y" * 10_000}})

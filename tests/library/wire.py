@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 import msgspec
+
+from intercom_destination.intercom import AiohttpTransport, Answer, Request
+from tests.answers import path_of
 
 
 class Exchange(msgspec.Struct, frozen=True):
@@ -18,26 +20,23 @@ class Exchange(msgspec.Struct, frozen=True):
     answer: Any
 
 
-class Recording(httpx.AsyncBaseTransport):
+class Recording:
     def __init__(self) -> None:
-        self._network = httpx.AsyncHTTPTransport()
+        self._network = AiohttpTransport()
         self.exchanges: list[Exchange] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._network.handle_async_request(request)
-        content = await response.aread()
+    async def send(self, request: Request) -> Answer:
+        answer = await self._network.send(request)
         self.exchanges.append(
             Exchange(
                 request.method,
-                request.url.raw_path.decode(),
-                _json(request.content),
-                response.status_code,
-                _json(content),
+                path_of(request),
+                _json(request.body or b""),
+                answer.status,
+                _json(answer.content),
             )
         )
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
-        )
+        return answer
 
     async def aclose(self) -> None:
         await self._network.aclose()

@@ -19,8 +19,6 @@ log = logging.getLogger("intercom_destination.worker")
 
 async def run_worker(settings: Settings) -> None:
     """Deliver `settings`' store until a signal; logs its start and stop (never the token)."""
-    # httpx logs every request at INFO; the outcome log already says what each one did.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     stop = asyncio.Event()
     received: list[str] = []
 

@@ -29,13 +29,12 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import TypeVar
 
-import httpx
 import msgspec
 from msgspec.structs import replace
 
 from intercom_destination.delivery.connection import intercom_connection
 from intercom_destination.delivery.pacer import Pacer
-from intercom_destination.intercom import IntercomClient
+from intercom_destination.intercom import IntercomClient, Transport
 from intercom_destination.intercom.errors import IntercomError, NotFound, RateLimited
 from intercom_destination.settings import Settings
 from intercom_destination.store import Deletion, Person, Store, Subject
@@ -241,7 +240,7 @@ async def open_deletions(
     settings: Settings,
     store: Store,
     *,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
     suppression_lag: float = SUPPRESSION_SETTLES,
     backoff_base: float = BACKOFF_BASE,
 ) -> AsyncIterator[Deletions]:

@@ -48,7 +48,10 @@ def intercom_connection(settings: Settings) -> Connection:
     if settings.access_token is None:
         raise SettingsError("access_token: required to call Intercom")
     return Connection(
-        base_url=settings.base_url, token=settings.access_token, api_version=settings.api_version
+        base_url=settings.base_url,
+        token=settings.access_token,
+        api_version=settings.api_version,
+        connections=settings.concurrency,
     )
 
 

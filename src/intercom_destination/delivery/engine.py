@@ -7,8 +7,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import httpx
-
 from intercom_destination.delivery.connection import delivery_options, intercom_connection
 from intercom_destination.delivery.executor import AUTH_PAUSE, BACKOFF_BASE, Executor
 from intercom_destination.delivery.metrics import DeliveryMetrics
@@ -16,7 +14,7 @@ from intercom_destination.delivery.pacer import Pacer
 from intercom_destination.delivery.pauses import Pauses
 from intercom_destination.delivery.traces import record_exchange
 from intercom_destination.delivery.worker import Worker
-from intercom_destination.intercom import IntercomClient
+from intercom_destination.intercom import IntercomClient, Transport
 from intercom_destination.settings import Settings
 from intercom_destination.store import Store
 
@@ -28,7 +26,7 @@ async def open_worker(
     *,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
     worker_id: str | None = None,
     backoff_base: float = BACKOFF_BASE,
     auth_pause: float = AUTH_PAUSE,

@@ -32,9 +32,12 @@ from intercom_destination.intercom.models import (
     DataAttribute,
 )
 from intercom_destination.intercom.ratelimit import RateLimitState, RateLimitWindow
+from intercom_destination.intercom.transport import AiohttpTransport, Answer, Request, Transport
 
 __all__ = [
     "Admin",
+    "AiohttpTransport",
+    "Answer",
     "App",
     "Company",
     "Conflict",
@@ -54,8 +57,10 @@ __all__ = [
     "RateLimitState",
     "RateLimitWindow",
     "RateLimited",
+    "Request",
     "ServerError",
     "Timeout",
+    "Transport",
     "TransportError",
     "Unauthorized",
     "UnexpectedResponse",

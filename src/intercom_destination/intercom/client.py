@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import string
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from importlib.metadata import version
 from itertools import pairwise
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import httpx
 import msgspec
 
 from intercom_destination.intercom.errors import (
@@ -38,10 +37,21 @@ from intercom_destination.intercom.models import (
     Model,
 )
 from intercom_destination.intercom.ratelimit import RateLimitState
+from intercom_destination.intercom.transport import (
+    DEFAULT_CONNECTIONS,
+    DEFAULT_TIMEOUTS,
+    AiohttpTransport,
+    Answer,
+    HeaderRefused,
+    Request,
+    SendFailure,
+    TimedOut,
+    Timeouts,
+    Transport,
+    UrlRefused,
+)
 from intercom_destination.secret import Secret
 
-#: Generous for one small JSON request; a stuck connection must not hold a lane for long.
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 USER_AGENT = f"intercom-destination/{version('intercom-destination')}"
 
 T = TypeVar("T")
@@ -96,42 +106,34 @@ class _DataAttributeList(msgspec.Struct):
     data: list[DataAttribute] = msgspec.field(default_factory=list)
 
 
-class _BearerAuth(httpx.Auth):
-    # The token is revealed only into the outgoing request, never kept on the client's
-    # default headers.
-    def __init__(self, token: Secret) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
-        yield request
-
-
 class Connection(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a client calls Intercom, as whom, with which pinned `Intercom-Version`, and how
-    long one request may take."""
+    """Where a client calls Intercom, as whom, with which pinned `Intercom-Version`, how
+    long one request may take, and over how many connections at most."""
 
     base_url: str
     token: Secret
     api_version: str
-    timeout: httpx.Timeout = DEFAULT_TIMEOUT
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
+    #: As many as requests run at once: more would only idle.
+    connections: int = DEFAULT_CONNECTIONS
 
 
 class IntercomClient:
-    """Intercom's REST API for one workspace, over one pooled `httpx.AsyncClient`.
+    """Intercom's REST API for one workspace, over one `Transport` (a pooled
+    `AiohttpTransport` unless told otherwise).
 
-    `connection` says where and as whom to call. `transport` replaces the network (tests use
-    `httpx.MockTransport`); `rate_limit` lets several clients of one app share what the
-    headers say; `observe` hears of every call (method, path, and the status, or None when
-    no answer came), for metrics; `record` hears of every call with its body and answer, for
-    traces.
+    `connection` says where and as whom to call. `transport` replaces the network (tests
+    answer from recordings); the client closes it when it closes. `rate_limit` lets several
+    clients of one app share what the headers say; `observe` hears of every call (method,
+    path, and the status, or None when no answer came), for metrics; `record` hears of every
+    call with its body and answer, for traces.
     """
 
     def __init__(
         self,
         connection: Connection,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         rate_limit: RateLimitState | None = None,
         observe: Callable[[str, str, int | None], None] | None = None,
         record: Callable[[Exchange], None] | None = None,
@@ -142,22 +144,24 @@ class IntercomClient:
         self.rate_limit = rate_limit if rate_limit is not None else RateLimitState()
         self._observe = observe or _unobserved
         self._record = record
-        self._http = httpx.AsyncClient(
-            base_url=connection.base_url,
-            auth=_BearerAuth(connection.token),
-            headers={
-                "Intercom-Version": connection.api_version,
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-            timeout=connection.timeout,
-            transport=transport,
+        self._base_url = connection.base_url.rstrip("/")
+        # The token is not among them: it is revealed only into each outgoing request.
+        self._headers = {
+            "Intercom-Version": connection.api_version,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        self._transport = (
+            transport
+            if transport is not None
+            else AiohttpTransport(connection.timeouts, connections=connection.connections)
         )
+        self._closed = False
 
     @property
     def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
+        return self._base_url
 
     def __repr__(self) -> str:
         return f"IntercomClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
@@ -169,7 +173,8 @@ class IntercomClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        self._closed = True
+        await self._transport.aclose()
 
     # Contacts.
 
@@ -242,13 +247,13 @@ class IntercomClient:
 
     async def get_company_by_company_id(self, company_id: str) -> Company | None:
         try:
-            response = await self._send("GET", "/companies", params={"company_id": company_id})
+            answer = await self._send("GET", "/companies", params={"company_id": company_id})
         except NotFound:
             return None
         # Intercom answers with the company; its 2.14 description shows a list instead.
-        found = _decode(_CompanyList, response)
+        found = _decode(_CompanyList, answer, "GET /companies")
         if found.type != "list":
-            return _decode(Company, response)
+            return _decode(Company, answer, "GET /companies")
         return next((c for c in found.data or () if c.company_id == company_id), None)
 
     async def attach_company(self, contact_id: str, company_intercom_id: str) -> Company:
@@ -296,7 +301,8 @@ class IntercomClient:
         body: dict[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> T:
-        return _decode(kind, await self._send(method, path, body=body, params=params))
+        answer = await self._send(method, path, body=body, params=params)
+        return _decode(kind, answer, f"{method} {path}")
 
     async def _send(
         self,
@@ -305,14 +311,20 @@ class IntercomClient:
         *,
         body: dict[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
+        if self._closed:
+            raise RuntimeError("the IntercomClient is closed")
+        url = self._base_url + path
+        if params:
+            url += "?" + urlencode(params, quote_via=quote)
+        headers = {**self._headers, "Authorization": f"Bearer {self._token.reveal()}"}
         content = None if body is None else _encoder.encode(body)
         started, clock = time.time(), time.perf_counter()
         try:
-            response = await self._http.request(method, path, content=content, params=params)
-        except httpx.TransportError as error:
-            # Raised below, outside this block, so that the error keeps no link to httpx's
-            # exception: that holds the request, and so the Authorization header.
+            answer = await self._transport.send(Request(method, url, headers, content))
+        except SendFailure as error:
+            # Raised below, outside this block, so that the error keeps no link to the
+            # transport's.
             failure = _transport_failure(f"{method} {path}", error, self._token.reveal())
             self._observe(method, path, None)
             if self._record is not None:
@@ -320,20 +332,20 @@ class IntercomClient:
                     self._exchange(started, clock, method, path, content, None, str(failure))
                 )
         else:
-            self._observe(method, path, response.status_code)
-            self.rate_limit.record(response.headers)
-            if response.is_success:
+            self._observe(method, path, answer.status)
+            self.rate_limit.record(answer.headers)
+            if answer.is_success:
                 if self._record is not None:
                     self._record(
-                        self._exchange(started, clock, method, path, content, response, None)
+                        self._exchange(started, clock, method, path, content, answer, None)
                     )
-                return response
+                return answer
             # An error page that echoes the request must not carry the token into an error.
-            answer = _redact(response.content, self._token.reveal().encode())
-            failure = error_for(response.status_code, response.headers, answer)
+            redacted = _redact(answer.content, self._token.reveal().encode())
+            failure = error_for(answer.status, answer.headers, redacted)
             if self._record is not None:
                 self._record(
-                    self._exchange(started, clock, method, path, content, response, _text(answer))
+                    self._exchange(started, clock, method, path, content, answer, _text(redacted))
                 )
         raise failure
 
@@ -344,15 +356,15 @@ class IntercomClient:
         method: str,
         path: str,
         content: bytes | None,
-        response: httpx.Response | None,
+        answer: Answer | None,
         error: str | None,
     ) -> Exchange:
         request_id = None
-        if response is not None:
-            request_id = response.headers.get("x-request-id")
-            if request_id is None and not response.is_success:
+        if answer is not None:
+            request_id = answer.headers.get("x-request-id")
+            if request_id is None and not answer.is_success:
                 try:
-                    request_id = msgspec.json.decode(response.content, type=_ErrorBody).request_id
+                    request_id = msgspec.json.decode(answer.content, type=_ErrorBody).request_id
                 except msgspec.DecodeError:
                     request_id = None
         token = self._token.reveal().encode()
@@ -361,7 +373,7 @@ class IntercomClient:
             method=method,
             path=path,
             body=None if content is None else _text(_redact(content, token)),
-            status=None if response is None else response.status_code,
+            status=None if answer is None else answer.status,
             request_id=request_id,
             duration=time.perf_counter() - clock,
             error=None if error is None else error[:EXCHANGE_TEXT],
@@ -388,29 +400,23 @@ def _unobserved(method: str, path: str, status: int | None) -> None:
     pass
 
 
-def _transport_failure(request: str, error: httpx.TransportError, token: str) -> IntercomError:
-    kind = type(error).__name__
-    if isinstance(error, httpx.LocalProtocolError):
-        # h11 quotes the header it refuses, and the header may be the Authorization one: the
-        # message is dropped, the setting to fix is named instead.
-        return Unsendable(
-            f"{request}: {kind}: a header holds a character HTTP cannot carry (check "
-            "access_token and api_version)"
-        )
-    text = _redact(str(error).encode(), token.encode()).decode()
-    if isinstance(error, httpx.UnsupportedProtocol):
-        return Unsendable(f"{request}: {kind}: {text} (check INTERCOM_API_URL)")
-    if isinstance(error, httpx.TimeoutException):
-        return Timeout(f"{request}: {kind}")
-    return ConnectionFailed(f"{request}: {kind}: {text}")
+def _transport_failure(request: str, failure: SendFailure, token: str) -> IntercomError:
+    if isinstance(failure, HeaderRefused):
+        # The header may be the Authorization one: the setting to fix is named instead.
+        return Unsendable(f"{request}: {failure} (check access_token and api_version)")
+    text = _redact(str(failure).encode(), token.encode()).decode()
+    if isinstance(failure, UrlRefused):
+        return Unsendable(f"{request}: {text} (check INTERCOM_API_URL)")
+    if isinstance(failure, TimedOut):
+        return Timeout(f"{request}: {text}")
+    return ConnectionFailed(f"{request}: {text}")
 
 
-def _decode(kind: type[T], response: httpx.Response) -> T:
+def _decode(kind: type[T], answer: Answer, request: str) -> T:
     try:
-        return msgspec.json.decode(response.content, type=kind)
+        return msgspec.json.decode(answer.content, type=kind)
     except msgspec.DecodeError as error:
-        where = f"{response.request.method} {response.request.url.path}"
-        raise UnexpectedResponse(f"{where}: {error}", status=response.status_code) from None
+        raise UnexpectedResponse(f"{request}: {error}", status=answer.status) from None
 
 
 def _segment(value: str) -> str:
@@ -418,5 +424,6 @@ def _segment(value: str) -> str:
     if not value:
         raise ValueError("an id in a URL path cannot be empty")
     escaped = quote(value, safe="")
-    # httpx resolves "." and ".." segments, which would change the resource addressed.
+    # A server (or a proxy) may resolve "." and ".." segments, which would change the
+    # resource addressed.
     return escaped.replace(".", "%2E") if escaped in (".", "..") else escaped

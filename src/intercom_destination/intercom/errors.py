@@ -202,7 +202,7 @@ _CANONICAL = re.compile(r'<[^>]*/contacts/([^/>?]+)>\s*;\s*rel="?canonical"?')
 def error_for(status: int, headers: Mapping[str, str], content: bytes) -> IntercomError:
     """The typed error for a non-2xx response; any body, JSON or not, is accepted.
 
-    `headers` is case-insensitive, like `httpx.Headers`.
+    `headers` is case-insensitive, like an `Answer`'s.
     """
     try:
         body = _body_decoder.decode(content)

@@ -34,7 +34,7 @@ class RateLimitState:
         return self._window
 
     def record(self, headers: Mapping[str, str]) -> None:
-        """Take in one response's headers (case-insensitive, like `httpx.Headers`).
+        """Take in one response's headers (case-insensitive, like an `Answer`'s).
 
         A response without all three headers (Intercom omits them on a 401) changes nothing.
         """

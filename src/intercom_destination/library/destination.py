@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 
 from intercom_destination.delivery.connection import NoIntercom, delivery_settings
+from intercom_destination.intercom import Transport
 from intercom_destination.library.failures import Failure, OnError, report
 from intercom_destination.library.loop import LoopThread
 from intercom_destination.library.pipeline import Item, Pipeline
@@ -74,7 +74,7 @@ class IntercomDestination(DestinationPlugin):
         on_error: OnError | None = None,
         max_queue: int = MAX_QUEUE,
         queue_timeout: float | None = QUEUE_TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         **values: Any,
     ) -> None:
         super().__init__()

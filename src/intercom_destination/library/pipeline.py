@@ -17,10 +17,10 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import msgspec
 
 from intercom_destination.delivery.engine import open_worker
+from intercom_destination.intercom import Transport
 from intercom_destination.library.failures import Failure, FailureKind, OnError, report
 from intercom_destination.library.queue import BoundedQueue
 from intercom_destination.library.timeline import Flushed
@@ -83,7 +83,7 @@ class Pipeline:
         on_error: OnError | None,
         *,
         destination: str,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Pipeline:
         """Open the store, start delivering and take what `intake` receives from now on."""
