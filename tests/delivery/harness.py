@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,28 @@ def new_events(objects: list[dict[str, Any]], received_at: float | None = None) 
         assert not isinstance(event, InvalidEvent), event
         events.append(new_event(event, at))
     return events
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """Real HTTP, keeping each request's method, path and JSON body."""
+
+    def __init__(self) -> None:
+        self._http = httpx.AsyncHTTPTransport()
+        self.requests: list[tuple[str, str, Any]] = []
+
+    def bodies(self, method: str, path_start: str) -> list[Any]:
+        """The bodies of the requests with this method whose path starts with `path_start`."""
+        return [
+            body for m, path, body in self.requests if m == method and path.startswith(path_start)
+        ]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.requests.append((request.method, request.url.path, body))
+        return await self._http.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 class Clock:

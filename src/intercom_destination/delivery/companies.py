@@ -1,8 +1,9 @@
 """Company upserts that leave each company as its newest events say, though lanes race.
 
 Each lane delivers its user's events in order, but many lanes write one company at once, so
-an older group call can reach Intercom after a newer one. An upsert therefore sends the
-company's merged state (`company_state`), not the event's body alone, and:
+an older group call can reach Intercom after a newer one. An upsert therefore merges the
+event (and the upserts coalesced with it, each at its own event's time) into the company's
+merged state (`company_state`), sends that state, not the event's body alone, and:
 
 - merges the event into the state the store keeps, by compare-and-set on its version, so of
   two workers merging at once neither loses the other's fields;
@@ -18,7 +19,8 @@ company's merged state (`company_state`), not the event's body alone, and:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import reduce
 from typing import Any
 
 from intercom_destination.delivery import company_state
@@ -27,6 +29,7 @@ from intercom_destination.delivery.attributes import Attributes
 from intercom_destination.delivery.company_state import CompanyState
 from intercom_destination.intercom import IntercomClient
 from intercom_destination.intercom.errors import UnknownCustomAttribute, ValidationFailed
+from intercom_destination.mapping import TimedBody
 from intercom_destination.store import CompanyRecord, Store
 
 _EMPTY = CompanyState()
@@ -39,19 +42,27 @@ class Companies:
         self._attributes = attributes
 
     async def upsert(
-        self, attempt: DeliveryAttempt, company_id: str, body: dict[str, Any], at: float
+        self, attempt: DeliveryAttempt, company_id: str, upserts: Sequence[TimedBody]
     ) -> bool:
-        """Merge `body`, from an event at `at`, into the company, and have Intercom hold the
-        result; False when Intercom held it already."""
-        record = await self._change(company_id, lambda state: company_state.merge(state, at, body))
+        """Merge the `upserts` (bodies, each with its event's time) into the company, in
+        order, and have Intercom hold the result; False when it held it already."""
+        record = await self._change(
+            company_id,
+            lambda state: reduce(lambda s, u: company_state.merge(s, u.at, u.body), upserts, state),
+        )
         known = await self._store.get_identity("company_id", company_id)
         if record.synced and known is not None:
             return False
         try:
             await self._sync(attempt, company_id, record, known)
         except ValidationFailed:
-            # Refused for good: what this event added must not ride along with later ones.
-            await self._change(company_id, lambda state: company_state.withdraw(state, at, body))
+            # Refused for good: what these events added must not ride along with later ones.
+            await self._change(
+                company_id,
+                lambda state: reduce(
+                    lambda s, u: company_state.withdraw(s, u.at, u.body), upserts, state
+                ),
+            )
             raise
         return True
 
