@@ -230,10 +230,10 @@ class Worker:
             log.exception("delivering event %s failed unexpectedly", lease.event.message_id)
 
     async def _attempt_run(self, lease: Lease, results: list[Ended]) -> None:
-        """Deliver the lease's head and the events behind it, in order, their contact updates
-        coalesced (`mapping.coalesce`); stop at the first that is not delivered or skipped, or
-        that put events back into the lane ahead of the rest. Each event's outcome and trace
-        are added to `results` as it ends."""
+        """Deliver the lease's head and the events behind it, in order, their contact and
+        company updates coalesced (`mapping.coalesce`); stop at the first that is not
+        delivered or skipped, or that put events back into the lane ahead of the rest. Each
+        event's outcome and trace are added to `results` as it ends."""
         stored_events = (lease.event, *lease.following)
         prepared = [self._prepare(stored) for stored in stored_events]
         coalesced = coalesce(
