@@ -29,19 +29,23 @@ only some fields:
    So Intercom ends holding f as that send's version v says, v being the latest version
    when the send was confirmed, after it reached Intercom.
 3. The newest version N is confirmed (the worker that saved it stops only at a confirmed
-   send, and only the latest version can be). The first send confirming a version u was
-   a difference from the version c(u) < u confirmed when it read: a field it did not name
-   has the same value in u as in c(u). Follow N, c(N), c(c(N)), ... back to the first
-   version w whose confirming send named f: f's value in N is its value in w.
+   send, and only the latest version can be; a version that only moved times is saved
+   synced, its values those of a confirmed one, and stands for it). The first send
+   confirming a version u was a difference from the version c(u) < u confirmed when it
+   read: a field it did not name has the same value in u as in c(u). Follow N, c(N),
+   c(c(N)), ... back to the first version w whose confirming send named f: f's value in N
+   is its value in w.
 4. w's send reached Intercom no later than the last send naming f, and v was the latest
    version when that one was confirmed, after it reached Intercom: v ≥ w. If v is on the
    chain between w and N, f kept its value from w to v. Otherwise c(u) < v < u for a
    version u of the chain: v was not confirmed when u's first confirming send read (c(u)
    was), so v was confirmed later, when u, newer, existed already, which cannot be.
 
-So f ends as N says. The confirmed state is what the destination sent, as the contacts'
-stored bodies are: a company changed in Intercom by other means is not corrected until an
-event changes the field's value.
+So f ends as N says, provided each worker finishes its loop: one that dies between a send
+and its confirmation, or whose re-send fails, leaves what its send wrote until a later event
+changes those fields, as whole-state sends did. The confirmed state is what the destination
+sent, as the contacts' stored bodies are: a company changed in Intercom by other means is not
+corrected until an event changes the field's value.
 """
 
 from __future__ import annotations
