@@ -230,3 +230,26 @@ async def test_a_send_overtaken_by_an_unchanged_one_is_followed_by_the_newest_va
         {"company_id": "c-1", "plan": "pro"},
         {"company_id": "c-1", "plan": "free"},
     ]
+
+
+async def test_a_value_refused_in_a_coalesced_upsert_kills_only_its_own_event(
+    sandbox: str,
+) -> None:
+    async def refuse_one_industry(request: httpx.Request) -> httpx.Response | None:
+        if json.loads(request.content).get("industry") != "Refused":
+            return None
+        error = {"code": "parameter_invalid", "message": "Industry is invalid", "field": "industry"}
+        return httpx.Response(422, json={"type": "error.list", "errors": [error]})
+
+    async with harness(sandbox, transport=_Hooked(refuse_one_industry)) as h:
+        await h.deliver(USERS[0])
+        await h.deliver(
+            group("u1", "c-1", 10, plan="free", industry="Refused"),
+            group("u1", "c-1", 20, plan="team"),
+        )
+
+        groups = [row for row in await h.store.outcomes() if row.type == "group"]
+        assert sorted(row.outcome for row in groups) == ["dead", "delivered"]
+        found = company(sandbox, "c-1")
+        assert (found["plan"], found["industry"]) == ("team", None)
+        assert h.contact("u1")["company_ids"] == [found["id"]]
