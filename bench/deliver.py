@@ -1,7 +1,7 @@
 """Delivery to the sandbox with its rate limit on: calls per event, budget use, 429s, drain time,
 and whether each company ended as its newest group call says.
 
-    python -m bench.deliver [--users N] [--sessions S] [--rate-limit L]
+    python -m bench.deliver [--users N] [--sessions S] [--rate-limit L] [--waves W]
 
 The sender's CPU time (all its threads, the store's included) while draining is printed per
 event and per delivered event: the machine's other work does not count in it, which makes
@@ -14,7 +14,9 @@ of the rate budget used is measured per sandbox window while the backlog lasted 
 and last windows are partial and left out), against the budget the destination allows
 itself (rate_share times L). Many users' lanes write each company, in no set order: a
 company is stale when a field ends other than the newest group call (by timestamp) that set
-it says.
+it says. With `--waves W` the workload is stored in W parts, in the order it arrived, each
+drained before the next is stored: later identifies then update contacts Intercom has, where
+in a backfill each contact's identifies go with the call that creates it.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from bench.workload import events
 from intercom_destination.delivery.engine import open_worker
+from intercom_destination.intercom import AiohttpTransport, Answer, Request
 from intercom_destination.mapping import MappingOptions, Plan, UpsertCompany, plan
 from intercom_destination.settings import settings_from
 from intercom_destination.spec import InvalidEvent, decode_event
@@ -87,6 +91,23 @@ async def count_windows(url: str, per_window: dict[int, int], done: asyncio.Even
             previous = total
 
 
+class CountingBytes:
+    """The network, counting the bytes of the request bodies sent, by endpoint (an Intercom
+    id in a path as `{id}`)."""
+
+    def __init__(self) -> None:
+        self._http = AiohttpTransport()
+        self.sent: Counter[str] = Counter()
+
+    async def send(self, request: Request) -> Answer:
+        path = re.sub(r"/[0-9a-f]{24}(?=/|$)", "/{id}", urlsplit(request.url).path)
+        self.sent[f"{request.method} {path}"] += len(request.body or b"")
+        return await self._http.send(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
 def thread_cpu() -> Counter[str]:
     """CPU seconds each of this process's threads has used so far, by thread name (Linux;
     the store names its threads), so that a run can say where the sender's CPU went."""
@@ -135,19 +156,26 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
     )
     objects = list(events(users=args.users, sessions=args.sessions))
     store = await open_store(settings.database_url)
-    await store.enqueue(stored(objects, time.time()))
     per_window: dict[int, int] = {}
     done = asyncio.Event()
-    async with open_worker(settings, store) as worker:
+    counting = CountingBytes()
+    async with open_worker(settings, store, transport=counting) as worker:
         counter = asyncio.create_task(count_windows(url, per_window, done))
-        started = time.perf_counter()
-        cpu_started = time.process_time()
-        threads_started = thread_cpu()
-        await worker.drain()
-        cpu = time.process_time() - cpu_started
-        threads = thread_cpu()
-        threads.subtract(threads_started)
-        drain_time = time.perf_counter() - started
+        cpu = drain_time = 0.0
+        threads: Counter[str] = Counter()
+        # Each wave is stored, then drained: a later wave's identifies update contacts an
+        # earlier one created, as events arriving while delivery keeps up do.
+        size = math.ceil(len(objects) / args.waves)
+        for start in range(0, len(objects), size):
+            await store.enqueue(stored(objects[start : start + size], time.time()))
+            started = time.perf_counter()
+            cpu_started = time.process_time()
+            threads_started = thread_cpu()
+            await worker.drain()
+            cpu += time.process_time() - cpu_started
+            threads.update(thread_cpu())
+            threads.subtract(threads_started)
+            drain_time += time.perf_counter() - started
         done.set()
         await counter
     rows = await store.outcomes(limit=len(objects) * 4)
@@ -191,6 +219,10 @@ async def run(args: argparse.Namespace, url: str, directory: Path) -> None:
     for kind, (count, made) in sorted(by_type.items()):
         print(f"  {kind:9} {made / count:.3f} calls per event ({count} events)")
     print(f"calls by endpoint: {dict(sorted(calls.items()))}")
+    print(
+        f"request body bytes: {sum(counting.sent.values()):,}, by endpoint "
+        f"{dict(sorted(counting.sent.items()))}"
+    )
     print(f"429 answers: {rate_limited}")
     upserts = sum(calls.get("POST /companies", {}).values())
     print(
@@ -227,6 +259,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=3)
     parser.add_argument("--rate-limit", type=int, default=1666)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--waves",
+        type=int,
+        default=1,
+        help="store the workload in W parts as they arrived, draining after each (default: "
+        "all at once, a backfill)",
+    )
     args = parser.parse_args()
     process, url = start_sandbox(args.rate_limit)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,10 +15,11 @@ import httpx
 
 from intercom_destination.delivery.engine import open_worker
 from intercom_destination.delivery.worker import Worker
-from intercom_destination.intercom import Transport
+from intercom_destination.intercom import AiohttpTransport, Answer, Request, Transport
 from intercom_destination.settings import settings_from
 from intercom_destination.spec import InvalidEvent, decode_event
 from intercom_destination.store import Enqueued, NewEvent, Store, new_event, open_store
+from tests.answers import path_of
 
 _ids = count()
 
@@ -35,6 +37,28 @@ def new_events(objects: list[dict[str, Any]], received_at: float | None = None) 
         assert not isinstance(event, InvalidEvent), event
         events.append(new_event(event, at))
     return events
+
+
+class Recording:
+    """Real HTTP, keeping each request's method, path and JSON body."""
+
+    def __init__(self) -> None:
+        self._http = AiohttpTransport()
+        self.requests: list[tuple[str, str, Any]] = []
+
+    def bodies(self, method: str, path_start: str) -> list[Any]:
+        """The bodies of the requests with this method whose path starts with `path_start`."""
+        return [
+            body for m, path, body in self.requests if m == method and path.startswith(path_start)
+        ]
+
+    async def send(self, request: Request) -> Answer:
+        body = json.loads(request.body) if request.body else None
+        self.requests.append((request.method, path_of(request), body))
+        return await self._http.send(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 class Clock:

@@ -4,14 +4,16 @@ sandbox as one-by-one delivery does (against a live sandbox over HTTP)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from intercom_destination.delivery.digests import decode_body, digest
 from intercom_destination.intercom import AiohttpTransport, Answer, Request
 from tests.answers import path_of, reply
-from tests.delivery.harness import Harness, harness
+from tests.delivery.harness import Harness, Recording, harness
 from tests.events import identify, track
 
 pytestmark = pytest.mark.anyio
@@ -127,3 +129,104 @@ async def test_a_value_refused_in_a_coalesced_call_kills_only_its_own_event(sand
         assert len(h.events_of("u1")) == 2
         status = await h.store.status(h.clock())
         assert status.outcomes == {"delivered": 4, "dead": 1}
+
+
+def at(clock: str) -> str:
+    return f"2026-11-28T{clock}Z"
+
+
+def unix(clock: str) -> int:
+    return int(datetime.fromisoformat(at(clock)).timestamp())
+
+
+async def test_an_update_sends_only_what_changed_since_what_intercom_holds(sandbox: str) -> None:
+    recording = Recording()
+    async with harness(sandbox, transport=recording) as h:
+        email = "u1@example.com"
+        await h.deliver(
+            {**identify("u1", email, plan="free", logins=1), "timestamp": at("10:00:00")}
+        )
+        await h.deliver(
+            {
+                **identify("u1", email, plan="free", logins=2, name="Ada"),
+                "timestamp": at("10:30:00"),
+            }
+        )
+        # Only last_seen_at moves, within the hour (last_seen_precision): nothing to send.
+        await h.deliver(
+            {
+                **identify("u1", email, plan="free", logins=2, name="Ada"),
+                "timestamp": at("10:45:00"),
+            }
+        )
+
+        [update] = recording.bodies("PUT", "/contacts/")
+        # Neither the identity nor the unchanged attribute; last_seen_at rides along.
+        assert update == {
+            "name": "Ada",
+            "custom_attributes": {"logins": 2},
+            "last_seen_at": unix("10:30:00"),
+        }
+        assert h.contact("u1")["custom_attributes"] == {"plan": "free", "logins": 2}
+        [last, *_] = await h.store.outcomes()
+        assert (last.outcome, last.calls) == ("skipped", 0)
+
+
+async def test_a_new_attribute_takes_its_first_values_type_as_one_by_one(sandbox: str) -> None:
+    email = "u1@example.com"
+    events = [
+        identify("u1", email, score=5),
+        {**identify("u1", email, score="high"), "timestamp": at("10:30:00")},
+    ]
+
+    def held(h: Harness) -> tuple[Any, Any]:
+        [score] = [a for a in h.state()["data_attributes"] if a["name"] == "score"]
+        return score["data_type"], h.contact("u1")["custom_attributes"]
+
+    async with harness(sandbox) as h:
+        for event in events:
+            await h.deliver(event)
+        one_by_one = held(h)
+    httpx.post(f"{sandbox}/_sandbox/reset").raise_for_status()
+    async with harness(sandbox) as h:
+        await h.deliver(*events)
+
+        assert held(h) == one_by_one == ("integer", {"score": 5})
+
+
+async def test_a_contact_intercom_lost_is_created_with_its_whole_state(sandbox: str) -> None:
+    recording = Recording()
+    async with harness(sandbox, transport=recording) as h:
+        email = "u1@example.com"
+        await h.deliver(identify("u1", email, plan="free", logins=1))
+        contact_id = h.contact("u1")["id"]
+        httpx.delete(
+            f"{sandbox}/contacts/{contact_id}", headers={"Authorization": "Bearer test-token"}
+        ).raise_for_status()
+        await h.deliver({**identify("u1", email, logins=2), "timestamp": at("10:30:00")})
+
+        assert h.contact("u1")["custom_attributes"] == {"plan": "free", "logins": 2}
+        created = recording.bodies("POST", "/contacts")[-1]
+        assert created["custom_attributes"] == {"plan": "free", "logins": 2}
+        assert created["external_id"] == "u1"
+
+
+async def test_a_store_with_digests_but_no_bodies_sends_whole_bodies(sandbox: str) -> None:
+    recording = Recording()
+    async with harness(sandbox, transport=recording) as h:
+        email = "u1@example.com"
+        first = identify("u1", email, plan="free", logins=1)
+        await h.deliver(first)
+        # As a store written before bodies were kept has it: the digest alone.
+        key = "contact:external_id:u1"
+        kept = await h.store.last_body(key)
+        assert kept is not None
+        await h.store.put_digest(key, digest(decode_body(kept), 3600))
+
+        await h.deliver(first)
+        assert recording.bodies("PUT", "/contacts/") == []
+        await h.deliver({**identify("u1", email, plan="pro", logins=1)})
+
+        [update] = recording.bodies("PUT", "/contacts/")
+        assert update["email"] == email
+        assert update["custom_attributes"] == {"plan": "pro", "logins": 1}

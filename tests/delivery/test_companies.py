@@ -15,7 +15,7 @@ from intercom_destination.intercom import AiohttpTransport, Answer, Request
 from intercom_destination.settings import settings_from
 from intercom_destination.store import open_store
 from tests.answers import path_of, reply
-from tests.delivery.harness import harness, new_events
+from tests.delivery.harness import Recording, harness, new_events
 from tests.events import group, identify
 
 pytestmark = pytest.mark.anyio
@@ -138,3 +138,120 @@ async def test_values_intercom_refuses_do_not_ride_along_with_later_calls(sandbo
         assert "Industry is invalid" in (refused.reason or "")
         found = company(sandbox, "c-1")
         assert (found["plan"], found["industry"]) == ("team", None)
+
+
+def company_bodies(recording: Recording) -> list[dict[str, Any]]:
+    return recording.bodies("POST", "/companies")
+
+
+async def test_an_upsert_sends_only_what_differs_from_what_intercom_holds(sandbox: str) -> None:
+    recording = Recording()
+    async with harness(sandbox, transport=recording) as h:
+        await h.deliver(*USERS[:2])
+        await h.deliver(group("u1", "c-1", 10, name="Initech", plan="free", employees=10))
+        await h.deliver(group("u2", "c-1", 20, name="Initech", plan="team", employees=10, tier=1))
+        # A repeat of what Intercom holds sends nothing.
+        await h.deliver(group("u1", "c-1", 30, name="Initech", plan="team"))
+
+        first, second = company_bodies(recording)
+        assert first == {"company_id": "c-1", "name": "Initech", "plan": "free", "size": 10}
+        assert second == {"company_id": "c-1", "plan": "team", "custom_attributes": {"tier": 1}}
+        found = company(sandbox, "c-1")
+        assert (found["name"], found["plan"], found["size"]) == ("Initech", "team", 10)
+        assert found["custom_attributes"] == {"tier": 1}
+
+
+async def test_a_company_intercom_lost_is_sent_its_whole_state(sandbox: str) -> None:
+    recording = Recording()
+    async with harness(sandbox, transport=recording) as h:
+        await h.deliver(USERS[0])
+        await h.deliver(group("u1", "c-1", 10, name="Initech", plan="free"))
+        httpx.delete(f"{sandbox}/_sandbox/companies/{company(sandbox, 'c-1')['id']}")
+        await h.deliver(group("u1", "c-1", 20, plan="team"))
+
+        assert company_bodies(recording)[-2:] == [
+            {"company_id": "c-1", "plan": "team"},
+            {"company_id": "c-1", "name": "Initech", "plan": "team"},
+        ]
+        found = company(sandbox, "c-1")
+        assert (found["name"], found["plan"]) == ("Initech", "team")
+        assert h.contact("u1")["company_ids"] == [found["id"]]
+
+
+async def test_a_lanes_upserts_of_a_company_go_as_one_call(sandbox: str) -> None:
+    recording = Recording()
+    async with harness(sandbox, transport=recording) as h:
+        await h.deliver(USERS[0])
+        await h.deliver(
+            group("u1", "c-1", 20, name="Initech", plan="free"),
+            group("u1", "c-1", 10, plan="older", employees=10),
+            group("u1", "c-1", 30, plan="team"),
+        )
+
+        assert company_bodies(recording) == [
+            {"company_id": "c-1", "name": "Initech", "plan": "team", "size": 10}
+        ]
+        rows = await h.store.outcomes()
+        assert [row.outcome for row in rows if row.type == "group"] == ["delivered"] * 3
+
+
+async def test_a_send_overtaken_by_an_unchanged_one_is_followed_by_the_newest_values(
+    sandbox: str,
+) -> None:
+    """The older event's worker sends `plan: pro` when a newer event's worker merges `plan:
+    free`, which Intercom was confirmed to hold: it sends nothing and confirms. The older
+    send then lands last; its worker's re-send names `plan` though the newest state does not
+    differ there from the confirmed one, and Intercom ends with `free`."""
+    settings = settings_from(
+        {"access_token": "test-token", "api_url": sandbox, "database_url": "sqlite:///:memory:"}
+    )
+    async with (
+        await open_store(settings.database_url) as store,
+        open_worker(settings, store) as newer_worker,
+    ):
+        newer = [group("u2", "c-1", 30, plan="free")]
+        recording = Recording()
+
+        async def deliver_the_newer_call_first(request: Request) -> None:
+            if newer and json.loads(request.body or b"{}").get("plan") == "pro":
+                await store.enqueue(new_events([newer.pop()]))
+                await newer_worker.step()
+                await newer_worker.settle()
+            recording.requests.append(("POST", "/companies", json.loads(request.body or b"{}")))
+
+        transport = _Hooked(deliver_the_newer_call_first)
+        async with open_worker(settings, store, transport=transport) as older_worker:
+            await store.enqueue(new_events([*USERS[:2], group("u1", "c-1", 10, plan="free")]))
+            await older_worker.drain()
+            await store.enqueue(new_events([group("u1", "c-1", 20, plan="pro")]))
+            await older_worker.drain()
+
+    assert company(sandbox, "c-1")["plan"] == "free"
+    assert company_bodies(recording) == [
+        {"company_id": "c-1", "plan": "free"},
+        {"company_id": "c-1", "plan": "pro"},
+        {"company_id": "c-1", "plan": "free"},
+    ]
+
+
+async def test_a_value_refused_in_a_coalesced_upsert_kills_only_its_own_event(
+    sandbox: str,
+) -> None:
+    async def refuse_one_industry(request: Request) -> Answer | None:
+        if json.loads(request.body or b"{}").get("industry") != "Refused":
+            return None
+        error = {"code": "parameter_invalid", "message": "Industry is invalid", "field": "industry"}
+        return reply(422, json={"type": "error.list", "errors": [error]})
+
+    async with harness(sandbox, transport=_Hooked(refuse_one_industry)) as h:
+        await h.deliver(USERS[0])
+        await h.deliver(
+            group("u1", "c-1", 10, plan="free", industry="Refused"),
+            group("u1", "c-1", 20, plan="team"),
+        )
+
+        groups = [row for row in await h.store.outcomes() if row.type == "group"]
+        assert sorted(row.outcome for row in groups) == ["dead", "delivered"]
+        found = company(sandbox, "c-1")
+        assert (found["plan"], found["industry"]) == ("team", None)
+        assert h.contact("u1")["company_ids"] == [found["id"]]

@@ -8,6 +8,7 @@ from typing import Any
 from intercom_destination.delivery.company_state import (
     CompanyState,
     body,
+    changes,
     decode,
     encode,
     merge,
@@ -78,3 +79,22 @@ def test_a_state_survives_its_bytes() -> None:
 
     assert decode(encode(state)) == state
     assert decode(encode(CompanyState())) == CompanyState()
+
+
+def test_changes_name_what_differs_from_what_intercom_holds_and_what_they_cover() -> None:
+    held = merged(UPSERTS[:2])
+    state = merged([*UPSERTS, (40.0, {"company_id": "c-1", "custom_attributes": {"tier": 1}})])
+
+    assert changes("c-1", state, None, covering={}) == body("c-1", state)
+    assert changes("c-1", state, held, covering={}) == {
+        "company_id": "c-1",
+        "size": 50,
+        "custom_attributes": {"seats": 9, "tier": 1},
+    }
+    covering = {"company_id": "c-1", "plan": "x", "custom_attributes": {"tier": "x"}}
+    assert changes("c-1", merged(UPSERTS[:2]), held, covering=covering) == {
+        "company_id": "c-1",
+        "plan": "team",
+        "custom_attributes": {"tier": "b"},
+    }
+    assert changes("c-1", held, held, covering={}) == {"company_id": "c-1"}

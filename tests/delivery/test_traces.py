@@ -95,3 +95,22 @@ async def test_a_parked_event_says_in_words_what_it_waits_for(sandbox: str) -> N
         assert row.reason is not None
         assert "'nobody'" in row.reason
         assert "waiting for their identify" in row.reason
+
+
+async def test_a_coalesced_upsert_keeps_its_operation_not_the_bodies_it_carried(
+    sandbox: str,
+) -> None:
+    async with harness(sandbox) as h:
+        first = {**identify("u1", "ada@example.com", plan="free"), "messageId": "first"}
+        later = {**identify("u1", "ada@example.com", plan="pro"), "messageId": "later"}
+        await h.deliver(first, later)
+
+        [attempt] = (await story_of(h, "first")).traces
+        [operation] = attempt.trace.operations
+        assert (operation["op"], operation["method"], operation["path"]) == (
+            "upsert_contact",
+            "POST",
+            "/contacts",
+        )
+        assert "folded" not in operation
+        assert '"plan":"pro"' in (attempt.trace.calls[-1].body or "")

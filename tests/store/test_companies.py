@@ -42,7 +42,24 @@ async def test_only_the_latest_version_is_marked_synced(store: Store) -> None:
     assert not await store.company_synced("c-1", 1)
     assert await store.company_record("c-1") == record(2, b"second")
     assert await store.company_synced("c-1", 2)
-    assert await store.company_record("c-1") == record(2, b"second", synced=True)
+    assert await store.company_record("c-1") == CompanyRecord(
+        version=2, synced=True, state=b"second", confirmed=b"second"
+    )
+
+
+async def test_the_state_last_confirmed_is_kept_through_later_saves(store: Store) -> None:
+    await store.save_company_record("c-1", record(1, b"first"))
+    assert await store.company_synced("c-1", 1)
+    await store.save_company_record("c-1", record(2, b"second"))
+
+    assert not await store.company_synced("c-1", 1)
+    assert await store.company_record("c-1") == CompanyRecord(
+        version=2, synced=False, state=b"second", confirmed=b"first"
+    )
+    assert await store.company_synced("c-1", 2)
+    latest = await store.company_record("c-1")
+    assert latest is not None
+    assert latest.confirmed == b"second"
 
 
 async def test_of_writers_racing_from_one_version_exactly_one_wins(shared_url: str) -> None:

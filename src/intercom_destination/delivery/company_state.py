@@ -59,6 +59,24 @@ def values_differ(first: CompanyState, second: CompanyState) -> bool:
     ) != _values(second.custom_attributes)
 
 
+def changes(
+    company_id: str, state: CompanyState, held: CompanyState | None, covering: dict[str, Any]
+) -> dict[str, Any]:
+    """The `POST /companies` body that brings a company Intercom holds as `held` to `state`:
+    the fields (custom attributes key by key) whose values differ, and those the body
+    `covering` names, each with its value in `state`; the whole state without `held`."""
+    if held is None:
+        return body(company_id, state)
+    sent: dict[str, Any] = {"company_id": company_id}
+    sent.update(_differing(state.fields, held.fields, covering))
+    custom = _differing(
+        state.custom_attributes, held.custom_attributes, covering.get("custom_attributes", {})
+    )
+    if custom:
+        sent["custom_attributes"] = custom
+    return sent
+
+
 def body(company_id: str, state: CompanyState) -> dict[str, Any]:
     """The `POST /companies` body that leaves Intercom's company as `state` says."""
     sent: dict[str, Any] = {"company_id": company_id, **_values(state.fields)}
@@ -96,6 +114,19 @@ def _without(fields: dict[str, Field], at: float, values: dict[str, Any]) -> dic
         for name, field in fields.items()
         if name not in values or field != Field(at, values[name])
     }
+
+
+def _differing(
+    fields: dict[str, Field], held: dict[str, Field], covering: dict[str, Any]
+) -> dict[str, Any]:
+    sent = {}
+    for name, field in fields.items():
+        was = held.get(name)
+        # Types count: 1, 1.0 and true are different values to send.
+        same = was is not None and type(was.value) is type(field.value) and was.value == field.value
+        if name in covering or not same:
+            sent[name] = field.value
+    return sent
 
 
 def _values(fields: dict[str, Field]) -> dict[str, Any]:

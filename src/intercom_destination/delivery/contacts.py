@@ -58,13 +58,24 @@ class Contacts:
         self._store = store
         self._unknown_contact = unknown_contact
 
-    async def upsert(self, attempt: DeliveryAttempt, ref: ContactRef, body: dict[str, Any]) -> str:
-        """Create or update the contact with `body`; its Intercom id."""
+    async def upsert(
+        self,
+        attempt: DeliveryAttempt,
+        ref: ContactRef,
+        body: dict[str, Any],
+        *,
+        update: dict[str, Any] | None = None,
+    ) -> str:
+        """Create or update the contact with `body`; its Intercom id. `update`, when given,
+        is what the contact Intercom holds lacks of `body`: sent instead to the contact the
+        cache knows, which holds the rest. Any other contact (created, found, merged into)
+        is sent the whole of `body`."""
         kind, key = ref.identity
         cached = await self._store.get_identity(kind, key)
         if cached is not None:
+            sent = body if update is None else update
             try:
-                await attempt.call(lambda: self._client.update_contact(cached, body))
+                await attempt.call(lambda: self._client.update_contact(cached, sent))
                 return cached
             except ContactMerged as merged:
                 # Merged into another contact: update that one. When Intercom does not say

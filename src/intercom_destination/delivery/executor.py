@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from intercom_destination.delivery.attempt import DeliveryAttempt
@@ -22,6 +22,7 @@ from intercom_destination.delivery.digests import (
     DONE,
     attachment_key,
     attachments_to,
+    changes,
     contact_key,
     decode_body,
     digest,
@@ -51,12 +52,14 @@ from intercom_destination.mapping import (
     DetachCompany,
     Operation,
     Plan,
+    TimedBody,
     UpsertCompany,
     UpsertContact,
 )
+from intercom_destination.mapping.coalesce import merge_bodies
 from intercom_destination.mapping.contacts import CONTACT_ID, identity_fields
 from intercom_destination.spec import Event
-from intercom_destination.store import Store
+from intercom_destination.store import Model, Store
 
 UNCHANGED = "unchanged: Intercom already has everything this event says"
 #: After a 401 or 403 (or a request that cannot be sent) every worker pauses this long, then
@@ -163,18 +166,51 @@ class Executor:
                 return await self._detach(attempt, operation)
 
     async def _upsert_contact(self, attempt: DeliveryAttempt, operation: UpsertContact) -> bool:
-        body = await self._attributes.admit(attempt, "contact", operation.body)
+        """Have Intercom hold what the upsert (and those folded into it) says: an update
+        sends what differs from what Intercom holds, a create the contact's whole state."""
         key = contact_key(operation.contact)
-        fingerprint = digest(body, self._options.last_seen_precision)
-        if await self._store.get_digest(key) == fingerprint:
+        change = await self._contact_change(attempt, operation, key)
+        if change is None:
             return False
+        state, update = change
         try:
-            await self._contacts.upsert(attempt, operation.contact, body)
+            await self._contacts.upsert(attempt, operation.contact, state, update=update)
         except UnknownCustomAttribute:
-            body = await self._attributes.readmit(attempt, "contact", operation.body)
-            await self._contacts.upsert(attempt, operation.contact, body)
-        await self._store.put_digest(key, fingerprint, encode_body(body))
+            await self._attributes.refresh(attempt, "contact")
+            change = await self._contact_change(attempt, operation, key)
+            if change is None:
+                return False
+            state, update = change
+            await self._contacts.upsert(attempt, operation.contact, state, update=update)
+        fingerprint = digest(state, self._options.last_seen_precision)
+        await self._store.put_digest(key, fingerprint, encode_body(state))
         return True
+
+    async def _contact_change(
+        self, attempt: DeliveryAttempt, operation: UpsertContact, key: str
+    ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        """The contact's state once Intercom holds the upsert, and the update that brings
+        the state Intercom holds to it (None: the whole state); None when it holds it all."""
+        body = await self._admitted(attempt, "contact", (operation.body, *operation.folded))
+        stored = await self._store.last_body(key)
+        if stored is None:
+            # Nothing kept beyond a digest (a store from before bodies were), or nothing at all.
+            if await self._store.get_digest(key) == digest(body, self._options.last_seen_precision):
+                return None
+            return body, None
+        held = decode_body(stored)
+        update = changes(held, body, self._options.last_seen_precision)
+        return (merge_bodies(held, body), update) if update else None
+
+    async def _admitted(
+        self, attempt: DeliveryAttempt, model: Model, bodies: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The bodies merged in order, each admitted on its own first, as one-by-one delivery
+        would: a new attribute takes the type of the first value it is given."""
+        merged: dict[str, Any] = {}
+        for body in bodies:
+            merged = merge_bodies(merged, await self._attributes.admit(attempt, model, body))
+        return merged
 
     async def _contact_known(self, attempt: DeliveryAttempt, event: Event) -> None:
         """The contact exists now: events that waited for it go next, before the lane's others."""
@@ -276,9 +312,13 @@ class Executor:
         self, attempt: DeliveryAttempt, event: Event, operation: UpsertCompany
     ) -> bool:
         # Other users' lanes write the same company: the event's time orders their writes.
-        body = await self._attributes.admit(attempt, "company", operation.body)
-        at = event.timestamp.timestamp()
-        return await self._companies.upsert(attempt, operation.company_id, body, at)
+        own = TimedBody(at=event.timestamp.timestamp(), body=operation.body)
+        # Each admitted on its own, as one by one (see `_admitted`).
+        admitted = [
+            TimedBody(at=part.at, body=await self._attributes.admit(attempt, "company", part.body))
+            for part in (own, *operation.folded)
+        ]
+        return await self._companies.upsert(attempt, operation.company_id, admitted)
 
     async def _attach(self, attempt: DeliveryAttempt, operation: AttachCompany) -> bool:
         contact = self._linked(attempt, operation.contact)

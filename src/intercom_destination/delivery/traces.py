@@ -27,10 +27,15 @@ class TraceRecorder:
         self.refusals: list[Refusal] = []
 
     def planned(self, plan: Plan) -> None:
-        # Without their bodies, which the requests carry (cut to a bounded size): the plan
-        # is the planner's answer for the event as received, which the trace keeps whole.
+        # Without their bodies, or those of later events coalesced with them, which the
+        # requests carry (cut to a bounded size): the plan is the planner's answer for the
+        # event as received, which the trace keeps whole.
         self.operations = tuple(
-            {key: value for key, value in describe(operation).items() if key != "body"}
+            {
+                key: value
+                for key, value in describe(operation).items()
+                if key not in ("body", "folded")
+            }
             for operation in plan.operations
         )
 

@@ -230,10 +230,10 @@ class Worker:
             log.exception("delivering event %s failed unexpectedly", lease.event.message_id)
 
     async def _attempt_run(self, lease: Lease, results: list[Ended]) -> None:
-        """Deliver the lease's head and the events behind it, in order, their contact updates
-        coalesced (`mapping.coalesce`); stop at the first that is not delivered or skipped, or
-        that put events back into the lane ahead of the rest. Each event's outcome and trace
-        are added to `results` as it ends."""
+        """Deliver the lease's head and the events behind it, in order, their contact and
+        company updates coalesced (`mapping.coalesce`); stop at the first that is not
+        delivered or skipped, or that put events back into the lane ahead of the rest. Each
+        event's outcome and trace are added to `results` as it ends."""
         stored_events = (lease.event, *lease.following)
         prepared = [self._prepare(stored) for stored in stored_events]
         coalesced = coalesce(
@@ -241,7 +241,9 @@ class Worker:
                 # An event that cannot be planned sends nothing, and ends the run.
                 RunItem(plan=_NOTHING)
                 if isinstance(ready, Dead)
-                else RunItem(plan=ready[1], visitor=_visitor(ready[0]))
+                else RunItem(
+                    plan=ready[1], visitor=_visitor(ready[0]), at=ready[0].timestamp.timestamp()
+                )
                 for ready in prepared
             ]
         )
@@ -266,9 +268,8 @@ class Worker:
                     # did not take, are planned and sent again in the next.
                     outcome = await self._deliver(lease, stored, event, planned, recorder)
                     alone = True
-                carrier = coalesced.folded_into[index]
-                if carrier is not None:
-                    outcome = _folded(outcome, results[carrier])
+                for fold in coalesced.folded_into[index]:
+                    outcome = _folded(outcome, fold.kind, results[fold.carrier])
             results.append(Ended(stored, outcome, _trace(outcome, recorder)))
             if alone or not isinstance(outcome, Delivered | Skipped) or outcome.reordered:
                 return
@@ -422,16 +423,17 @@ def _links_lane(event: Event, lane: str) -> bool:
     return named is not None and named[0] == lane
 
 
-def _folded(outcome: Outcome, carrier: Ended) -> Outcome:
-    """The outcome of an event whose contact update went with `carrier`'s call: delivered
-    when that call was made (the note names the carrier), unchanged when it was not needed."""
+def _folded(outcome: Outcome, kind: str, carrier: Ended) -> Outcome:
+    """The outcome of an event whose `kind` (contact, company) update went with `carrier`'s
+    call: delivered when that call was made (a note names the carrier), unchanged when it was
+    not needed."""
     carried_by, carried = carrier.stored, carrier.outcome
     if (
         isinstance(outcome, Skipped)
         and outcome.reason == UNCHANGED
         and isinstance(carried, Delivered)
     ):
-        note = f"its contact update went with the call of event {carried_by.message_id}"
+        note = f"its {kind} update went with the call of event {carried_by.message_id}"
         return Delivered(
             calls=outcome.calls, warnings=(*outcome.warnings, note), reordered=outcome.reordered
         )

@@ -41,7 +41,9 @@ class ContactRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         raise ValueError("a contact reference names no identifier")
 
 
-class UpsertContact(msgspec.Struct, frozen=True, kw_only=True, tag="upsert_contact"):
+class UpsertContact(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag="upsert_contact"
+):
     """Create the contact (`POST /contacts`) or update it (`PUT /contacts/{contact_id}`)."""
 
     method: ClassVar[str] = "POST"
@@ -49,6 +51,9 @@ class UpsertContact(msgspec.Struct, frozen=True, kw_only=True, tag="upsert_conta
     update_path: ClassVar[str] = "/contacts/{contact_id}"
     contact: ContactRef
     body: dict[str, Any]
+    #: The bodies of later events' upserts of the contact that go with this one's call, in
+    #: order (`mapping.coalesce`).
+    folded: tuple[dict[str, Any], ...] = ()
 
 
 class CreateEvent(msgspec.Struct, frozen=True, kw_only=True, tag="create_event"):
@@ -60,13 +65,25 @@ class CreateEvent(msgspec.Struct, frozen=True, kw_only=True, tag="create_event")
     body: dict[str, Any]
 
 
-class UpsertCompany(msgspec.Struct, frozen=True, kw_only=True, tag="upsert_company"):
+class TimedBody(msgspec.Struct, frozen=True, kw_only=True):
+    """An upsert's body, and the time (Unix seconds) of the event it comes from."""
+
+    at: float
+    body: dict[str, Any]
+
+
+class UpsertCompany(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag="upsert_company"
+):
     """`POST /companies`: Intercom creates or updates the company by its company_id."""
 
     method: ClassVar[str] = "POST"
     path: ClassVar[str] = "/companies"
     company_id: str
     body: dict[str, Any]
+    #: Later events' upserts of the company that go with this one's call, in order, each
+    #: with its event's time, which orders a company's writes (`mapping.coalesce`).
+    folded: tuple[TimedBody, ...] = ()
 
 
 class AttachCompany(msgspec.Struct, frozen=True, kw_only=True, tag="attach_company"):

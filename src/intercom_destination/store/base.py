@@ -186,12 +186,15 @@ class CompanyRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     `state` is opaque to the store (the merged attributes: see `delivery.company_state`).
     `version` counts the record's writes from 1; `synced` says Intercom was sent this version
-    and no later write came before the send was confirmed.
+    and no later write came before the send was confirmed. `confirmed` is the state of the
+    last version so confirmed (`CompanyRecords.company_synced` keeps it; a save leaves it),
+    None before any was.
     """
 
     version: int
     synced: bool
     state: bytes
+    confirmed: bytes | None = None
 
 
 class Status(msgspec.Struct, frozen=True, kw_only=True):

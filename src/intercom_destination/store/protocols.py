@@ -360,7 +360,8 @@ class CompanyRecords(Protocol):
 
     @abc.abstractmethod
     async def company_synced(self, company_id: str, version: int) -> bool:
-        """Mark `version` as the one Intercom holds, if it is still the latest.
+        """Mark `version` as the one Intercom holds, if it is still the latest, and keep its
+        state as the record's `confirmed`.
 
         Returns False, marking nothing, when a later version was saved meanwhile.
         """

@@ -80,9 +80,12 @@ def outcome_row(row: Sequence[Any]) -> OutcomeRow:
 
 #: The statements of the company records, in PostgreSQL's placeholders (see `sql`).
 #: Each returns a row when it wrote one.
-COMPANY_RECORD = "SELECT version, synced, state FROM company_states WHERE company_id = %s"
+COMPANY_RECORD = (
+    "SELECT version, synced, state, confirmed FROM company_states WHERE company_id = %s"
+)
 COMPANY_SYNCED = (
-    "UPDATE company_states SET synced = true WHERE company_id = %s AND version = %s RETURNING 1"
+    "UPDATE company_states SET synced = true, confirmed = state"
+    " WHERE company_id = %s AND version = %s RETURNING 1"
 )
 
 
@@ -103,8 +106,13 @@ def save_company(company_id: str, record: CompanyRecord) -> tuple[str, tuple[Any
 
 def company_record(row: Sequence[Any]) -> CompanyRecord:
     """A CompanyRecord from a row of `COMPANY_RECORD`."""
-    version, synced, state = row
-    return CompanyRecord(version=version, synced=bool(synced), state=bytes(state))
+    version, synced, state, confirmed = row
+    return CompanyRecord(
+        version=version,
+        synced=bool(synced),
+        state=bytes(state),
+        confirmed=None if confirmed is None else bytes(confirmed),
+    )
 
 
 DELETION_COLUMNS = (

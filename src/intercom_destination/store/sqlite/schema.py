@@ -269,6 +269,11 @@ MIGRATIONS: list[list[str]] = [
             error TEXT
         )""",
     ],
+    [
+        # The state of the version last confirmed as the one Intercom holds, which a
+        # company's next upsert is a difference from (`CompanyRecord.confirmed`).
+        "ALTER TABLE company_states ADD COLUMN confirmed BLOB",
+    ],
 ]
 
 
