@@ -186,3 +186,28 @@ async def test_a_closed_transport_sends_nothing() -> None:
         with pytest.raises(RuntimeError):
             await transport.send(request(server))
     assert server.heads == []
+
+
+async def test_the_proxy_the_environment_names_carries_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A company's egress proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as other HTTP clients honour.
+    async with serving() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        transport = AiohttpTransport(QUICK, connections=2)
+        answer = await transport.send(Request("GET", "http://intercom.invalid/me", {}))
+        await transport.aclose()
+    assert answer.status == 200
+    assert proxy.request_lines() == ["GET http://intercom.invalid/me HTTP/1.1"]
+
+
+async def test_a_host_no_proxy_names_is_called_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with serving() as proxy, serving() as server:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        transport = AiohttpTransport(QUICK, connections=2)
+        await transport.send(request(server))
+        await transport.aclose()
+    assert (proxy.request_lines(), server.request_lines()) == ([], ["GET /me HTTP/1.1"])

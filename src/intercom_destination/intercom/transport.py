@@ -14,6 +14,7 @@ from typing import Protocol
 
 import aiohttp
 import msgspec
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 
@@ -98,19 +99,26 @@ class AiohttpTransport:
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        #: The proxy the environment names for each scheme, host and port, read once: aiohttp
+        #: would read it (and netrc) for every request.
+        self._proxies: dict[tuple[str, str | None, int | None], _Proxy] = {}
 
     async def send(self, request: Request) -> Answer:
         session = self._session or self._open()
         if any(_UNCARRIABLE.search(f"{name}{value}") for name, value in request.headers.items()):
             raise HeaderRefused("a header holds a character HTTP cannot carry")
+        url = URL(request.url, encoded=True)
+        proxy, proxy_auth = self._proxy_for(url)
         failure: SendFailure
         try:
             async with session.request(
                 request.method,
-                URL(request.url, encoded=True),
+                url,
                 headers=request.headers,
                 data=request.body,
                 allow_redirects=False,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             ) as response:
                 content = await response.read()
                 return Answer(status=response.status, headers=response.headers, content=content)
@@ -129,6 +137,19 @@ class AiohttpTransport:
         if self._session is not None:
             await self._session.close()
 
+    def _proxy_for(self, url: URL) -> _Proxy:
+        """The proxy `HTTPS_PROXY`/`HTTP_PROXY` name for `url` (none where `NO_PROXY` says
+        so), as other HTTP clients honour them."""
+        where = (url.scheme, url.host, url.port)
+        found = self._proxies.get(where)
+        if found is None:
+            try:
+                found = get_env_proxy_for_url(url)
+            except LookupError:
+                found = (None, None)
+            self._proxies[where] = found
+        return found
+
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
             raise RuntimeError("the transport is closed")
@@ -141,6 +162,9 @@ class AiohttpTransport:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         return self._session
+
+
+_Proxy = tuple[URL | None, aiohttp.BasicAuth | None]
 
 
 def _described(error: Exception) -> str:
