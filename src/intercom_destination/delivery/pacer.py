@@ -4,6 +4,9 @@ A token bucket in the store refills at `rate_share` of Intercom's limit, which t
 `X-RateLimit-*` headers report for each 10-second window (until the first response, a
 configured default is assumed). A 429 pauses every worker sharing the store until the
 window resets, plus jitter, instead of each request retrying on its own.
+
+The calls waiting in one process are served together: the first in line takes a token for
+each of them from the store in one round trip, and the others are handed theirs in turn.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ WINDOW = 10.0
 DEFAULT_LIMIT = 1666
 #: Why a 429 pauses every worker, as `status` says.
 RATE_LIMITED = "Intercom's rate limit (429): the app's 10-second window is spent"
+#: Seconds the tokens taken for the calls waiting in line are kept for them. They are handed
+#: out as the calls take their turns, within a few turns of the event loop; a call that gave
+#: up waiting (its task cancelled) leaves its token unused, which is dropped after this and
+#: lost to the budget, at most one per call cancelled while waiting.
+HOLD = 0.25
 
 
 class Pacer:
@@ -45,6 +53,11 @@ class Pacer:
         #: each waiter asking for itself woke together with all the others, and all but one
         #: found the bucket empty again, a store transaction each.
         self._turn = asyncio.Lock()
+        #: Calls waiting in `acquire`, the one whose turn it is included.
+        self._waiting = 0
+        #: Tokens taken for calls waiting in line, and until when they are theirs.
+        self._held = 0
+        self._held_until = 0.0
 
     @property
     def limit(self) -> int:
@@ -66,21 +79,44 @@ class Pacer:
 
     async def acquire(self) -> None:
         """Wait until one more call fits the budget."""
-        async with self._turn:
-            await self._take()
+        self._waiting += 1
+        try:
+            async with self._turn:
+                await self._window()
+                if not self._take_held():
+                    await self._take()
+        finally:
+            self._waiting -= 1
 
-    async def _take(self) -> None:
-        while True:
-            now = self._clock()
-            wait_until = await self._store.take_tokens(1, now, self.rate, self._burst())
-            if wait_until is None:
-                break
-            await self._sleep(max(0.0, wait_until - now))
+    async def _window(self) -> None:
         # Other apps may share the workspace's window: when it is about spent, wait it out.
         window = self._rate_limit.window
         now = self._clock()
         if window is not None and window.remaining < self._burst() and now < window.reset_at:
+            self._held = 0  # the wait is longer than tokens are kept
             await self._sleep(window.reset_at - now)
+
+    def _take_held(self) -> bool:
+        """Whether a token taken for the calls in line was left for this one."""
+        if self._held and self._clock() <= self._held_until:
+            self._held -= 1
+            return True
+        self._held = 0
+        return False
+
+    async def _take(self) -> None:
+        """Take a token for each call waiting in line (as many as a burst allows), one of
+        them this call's, the others kept for the rest."""
+        while True:
+            now = self._clock()
+            burst = self._burst()
+            most = max(1, min(self._waiting, int(burst)))
+            grant = await self._store.take_tokens(most, now, self.rate, burst)
+            if grant.ask_again_at is None:
+                break
+            await self._sleep(max(0.0, grant.ask_again_at - now))
+        self._held = grant.tokens - 1
+        self._held_until = self._clock() + HOLD
 
     async def rate_limited(self, reset_at: float | None) -> float:
         """A 429: pause every worker until the window resets; returns when that is."""

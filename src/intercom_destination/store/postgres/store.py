@@ -342,21 +342,21 @@ class PostgresStore(SQLStore[Connection]):
             return True
         return await self._transaction(add)
 
-    async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
-        bucket.check(n, rate, burst)
+    async def take_tokens(self, most: int, now: float, rate: float, burst: float) -> bucket.Grant:
+        bucket.check(most, rate, burst)
 
-        async def take(connection: Connection) -> float | None:
+        async def take(connection: Connection) -> bucket.Grant:
             cursor = await connection.execute(
                 "SELECT tokens, updated_at, paused_until FROM rate_bucket WHERE id = 1 FOR UPDATE"
             )
             tokens, updated_at, paused_until = await _one(cursor)
             before = None if tokens is None else bucket.Bucket(tokens, updated_at, paused_until)
-            after, wait_until = bucket.take(before, n, now=now, rate=rate, burst=burst)
+            after, grant = bucket.take(before, most, now=now, rate=rate, burst=burst)
             await connection.execute(
                 "UPDATE rate_bucket SET tokens = %s, updated_at = %s WHERE id = 1",
                 (after.tokens, after.updated_at),
             )
-            return wait_until
+            return grant
 
         return await self._transaction(take)
 

@@ -273,9 +273,11 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
 
         return await self._writer.call(add)
 
-    async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
-        bucket.check(n, rate, burst)
-        return await self._writer.call(partial(_take_tokens, n=n, now=now, rate=rate, burst=burst))
+    async def take_tokens(self, most: int, now: float, rate: float, burst: float) -> bucket.Grant:
+        bucket.check(most, rate, burst)
+        return await self._writer.call(
+            partial(_take_tokens, most=most, now=now, rate=rate, burst=burst)
+        )
 
     async def pause_until(self, until: float, reason: str) -> None:
         # A bucket created by a pause starts empty at the pause's end.
@@ -528,13 +530,13 @@ def _empty_log(path: str) -> None:
 
 
 def _take_tokens(
-    connection: sqlite3.Connection, n: int, now: float, rate: float, burst: float
-) -> float | None:
+    connection: sqlite3.Connection, most: int, now: float, rate: float, burst: float
+) -> bucket.Grant:
     row = connection.execute(
         "SELECT tokens, updated_at, paused_until FROM rate_bucket WHERE id = 1"
     ).fetchone()
-    after, wait_until = bucket.take(
-        None if row is None else bucket.Bucket(*row), n, now=now, rate=rate, burst=burst
+    after, grant = bucket.take(
+        None if row is None else bucket.Bucket(*row), most, now=now, rate=rate, burst=burst
     )
     connection.execute(
         "INSERT INTO rate_bucket (id, tokens, updated_at) VALUES (1, ?, ?)"
@@ -542,7 +544,7 @@ def _take_tokens(
         " updated_at = excluded.updated_at",
         (after.tokens, after.updated_at),
     )
-    return wait_until
+    return grant
 
 
 def _claim_workspace(connection: sqlite3.Connection, workspace: str) -> str | None:
