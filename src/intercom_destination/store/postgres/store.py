@@ -6,7 +6,8 @@ statements both stores run alike are in `sql.SQLStore`. Enqueues are group-commi
 the SQLite store's: the calls that arrive while one transaction commits share the next, so
 many small batches from many requests cost about what a few large ones do. Completions that
 let events leave their lanes (`delivered`, `skipped`, `finish_many`) are grouped the same
-way: one transaction, of three statements, for every worker task finishing meanwhile.
+way: one transaction, of three statements sent together, for every worker task finishing
+meanwhile.
 
 The rate bucket is one row that every taker locks, the event-name budget is counted under
 a lock on its table, and the caches are plain rows: all of them hold across processes.
@@ -264,10 +265,13 @@ class PostgresStore(SQLStore[Connection]):
 
     async def _finish_group(self, group: list[_Finishing]) -> None:
         try:
-            async with self._pool.connection() as connection, connection.transaction():
-                held = await lanes.finish_group(
-                    connection, [each for each, _ in group], self._keep_traces
-                )
+            # One round trip for the group's statements, one for its commit.
+            async with self._pool.connection() as connection, connection.pipeline():
+                async with connection.transaction():
+                    answered = await lanes.finish_group(
+                        connection, [each for each, _ in group], self._keep_traces
+                    )
+                held = await answered()
         except Exception as error:
             if len(group) > 1:
                 # One caller's trouble must not fail the others': finish each on its own.
