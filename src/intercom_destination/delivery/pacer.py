@@ -6,7 +6,9 @@ configured default is assumed). A 429 pauses every worker sharing the store unti
 window resets, plus jitter, instead of each request retrying on its own.
 
 The calls waiting in one process are served together: the first in line takes a token for
-each of them from the store in one round trip, and the others are handed theirs in turn.
+each of them from the store in one round trip, and the others are handed theirs in turn, at
+the budget's rate. (Handed out at once, they made bursts of calls, and the HTTP client's pool
+grew to as many connections, each of which costs every request a little.)
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ WINDOW = 10.0
 DEFAULT_LIMIT = 1666
 #: Why a 429 pauses every worker, as `status` says.
 RATE_LIMITED = "Intercom's rate limit (429): the app's 10-second window is spent"
-#: Seconds the tokens taken for the calls waiting in line are kept for them. They are handed
-#: out as the calls take their turns, within a few turns of the event loop; a call that gave
-#: up waiting (its task cancelled) leaves its token unused, which is dropped after this and
-#: lost to the budget, at most one per call cancelled while waiting.
+#: Seconds a token taken for a call waiting in line is kept for it once it is due. The calls
+#: take theirs when due; one that gave up waiting (its task cancelled) leaves its token
+#: unused, which is dropped after this and lost to the budget, at most one per call cancelled
+#: while waiting.
 HOLD = 0.25
 
 
@@ -55,9 +57,9 @@ class Pacer:
         self._turn = asyncio.Lock()
         #: Calls waiting in `acquire`, the one whose turn it is included.
         self._waiting = 0
-        #: Tokens taken for calls waiting in line, and until when they are theirs.
+        #: Tokens taken for calls waiting in line, and when the next of them is due.
         self._held = 0
-        self._held_until = 0.0
+        self._next_due = 0.0
 
     @property
     def limit(self) -> int:
@@ -83,7 +85,7 @@ class Pacer:
         try:
             async with self._turn:
                 await self._window()
-                if not self._take_held():
+                if not await self._take_held():
                     await self._take()
         finally:
             self._waiting -= 1
@@ -96,17 +98,24 @@ class Pacer:
             self._held = 0  # the wait is longer than tokens are kept
             await self._sleep(window.reset_at - now)
 
-    def _take_held(self) -> bool:
-        """Whether a token taken for the calls in line was left for this one."""
-        if self._held and self._clock() <= self._held_until:
-            self._held -= 1
-            return True
-        self._held = 0
-        return False
+    async def _take_held(self) -> bool:
+        """Whether a token taken for the calls in line was left for this one, which then
+        waits until it is due."""
+        if not self._held:
+            return False
+        now = self._clock()
+        if now > self._next_due + HOLD:
+            self._held = 0
+            return False
+        self._held -= 1
+        if self._next_due > now:
+            await self._sleep(self._next_due - now)
+        self._next_due += 1 / self.rate
+        return True
 
     async def _take(self) -> None:
         """Take a token for each call waiting in line (as many as a burst allows), one of
-        them this call's, the others kept for the rest."""
+        them this call's, the others kept for the rest, due one after another at the rate."""
         while True:
             now = self._clock()
             burst = self._burst()
@@ -116,7 +125,7 @@ class Pacer:
                 break
             await self._sleep(max(0.0, grant.ask_again_at - now))
         self._held = grant.tokens - 1
-        self._held_until = self._clock() + HOLD
+        self._next_due = self._clock() + 1 / self.rate
 
     async def rate_limited(self, reset_at: float | None) -> float:
         """A 429: pause every worker until the window resets; returns when that is."""
