@@ -5,20 +5,19 @@ them in one transaction, commits once, and only then settles the jobs' futures. 
 commit costs a disk flush, so sharing it is what makes many small writes cheap. Consecutive
 batch jobs (enqueues) are merged into one call of its batcher's `append`, which writes them
 in one statement. A call job that fails must leave no trace while the others sharing its
-transaction go on: a job that writes only rows (`call(..., rows_only=True)`) runs as it is,
-and SQLite's count of changed rows tells whether one that failed had written any (which is
-rare: its own checks fail before it writes); if it had, the transaction is rolled back and
-run again with each call job in a savepoint, as every other job always is. The batcher's
-statement needs none, as SQLite undoes a statement that fails. What the jobs leave to the
-end of the transaction (`Deferred`: the outcomes they recorded) is written before it
-commits. When only batch
-jobs are queued, their statement is the whole transaction, with no BEGIN and COMMIT around
-it: the sqlite3 module lets go of the GIL around every statement and the event loop may keep
-it for up to the interpreter's switch interval (5 ms), so each statement can cost the writer
-that wait, which inside a transaction it spends holding the database's write lock. Between
-transactions, when its `Upkeep` says so, the writer runs it in a transaction of its own (the
-store sorts its arrivals into lanes there). A transaction starts with `BEGIN IMMEDIATE`, which
-takes the database's write lock.
+transaction go on: a job that writes only rows (`call(..., rows_only=True)`) runs as it is, and
+SQLite's count of changed rows tells whether one that failed had written any (which is rare:
+its own checks fail before it writes); if it had, the transaction is rolled back and run again
+with each call job in a savepoint, as every other job always is. The batcher's statement needs
+none, as SQLite undoes a statement that fails. What the jobs leave to the end of the
+transaction (`Deferred`: the outcomes they recorded) is written before it commits. When only
+batch jobs are queued, their statement is the whole transaction, with no BEGIN and COMMIT
+around it: the sqlite3 module lets go of the GIL around every statement and the event loop may
+keep it for up to the interpreter's switch interval (5 ms), so each statement can cost the
+writer that wait, which inside a transaction it spends holding the database's write lock.
+Between transactions, when its `Upkeep` says so, the writer runs it in a transaction of its own
+(the store sorts its arrivals into lanes there). A transaction starts with `BEGIN IMMEDIATE`,
+which takes the database's write lock.
 A writer whose work can wait may run at a lower priority (`nice`), so that when the cores are
 short they go to the threads that answer callers first.
 
