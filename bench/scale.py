@@ -12,7 +12,10 @@ bench/workload.py's (identify, page, track and group events of many users).
 - drain: 1, 2 and 4 `intercom-destination worker` processes (started and idle first), then
   M events are enqueued at once; the figure is M over the time until nothing is pending or
   in flight. They deliver to one sandbox process with its rate limit off, so what is measured
-  is the engine, the store and the sandbox, not Intercom's budget.
+  is the engine, the store and the sandbox, not Intercom's budget. With it, the CPU time per
+  event of the workers (all of them), of the database's server processes serving this
+  database, and of the sandbox, and PostgreSQL's transactions per event (committed, and
+  rolled back), each the median of the runs.
 
 Every process runs on this machine's cores, next to PostgreSQL and the load: on a 2-core
 machine more processes share the same two cores.
@@ -32,10 +35,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from subprocess import Popen
 from tempfile import TemporaryDirectory
+from typing import NamedTuple
 
 import httpx
 import msgspec
+import psycopg
 
 from bench.deliver import start_sandbox, stored
 from bench.store import fresh_database
@@ -53,12 +59,17 @@ def workload(count: int) -> list[dict[str, object]]:
     return list(itertools.islice(events(users=count // 8 + 1), count))
 
 
+class Started(NamedTuple):
+    stdout: Path
+    pid: int
+
+
 @contextmanager
 def command(
     args: list[str], env: dict[str, str], logs: Path, ready: Callable[[Path, Path], bool]
-) -> Iterator[Path]:
+) -> Iterator[Started]:
     """`intercom-destination ARGS` until the block ends, once `ready(stdout, stderr)`; yields
-    the file its standard output goes to."""
+    the file its standard output goes to, and its process id."""
     name = f"{args[0]}-{time.monotonic_ns()}"
     stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
@@ -74,7 +85,7 @@ def command(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{args[0]} did not start: {stderr.read_text()}")
             time.sleep(0.05)
-        yield stdout
+        yield Started(stdout, process.pid)
     finally:
         process.terminate()
         try:
@@ -126,7 +137,7 @@ def measure_ingest(server: str, processes: int, objects: list[dict[str, object]]
             run.enter_context(command(["ingest", "--port", "0"], env, Path(logs), _listening))
             for _ in range(processes)
         ]
-        urls = [_url(output) for output in outputs]
+        urls = [_url(output.stdout) for output in outputs]
         started = time.perf_counter()
         asyncio.run(post_all(urls, bodies))
         elapsed = time.perf_counter() - started
@@ -135,16 +146,34 @@ def measure_ingest(server: str, processes: int, objects: list[dict[str, object]]
     return len(objects) / elapsed
 
 
+class Drained(NamedTuple):
+    events_per_second: float
+    #: CPU seconds per event: the workers', the database's (its server processes serving
+    #: the workers), the sandbox's.
+    workers: float
+    database: float
+    sandbox: float
+    #: PostgreSQL transactions per event, committed and rolled back.
+    commits: float
+    rollbacks: float
+
+
 def measure_drain(
-    server: str, sandbox: str, workers: int, objects: list[dict[str, object]]
-) -> float:
-    httpx.post(f"{sandbox}/_sandbox/reset").raise_for_status()
+    server: str,
+    sandbox: Popen[str],
+    sandbox_url: str,
+    workers: int,
+    objects: list[dict[str, object]],
+) -> Drained:
+    httpx.post(f"{sandbox_url}/_sandbox/reset").raise_for_status()
     config = {"rate_limit": NO_LIMIT}
-    httpx.post(f"{sandbox}/_sandbox/config", json=config).raise_for_status()
+    httpx.post(f"{sandbox_url}/_sandbox/config", json=config).raise_for_status()
     with fresh_database(None, server) as url, TemporaryDirectory() as logs, ExitStack() as run:
-        env = {"DATABASE_URL": url, "INTERCOM_API_URL": sandbox}
-        for _ in range(workers):
+        env = {"DATABASE_URL": url, "INTERCOM_API_URL": sandbox_url}
+        started_workers = [
             run.enter_context(command(["worker"], env, Path(logs), _worker_started))
+            for _ in range(workers)
+        ]
         stored_events = stored(objects, time.time())
 
         async def enqueue() -> None:
@@ -152,12 +181,65 @@ def measure_drain(
                 for start in range(0, len(stored_events), 500):
                     await store.enqueue(stored_events[start : start + 500])
 
+        def cpu() -> tuple[float, dict[int, float], float]:
+            return (
+                sum(_cpu(w.pid) for w in started_workers),
+                {pid: _cpu(pid) for pid in _backends(url)},
+                _cpu(sandbox.pid),
+            )
+
+        before, transactions = cpu(), _transactions(url)
         started = time.perf_counter()
         asyncio.run(enqueue())
         while asyncio.run(pending(url)) != (0, 0):
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
-    return len(stored_events) / elapsed
+        after, finished = cpu(), _transactions(url)
+    count = len(stored_events)
+    # A server process that started while draining used nothing before.
+    database_cpu = sum(seconds - before[1].get(pid, 0.0) for pid, seconds in after[1].items())
+    commits, rollbacks = (
+        (now - then) / count for now, then in zip(finished, transactions, strict=True)
+    )
+    return Drained(
+        events_per_second=count / elapsed,
+        workers=(after[0] - before[0]) / count,
+        database=database_cpu / count,
+        sandbox=(after[2] - before[2]) / count,
+        commits=commits,
+        rollbacks=rollbacks,
+    )
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds the process used so far (user and system), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends(url: str) -> list[int]:
+    """The server processes serving the database `url` names, this connection's excepted."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def _transactions(url: str) -> tuple[int, int]:
+    """The database's transactions so far, committed and rolled back."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SELECT pg_stat_clear_snapshot()")
+        row = connection.execute(
+            "SELECT xact_commit, xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _url(stdout: Path) -> str:
@@ -195,13 +277,27 @@ def main() -> None:
     sandbox, url = start_sandbox(NO_LIMIT)
     try:
         for workers in (1, 2, 4):
-            rates = [
-                measure_drain(args.postgres, url, workers, drain_load) for _ in range(args.runs)
+            runs = [
+                measure_drain(args.postgres, sandbox, url, workers, drain_load)
+                for _ in range(args.runs)
             ]
-            _report(f"drain, {workers} worker{'s' if workers > 1 else ''}", rates)
+            name = f"drain, {workers} worker{'s' if workers > 1 else ''}"
+            _report(name, [run.events_per_second for run in runs])
+            print(
+                f"{'':28} CPU per event: workers {_median_ms(runs, 'workers')},"
+                f" database {_median_ms(runs, 'database')},"
+                f" sandbox {_median_ms(runs, 'sandbox')}; PostgreSQL transactions per event"
+                f" {statistics.median(run.commits for run in runs):.2f} committed,"
+                f" {statistics.median(run.rollbacks for run in runs):.3f} rolled back",
+                flush=True,
+            )
     finally:
         sandbox.terminate()
         sandbox.wait()
+
+
+def _median_ms(runs: list[Drained], figure: str) -> str:
+    return f"{statistics.median(getattr(run, figure) for run in runs) * 1000:.2f} ms"
 
 
 if __name__ == "__main__":

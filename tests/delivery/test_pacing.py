@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from intercom_destination.delivery.pacer import Pacer
+from intercom_destination.delivery.pacer import HOLD, Pacer
 from intercom_destination.intercom.ratelimit import RateLimitState
-from intercom_destination.store import Store, open_store
+from intercom_destination.store import Grant, Store, open_store
 from tests.delivery.harness import harness
 from tests.waiting import until
 
@@ -45,6 +45,32 @@ async def test_one_call_at_a_time_until_intercom_says_its_limit() -> None:
         assert await calls_without_waiting(store, RateLimitState(), 5) == 1
 
 
+class CountedTakes:
+    """A store whose `take_tokens` calls are counted."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.asked = 0
+        self._take_tokens = store.take_tokens
+        store.take_tokens = self._counted  # type: ignore[method-assign]
+
+    async def _counted(self, *args: Any, **kwargs: Any) -> Grant:
+        self.asked += 1
+        return await self._take_tokens(*args, **kwargs)
+
+
+def known_limit(limit: int) -> RateLimitState:
+    rate_limit = RateLimitState()
+    rate_limit.record(
+        {
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": str(limit),
+            "x-ratelimit-reset": "2000000000",
+        }
+    )
+    return rate_limit
+
+
 async def test_waiters_of_one_process_ask_the_shared_bucket_one_at_a_time() -> None:
     time = Time()
 
@@ -53,15 +79,7 @@ async def test_waiters_of_one_process_ask_the_shared_bucket_one_at_a_time() -> N
         await asyncio.sleep(0)
 
     async with await open_store("sqlite:///:memory:") as store:
-        asked = 0
-        take_tokens = store.take_tokens
-
-        async def counted(*args: Any, **kwargs: Any) -> float | None:
-            nonlocal asked
-            asked += 1
-            return await take_tokens(*args, **kwargs)
-
-        store.take_tokens = counted  # type: ignore[method-assign]
+        counted = CountedTakes(store)
         pacer = Pacer(
             store, RateLimitState(), share=0.9, clock=time.clock, sleep=sleep, rng=random.Random(1)
         )
@@ -69,20 +87,96 @@ async def test_waiters_of_one_process_ask_the_shared_bucket_one_at_a_time() -> N
 
     # Each call waits for its token once: 20 granted, 19 refused once. Each asking for
     # itself, all the waiters woke together and all but one were refused again (210 asks).
-    assert asked <= 40
+    assert counted.asked <= 40
 
 
-async def test_a_burst_of_up_to_20_once_the_limit_is_known() -> None:
-    rate_limit = RateLimitState()
-    rate_limit.record(
-        {
-            "x-ratelimit-limit": "1666",
-            "x-ratelimit-remaining": "1666",
-            "x-ratelimit-reset": "2000000000",
-        }
-    )
+async def test_calls_waiting_together_share_one_trip_to_the_store() -> None:
+    time = Time()
     async with await open_store("sqlite:///:memory:") as store:
-        assert await calls_without_waiting(store, rate_limit, 30) == 20
+        counted = CountedTakes(store)
+        pacer = paced(store, time)
+        await asyncio.gather(*(pacer.acquire() for _ in range(20)))
+
+        # The first call asked for itself before the others queued; they shared one trip.
+        assert counted.asked == 2
+
+
+async def test_calls_waiting_together_go_at_the_budgets_rate() -> None:
+    time = Time()
+    async with await open_store("sqlite:///:memory:") as store:
+        counted = CountedTakes(store)
+        pacer = paced(store, time)
+        called: list[float] = []
+
+        async def call() -> None:
+            await pacer.acquire()
+            called.append(time.now)
+
+        await asyncio.gather(*(call() for _ in range(100)))
+
+        start, burst = called[0], 20
+        # Never more calls than the burst and what refilled since, and a trip to the store
+        # for many calls at a time.
+        assert all(n + 1 <= burst + (at - start) * pacer.rate + 1e-6 for n, at in enumerate(called))
+        # Handed out at the rate, the first burst is spread too: at most one call's worth of
+        # time later than a call each 1/rate.
+        assert called[-1] - start <= 100 / pacer.rate
+        assert counted.asked <= 100 / 10
+
+
+def paced(store: Store, time: Time) -> Pacer:
+    return Pacer(
+        store,
+        known_limit(1666),
+        share=0.9,
+        clock=time.clock,
+        sleep=time.sleep,
+        rng=random.Random(1),
+    )
+
+
+async def test_a_token_left_by_a_call_that_stopped_waiting_is_not_kept() -> None:
+    time = Time()
+    async with await open_store("sqlite:///:memory:") as store:
+        asked: list[int] = []
+        gate = asyncio.Event()
+        take_tokens = store.take_tokens
+
+        async def gated(most: int, *args: Any) -> Grant:
+            asked.append(most)
+            await gate.wait()
+            return await take_tokens(most, *args)
+
+        store.take_tokens = gated  # type: ignore[method-assign]
+        pacer = Pacer(
+            store,
+            known_limit(1666),
+            share=0.9,
+            clock=time.clock,
+            sleep=time.sleep,
+            rng=random.Random(1),
+        )
+        first = asyncio.create_task(pacer.acquire())
+        await until_asked(asked, 1)
+        second, gone = (asyncio.create_task(pacer.acquire()) for _ in range(2))
+        gate.set()
+        await first
+        gate.clear()
+        await until_asked(asked, 2)
+        gone.cancel()
+        gate.set()
+        await second
+        assert asked == [1, 2]
+
+        time.now += HOLD * 2
+        await pacer.acquire()
+
+        assert asked == [1, 2, 1]
+
+
+async def until_asked(asked: list[int], times: int) -> None:
+    while len(asked) < times:
+        await asyncio.sleep(0)
 
 
 class FlakyStore:

@@ -4,6 +4,11 @@ A token bucket in the store refills at `rate_share` of Intercom's limit, which t
 `X-RateLimit-*` headers report for each 10-second window (until the first response, a
 configured default is assumed). A 429 pauses every worker sharing the store until the
 window resets, plus jitter, instead of each request retrying on its own.
+
+The calls waiting in one process are served together: the first in line takes a token for
+each of them from the store in one round trip, and the others are handed theirs in turn, at
+the budget's rate. (Handed out at once, they made bursts of calls, and the HTTP client's pool
+grew to as many connections, each of which costs every request a little.)
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ WINDOW = 10.0
 DEFAULT_LIMIT = 1666
 #: Why a 429 pauses every worker, as `status` says.
 RATE_LIMITED = "Intercom's rate limit (429): the app's 10-second window is spent"
+#: Seconds a token taken for a call waiting in line is kept for it once it is due. The calls
+#: take theirs when due; one that gave up waiting (its task cancelled) leaves its token
+#: unused, which is dropped after this and lost to the budget, at most one per call cancelled
+#: while waiting.
+HOLD = 0.25
 
 
 class Pacer:
@@ -45,6 +55,11 @@ class Pacer:
         #: each waiter asking for itself woke together with all the others, and all but one
         #: found the bucket empty again, a store transaction each.
         self._turn = asyncio.Lock()
+        #: Calls waiting in `acquire`, the one whose turn it is included.
+        self._waiting = 0
+        #: Tokens taken for calls waiting in line, and when the next of them is due.
+        self._held = 0
+        self._next_due = 0.0
 
     @property
     def limit(self) -> int:
@@ -66,21 +81,51 @@ class Pacer:
 
     async def acquire(self) -> None:
         """Wait until one more call fits the budget."""
-        async with self._turn:
-            await self._take()
+        self._waiting += 1
+        try:
+            async with self._turn:
+                await self._window()
+                if not await self._take_held():
+                    await self._take()
+        finally:
+            self._waiting -= 1
 
-    async def _take(self) -> None:
-        while True:
-            now = self._clock()
-            wait_until = await self._store.take_tokens(1, now, self.rate, self._burst())
-            if wait_until is None:
-                break
-            await self._sleep(max(0.0, wait_until - now))
+    async def _window(self) -> None:
         # Other apps may share the workspace's window: when it is about spent, wait it out.
         window = self._rate_limit.window
         now = self._clock()
         if window is not None and window.remaining < self._burst() and now < window.reset_at:
+            self._held = 0  # the wait is longer than tokens are kept
             await self._sleep(window.reset_at - now)
+
+    async def _take_held(self) -> bool:
+        """Whether a token taken for the calls in line was left for this one, which then
+        waits until it is due."""
+        if not self._held:
+            return False
+        now = self._clock()
+        if now > self._next_due + HOLD:
+            self._held = 0
+            return False
+        self._held -= 1
+        if self._next_due > now:
+            await self._sleep(self._next_due - now)
+        self._next_due += 1 / self.rate
+        return True
+
+    async def _take(self) -> None:
+        """Take a token for each call waiting in line (as many as a burst allows), one of
+        them this call's, the others kept for the rest, due one after another at the rate."""
+        while True:
+            now = self._clock()
+            burst = self._burst()
+            most = max(1, min(self._waiting, int(burst)))
+            grant = await self._store.take_tokens(most, now, self.rate, burst)
+            if grant.ask_again_at is None:
+                break
+            await self._sleep(max(0.0, grant.ask_again_at - now))
+        self._held = grant.tokens - 1
+        self._next_due = self._clock() + 1 / self.rate
 
     async def rate_limited(self, reset_at: float | None) -> float:
         """A 429: pause every worker until the window resets; returns when that is."""

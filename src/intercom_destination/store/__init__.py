@@ -38,6 +38,7 @@ from intercom_destination.store.base import (
     TracedCall,
     VisitorInFlight,
 )
+from intercom_destination.store.bucket import Grant
 from intercom_destination.store.console import (
     SEARCH_KEYS,
     TRACE_RETENTION,
@@ -95,6 +96,7 @@ __all__ = [
     "EventState",
     "Finished",
     "Found",
+    "Grant",
     "IdKind",
     "IdentityKind",
     "Inbox",

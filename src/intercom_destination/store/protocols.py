@@ -44,6 +44,7 @@ from intercom_destination.store.base import (
     Suppression,
     Trace,
 )
+from intercom_destination.store.bucket import Grant
 from intercom_destination.store.console import (
     DeadGroup,
     EventQuery,
@@ -371,12 +372,13 @@ class RateBucket(Protocol):
     """The rate budget, shared by every worker using this store."""
 
     @abc.abstractmethod
-    async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
-        """Take `n` tokens from the bucket that refills at `rate` per second up to `burst`.
+    async def take_tokens(self, most: int, now: float, rate: float, burst: float) -> Grant:
+        """Take up to `most` tokens from the bucket that refills at `rate` per second up to
+        `burst`: every whole token it holds up to `most`, at least one.
 
-        Returns None when they were taken; otherwise takes nothing and returns when to ask
-        again: when enough tokens will have refilled, or the end of a pause if that is later.
-        `n` above `burst` can never be granted (ValueError).
+        When it holds less than one token, takes nothing and says when to ask again: when
+        `most` tokens will have refilled, or the end of a pause if that is later. `most`
+        below 1 or above `burst` can never be granted (ValueError).
         """
 
     @abc.abstractmethod

@@ -14,7 +14,7 @@ in the order of their messageIds, so that concurrent transactions never deadlock
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from msgspec.structs import replace
@@ -33,7 +33,6 @@ from intercom_destination.store.console import ACCEPTED, MINUTE
 from intercom_destination.store.postgres.schema import LOCKS, Connection
 from intercom_destination.store.recording import (
     LOG,
-    REFUSAL,
     REFUSAL_CONFLICT,
     TRACE,
     count_into,
@@ -205,18 +204,7 @@ async def finish_keeping(
     """Events of a lease's run delivered or skipped: they leave the lane together, and the
     lease holds on, on the lane's next pending event (None when there is none)."""
     await _lock_held(connection, lease)
-    await connection.execute(
-        f"""
-        WITH done AS (
-            SELECT * FROM unnest(%s::bigint[], %s::text[]) AS d (id, reason)
-        )
-        UPDATE events SET state = {DONE}, body = NULL, history = NULL,
-            finished_at = %s, reason = done.reason
-        FROM done WHERE events.id = done.id AND events.lane = %s AND events.state = {PENDING}
-        """,
-        ([done.event.id for done in finished], [done.reason for done in finished], now, lease.lane),
-    )
-    await _record(connection, [_finished(done, now, keep_traces) for done in finished])
+    await finish_events(connection, [Finishing(lease, finished, now)], keep_traces)
     cursor = await connection.execute(
         f"SELECT {EVENT_COLUMNS} FROM events WHERE lane = %s AND state = {PENDING}"
         " ORDER BY position LIMIT 1",
@@ -241,67 +229,160 @@ class Finishing(NamedTuple):
 
 async def finish_group(
     connection: Connection, group: Sequence[Finishing], keep_traces: bool
-) -> list[bool]:
-    """Several leases' finished events, each lease's lane released, in a few statements
-    whatever their number; for each, whether its lease was held (else it changed nothing)."""
+) -> Callable[[], Awaitable[list[bool]]]:
+    """Several leases' finished events, each lease's lane released, in three statements
+    whatever their number, sent without waiting for their answers (the connection is in
+    pipeline mode); returns what says, once they were answered, whether each lease was held
+    (else it changed nothing)."""
     by_lane = sorted(group, key=lambda each: each.lease.lane)
     # Locked in the order of their names, as every transaction here locks lanes.
-    cursor = await connection.execute(
-        "SELECT lanes.lane FROM lanes JOIN unnest(%s::text[], %s::bigint[], %s::bigint[])"
-        " AS held (lane, token, head) ON (lanes.lane, lanes.token, lanes.head)"
-        " = (held.lane, held.token, held.head) ORDER BY lanes.lane FOR UPDATE OF lanes",
-        (
-            [each.lease.lane for each in by_lane],
-            [each.lease.token for each in by_lane],
-            [each.lease.event.id for each in by_lane],
-        ),
+    locked = await connection.execute(
+        f"SELECT lanes.lane FROM lanes JOIN {_HELD} ON {_HOLDS} ORDER BY lanes.lane"
+        " FOR UPDATE OF lanes",
+        _held_lanes(each.lease for each in by_lane),
     )
-    held = {lane for (lane,) in await cursor.fetchall()}
-    finishing = [each for each in by_lane if each.lease.lane in held]
-    done = [(each, finished) for each in finishing for finished in each.finished]
-    if done:
-        await connection.execute(
-            f"""
-            WITH done AS (
-                SELECT * FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::text[])
-                    AS d (id, reason, at, lane)
-            )
-            UPDATE events SET state = {DONE}, body = NULL, history = NULL,
-                finished_at = done.at, reason = done.reason
-            FROM done WHERE events.id = done.id AND events.lane = done.lane
-                AND events.state = {PENDING}
-            """,
-            (
-                [finished.event.id for _, finished in done],
-                [finished.reason for _, finished in done],
-                [each.now for each, _ in done],
-                [each.lease.lane for each, _ in done],
-            ),
+    await finish_events(connection, by_lane, keep_traces)
+    # A statement of its own, so that it sees the events the one above finished.
+    await connection.execute(
+        f"""
+        WITH held AS (
+            SELECT held.lane, at FROM unnest(
+                %(lanes)s::text[], %(tokens)s::bigint[], %(heads)s::bigint[], %(at)s::float8[]
+            ) AS held (lane, token, head, at)
+            JOIN lanes ON {_HOLDS}
+        ), rest AS (
+            SELECT lane, at, EXISTS (
+                SELECT FROM events WHERE events.lane = held.lane AND state = {PENDING}
+            ) AS pending
+            FROM held
+        ), released AS (
+            UPDATE lanes SET head = NULL, owner = NULL, lease_until = NULL,
+                token = nextval('lease_tokens'), available_at = rest.at
+            FROM rest WHERE lanes.lane = rest.lane AND rest.pending
         )
-        await _record(
-            connection, [_finished(finished, each.now, keep_traces) for each, finished in done]
-        )
-    if finishing:
-        # A statement of its own, so that it sees the events the one above finished.
-        await connection.execute(
-            f"""
-            WITH held AS (
-                SELECT * FROM unnest(%s::text[], %s::float8[]) AS h (lane, at)
-            ), rest AS (
-                SELECT lane, at, EXISTS (
-                    SELECT FROM events WHERE events.lane = held.lane AND state = {PENDING}
-                ) AS pending
-                FROM held
-            ), released AS (
-                UPDATE lanes SET head = NULL, owner = NULL, lease_until = NULL,
-                    token = nextval('lease_tokens'), available_at = rest.at
-                FROM rest WHERE lanes.lane = rest.lane AND rest.pending
-            )
-            DELETE FROM lanes USING rest WHERE lanes.lane = rest.lane AND NOT rest.pending
-            """,
-            ([each.lease.lane for each in finishing], [each.now for each in finishing]),
-        )
-    return [each.lease.lane in held for each in group]
+        DELETE FROM lanes USING rest WHERE lanes.lane = rest.lane AND NOT rest.pending
+        """,
+        {**_held_lanes(each.lease for each in by_lane), "at": [each.now for each in by_lane]},
+    )
+
+    async def held() -> list[bool]:
+        lanes = {lane for (lane,) in await locked.fetchall()}
+        return [each.lease.lane in lanes for each in group]
+
+    return held
+
+
+#: The leases given as the arrays `lanes`, `tokens` and `heads`, and whether `lanes` holds one.
+_HELD = (
+    "unnest(%(lanes)s::text[], %(tokens)s::bigint[], %(heads)s::bigint[])"
+    " AS held (lane, token, head)"
+)
+_HOLDS = "(lanes.lane, lanes.token, lanes.head) = (held.lane, held.token, held.head)"
+
+
+def _held_lanes(leases: Iterable[Lease]) -> dict[str, list[Any]]:
+    listed = list(leases)
+    return {
+        "lanes": [lease.lane for lease in listed],
+        "tokens": [lease.token for lease in listed],
+        "heads": [lease.event.id for lease in listed],
+    }
+
+
+async def finish_events(
+    connection: Connection, group: Sequence[Finishing], keep_traces: bool
+) -> None:
+    """The finished events of those leases of `group` that are held (their lanes locked), in
+    one statement: they leave their lanes, their outcomes are logged and traced, and each
+    counter they add to is written once."""
+    rows = [
+        (each.lease, done.event.id, _finished(done, each.now, keep_traces))
+        for each in group
+        for done in each.finished
+    ]
+    if not rows:
+        return
+    refusals = [
+        (lease, kind, name, why, record["now"])
+        for lease, _, record in rows
+        for kind, name, why in zip(record["kinds"], record["names"], record["reasons"], strict=True)
+    ]
+    await connection.execute(
+        _FINISH_EVENTS,
+        {
+            **_held_lanes(lease for lease, _, _ in rows),
+            "ids": [event_id for _, event_id, _ in rows],
+            **{name: [record[name] for _, _, record in rows] for name in _RECORDED},
+            **{
+                f"refused_{name}": values
+                for name, values in _held_lanes(lease for lease, *_ in refusals).items()
+            },
+            "kinds": [kind for _, kind, _, _, _ in refusals],
+            "names": [name for _, _, name, _, _ in refusals],
+            "reasons": [why for _, _, _, why, _ in refusals],
+            "refused_at": [at for _, _, _, _, at in refusals],
+        },
+    )
+
+
+#: `recording.record`'s parameters that `_FINISH_EVENTS` takes as arrays, with their types.
+_RECORDED = {
+    "now": "float8",
+    "message_id": "text",
+    "lane": "text",
+    "type": "text",
+    "outcome": "text",
+    "reason": "text",
+    "calls": "int",
+    "bucket": "bigint",
+    "user_id": "text",
+    "anonymous_id": "text",
+    "email": "text",
+    "event": "text",
+    "body": "bytea",
+    "trace": "bytea",
+}
+_FINISH_EVENTS = f"""
+WITH finished AS (
+    SELECT f.* FROM unnest(
+        %(lanes)s::text[], %(tokens)s::bigint[], %(heads)s::bigint[], %(ids)s::bigint[],
+        {", ".join(f"%({name})s::{type_}[]" for name, type_ in _RECORDED.items())}
+    ) WITH ORDINALITY AS f (held_lane, token, head, id, at, {", ".join(list(_RECORDED)[1:])},
+        place)
+    JOIN lanes ON (lanes.lane, lanes.token, lanes.head) = (f.held_lane, f.token, f.head)
+), done AS (
+    UPDATE events SET state = {DONE}, body = NULL, history = NULL,
+        finished_at = finished.at, reason = finished.reason
+    FROM finished WHERE events.id = finished.id AND events.lane = finished.held_lane
+        AND events.state = {PENDING}
+), logged AS (
+    INSERT INTO outcomes (at, message_id, lane, type, outcome, reason, calls, user_id,
+        anonymous_id, email, event)
+    SELECT at, message_id, lane, type, outcome, reason, calls, user_id, anonymous_id, email,
+        event
+    FROM finished ORDER BY place
+), counted AS (
+    INSERT INTO outcome_deltas (bucket, type, outcome, events, calls)
+    SELECT bucket, type, outcome, count(*), sum(calls) FROM finished GROUP BY 1, 2, 3
+), traced AS (
+    INSERT INTO traces (at, message_id, user_id, anonymous_id, body, trace)
+    SELECT at, message_id, user_id, anonymous_id, body, trace FROM finished
+    WHERE trace IS NOT NULL ORDER BY place
+), refused AS (
+    -- Once per name whatever the number of events it was refused for, the last reason
+    -- kept, and in the order of the names, so that two transactions cannot wait on each
+    -- other for their rows.
+    INSERT INTO refusals (kind, name, reason, at, times)
+    SELECT DISTINCT ON (kind, name) kind, name, r.reason, r.at, 1
+    FROM unnest(
+        %(refused_lanes)s::text[], %(refused_tokens)s::bigint[], %(refused_heads)s::bigint[],
+        %(kinds)s::text[], %(names)s::text[], %(reasons)s::text[], %(refused_at)s::float8[]
+    ) WITH ORDINALITY AS r (held_lane, token, head, kind, name, reason, at, place)
+    JOIN lanes ON (lanes.lane, lanes.token, lanes.head) = (r.held_lane, r.token, r.head)
+    ORDER BY kind, name, place DESC{REFUSAL_CONFLICT}
+)
+SELECT
+"""
 
 
 async def dead(
@@ -379,25 +460,6 @@ def _finished(done: Finished, now: float, keep_traces: bool) -> dict[str, Any]:
         trace=done.trace,
         keep_traces=keep_traces,
     )
-
-
-async def _record(connection: Connection, recorded: Sequence[dict[str, Any]]) -> None:
-    """Record several attempts' outcomes (`recording.record`'s parameters), each statement
-    sent once for them all. The refusals' rows go last and in order, as `_recorded` takes
-    them, so that two transactions cannot wait on each other for them."""
-    refused = {
-        (kind, name): {"kind": kind, "name": name, "reason": why, "now": each["now"]}
-        for each in recorded
-        for kind, name, why in zip(each["kinds"], each["names"], each["reasons"], strict=True)
-    }
-    async with connection.cursor() as cursor:
-        await cursor.executemany(LOG, recorded)
-        await cursor.executemany(count_into("outcome_deltas"), recorded)
-        traced = [each for each in recorded if each["trace"] is not None]
-        if traced:
-            await cursor.executemany(TRACE, traced)
-        if refused:
-            await cursor.executemany(REFUSAL, [refused[key] for key in sorted(refused)])
 
 
 def _recorded(written: str) -> str:

@@ -6,7 +6,8 @@ statements both stores run alike are in `sql.SQLStore`. Enqueues are group-commi
 the SQLite store's: the calls that arrive while one transaction commits share the next, so
 many small batches from many requests cost about what a few large ones do. Completions that
 let events leave their lanes (`delivered`, `skipped`, `finish_many`) are grouped the same
-way: one transaction, of three statements, for every worker task finishing meanwhile.
+way: one transaction, of three statements sent together, for every worker task finishing
+meanwhile.
 
 The rate bucket is one row that every taker locks, the event-name budget is counted under
 a lock on its table, and the caches are plain rows: all of them hold across processes.
@@ -264,10 +265,13 @@ class PostgresStore(SQLStore[Connection]):
 
     async def _finish_group(self, group: list[_Finishing]) -> None:
         try:
-            async with self._pool.connection() as connection, connection.transaction():
-                held = await lanes.finish_group(
-                    connection, [each for each, _ in group], self._keep_traces
-                )
+            # One round trip for the group's statements, one for its commit.
+            async with self._pool.connection() as connection, connection.pipeline():
+                async with connection.transaction():
+                    answered = await lanes.finish_group(
+                        connection, [each for each, _ in group], self._keep_traces
+                    )
+                held = await answered()
         except Exception as error:
             if len(group) > 1:
                 # One caller's trouble must not fail the others': finish each on its own.
@@ -342,21 +346,21 @@ class PostgresStore(SQLStore[Connection]):
             return True
         return await self._transaction(add)
 
-    async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
-        bucket.check(n, rate, burst)
+    async def take_tokens(self, most: int, now: float, rate: float, burst: float) -> bucket.Grant:
+        bucket.check(most, rate, burst)
 
-        async def take(connection: Connection) -> float | None:
+        async def take(connection: Connection) -> bucket.Grant:
             cursor = await connection.execute(
                 "SELECT tokens, updated_at, paused_until FROM rate_bucket WHERE id = 1 FOR UPDATE"
             )
             tokens, updated_at, paused_until = await _one(cursor)
             before = None if tokens is None else bucket.Bucket(tokens, updated_at, paused_until)
-            after, wait_until = bucket.take(before, n, now=now, rate=rate, burst=burst)
+            after, grant = bucket.take(before, most, now=now, rate=rate, burst=burst)
             await connection.execute(
                 "UPDATE rate_bucket SET tokens = %s, updated_at = %s WHERE id = 1",
                 (after.tokens, after.updated_at),
             )
-            return wait_until
+            return grant
 
         return await self._transaction(take)
 

@@ -26,11 +26,7 @@ from intercom_destination.store.base import (
     VisitorInFlight,
 )
 from intercom_destination.store.recording import (
-    COUNT_CONFLICT,
-    LOG,
     REFUSAL,
-    TRACE,
-    count_into,
     record,
     sqlite_placeholders,
 )
@@ -43,6 +39,7 @@ from intercom_destination.store.rows import (
     stored_event,
 )
 from intercom_destination.store.shapes import of_shape
+from intercom_destination.store.sqlite.recorded import recorded
 
 _encoder = msgspec.json.Encoder()
 
@@ -119,12 +116,12 @@ def finish_many(
     keep_traces: bool,
 ) -> Lease | None:
     _check(connection, lease)
+    connection.executemany(
+        f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = ?,"
+        f" reason = ? WHERE id = ? AND lane = ? AND state = {PENDING}",
+        [(now, done.reason, done.event.id, lease.lane) for done in finished],
+    )
     for done in finished:
-        connection.execute(
-            f"UPDATE events SET state = {DONE}, body = NULL, history = NULL, finished_at = ?,"
-            f" reason = ? WHERE id = ? AND lane = ? AND state = {PENDING}",
-            (now, done.reason, done.event.id, lease.lane),
-        )
         log(
             connection,
             done.event,
@@ -371,10 +368,10 @@ def log(
     parameters = record(
         event, outcome, reason, now=now, calls=calls, trace=trace, keep_traces=keep_traces
     )
-    connection.execute(_LOG, parameters)
-    connection.execute(_COUNT, parameters)
-    if parameters["trace"] is not None:
-        connection.execute(_TRACE, parameters)
+    # Written with the transaction's other outcomes, before it commits.
+    recorded(connection).add(parameters)
+    if not parameters["kinds"]:
+        return
     connection.executemany(
         _REFUSAL,
         [
@@ -386,10 +383,6 @@ def log(
     )
 
 
-_LOG = sqlite_placeholders(LOG)
-# WHERE true: SQLite needs one to tell the upsert's ON from a join's.
-_COUNT = sqlite_placeholders(count_into("outcome_counts") + " WHERE true" + COUNT_CONFLICT)
-_TRACE = sqlite_placeholders(TRACE)
 _REFUSAL = sqlite_placeholders(REFUSAL)
 
 

@@ -57,6 +57,7 @@ from intercom_destination.store.rows import (
 from intercom_destination.store.sql import MaybeAwaitable, SQLStore, settled
 from intercom_destination.store.sqlite import lanes
 from intercom_destination.store.sqlite.inbox import Arrivals, Sorter, Waiting, sort_marks
+from intercom_destination.store.sqlite.recorded import Recording
 from intercom_destination.store.sqlite.schema import (
     SEGMENTS_SUFFIX,
     attach_legacy_inbox,
@@ -151,7 +152,11 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
                 connection = await _connect(path, WRITER_CACHE)
                 await asyncio.to_thread(migrate, connection)
                 writer: Writer[NewEvent, Enqueued] = Writer(
-                    connection, "store-writer", batcher=arrivals, upkeep=sorter
+                    connection,
+                    "store-writer",
+                    batcher=arrivals,
+                    upkeep=sorter,
+                    deferred=connection.recorded,
                 )
                 threads.append(writer)
                 appender, reader = writer, writer
@@ -162,10 +167,12 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
                     if not create and not await reader.call(has_schema):
                         raise _no_store(path)
                     await migrate_database(path)
+                connection = await _connect(path, WRITER_CACHE)
                 writer = Writer(
-                    await _connect(path, WRITER_CACHE),
+                    connection,
                     "store-writer",
                     upkeep=sorter,
+                    deferred=connection.recorded,
                     nice=WRITER_NICE,
                 )
                 threads.append(writer)
@@ -231,7 +238,8 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
                 now=now,
                 keep=keep,
                 keep_traces=self._keep_traces,
-            )
+            ),
+            rows_only=True,
         )
 
     async def link(
@@ -273,9 +281,11 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
 
         return await self._writer.call(add)
 
-    async def take_tokens(self, n: int, now: float, rate: float, burst: float) -> float | None:
-        bucket.check(n, rate, burst)
-        return await self._writer.call(partial(_take_tokens, n=n, now=now, rate=rate, burst=burst))
+    async def take_tokens(self, most: int, now: float, rate: float, burst: float) -> bucket.Grant:
+        bucket.check(most, rate, burst)
+        return await self._writer.call(
+            partial(_take_tokens, most=most, now=now, rate=rate, burst=burst), rows_only=True
+        )
 
     async def pause_until(self, until: float, reason: str) -> None:
         # A bucket created by a pause starts empty at the pause's end.
@@ -340,7 +350,7 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
             await asyncio.to_thread(_empty_log, self._path)
 
     async def _in_lanes(self, function: Callable[[sqlite3.Connection], MaybeAwaitable[T]]) -> T:
-        return await settled(await self._writer.call(function))
+        return await settled(await self._writer.call(function, rows_only=True))
 
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         sql = _placeholders(sql)
@@ -350,18 +360,21 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
 
     async def _write(self, sql: str, parameters: Sequence[Any]) -> None:
         sql = _placeholders(sql)
-        await self._writer.call(lambda connection: connection.execute(sql, parameters))
+        await self._writer.call(
+            lambda connection: connection.execute(sql, parameters), rows_only=True
+        )
 
     async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
         sql = _placeholders(sql)
         return await self._writer.call(
-            lambda connection: connection.execute(sql, parameters).fetchone() is not None
+            lambda connection: connection.execute(sql, parameters).fetchone() is not None,
+            rows_only=True,
         )
 
     async def _returning(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         sql = _placeholders(sql)
         return await self._writer.call(
-            lambda connection: connection.execute(sql, parameters).fetchall()
+            lambda connection: connection.execute(sql, parameters).fetchall(), rows_only=True
         )
 
 
@@ -379,12 +392,12 @@ async def migrate_database(path: str) -> tuple[int, int]:
     return versions
 
 
-async def _connect(path: str, cache: int, *, legacy_inbox: bool = False) -> sqlite3.Connection:
+async def _connect(path: str, cache: int, *, legacy_inbox: bool = False) -> Recording:
     """A connection to the store at `path` keeping up to `cache` KiB of pages, with the inbox
     of versions before 4 attached if `legacy_inbox` (an in-memory store's always, for its
     migrations)."""
 
-    def connect() -> sqlite3.Connection:
+    def connect() -> Recording:
         deadline = time.monotonic() + BUSY_TIMEOUT
         while True:
             try:
@@ -400,9 +413,13 @@ async def _connect(path: str, cache: int, *, legacy_inbox: bool = False) -> sqli
     return await asyncio.to_thread(connect)
 
 
-def _open(path: str, cache: int, legacy_inbox: bool = False) -> sqlite3.Connection:
+def _open(path: str, cache: int, legacy_inbox: bool = False) -> Recording:
     connection = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        path,
+        timeout=BUSY_TIMEOUT,
+        isolation_level=None,
+        check_same_thread=False,
+        factory=Recording,
     )
     try:
         if path != MEMORY:
@@ -528,13 +545,13 @@ def _empty_log(path: str) -> None:
 
 
 def _take_tokens(
-    connection: sqlite3.Connection, n: int, now: float, rate: float, burst: float
-) -> float | None:
+    connection: sqlite3.Connection, most: int, now: float, rate: float, burst: float
+) -> bucket.Grant:
     row = connection.execute(
         "SELECT tokens, updated_at, paused_until FROM rate_bucket WHERE id = 1"
     ).fetchone()
-    after, wait_until = bucket.take(
-        None if row is None else bucket.Bucket(*row), n, now=now, rate=rate, burst=burst
+    after, grant = bucket.take(
+        None if row is None else bucket.Bucket(*row), most, now=now, rate=rate, burst=burst
     )
     connection.execute(
         "INSERT INTO rate_bucket (id, tokens, updated_at) VALUES (1, ?, ?)"
@@ -542,7 +559,7 @@ def _take_tokens(
         " updated_at = excluded.updated_at",
         (after.tokens, after.updated_at),
     )
-    return wait_until
+    return grant
 
 
 def _claim_workspace(connection: sqlite3.Connection, workspace: str) -> str | None:

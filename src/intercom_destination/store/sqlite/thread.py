@@ -4,15 +4,20 @@ A `Writer` group-commits: it takes every job that is queued (up to `MAX_ROWS` ro
 them in one transaction, commits once, and only then settles the jobs' futures. A durable
 commit costs a disk flush, so sharing it is what makes many small writes cheap. Consecutive
 batch jobs (enqueues) are merged into one call of its batcher's `append`, which writes them
-in one statement. Each call job runs in a savepoint, so that one that fails leaves no trace;
-the batcher's statement needs none, as SQLite undoes a statement that fails. When only batch
-jobs are queued, their statement is the whole transaction, with no BEGIN and COMMIT around
-it: the sqlite3 module lets go of the GIL around every statement and the event loop may keep
-it for up to the interpreter's switch interval (5 ms), so each statement can cost the writer
-that wait, which inside a transaction it spends holding the database's write lock. Between
-transactions, when its `Upkeep` says so, the writer runs it in a transaction of its own (the
-store sorts its arrivals into lanes there). A transaction starts with `BEGIN IMMEDIATE`, which
-takes the database's write lock.
+in one statement. A call job that fails must leave no trace while the others sharing its
+transaction go on: a job that writes only rows (`call(..., rows_only=True)`) runs as it is, and
+SQLite's count of changed rows tells whether one that failed had written any (which is rare:
+its own checks fail before it writes); if it had, the transaction is rolled back and run again
+with each call job in a savepoint, as every other job always is. The batcher's statement needs
+none, as SQLite undoes a statement that fails. What the jobs leave to the end of the
+transaction (`Deferred`: the outcomes they recorded) is written before it commits. When only
+batch jobs are queued, their statement is the whole transaction, with no BEGIN and COMMIT
+around it: the sqlite3 module lets go of the GIL around every statement and the event loop may
+keep it for up to the interpreter's switch interval (5 ms), so each statement can cost the
+writer that wait, which inside a transaction it spends holding the database's write lock.
+Between transactions, when its `Upkeep` says so, the writer runs it in a transaction of its own
+(the store sorts its arrivals into lanes there). A transaction starts with `BEGIN IMMEDIATE`,
+which takes the database's write lock.
 A writer whose work can wait may run at a lower priority (`nice`), so that when the cores are
 short they go to the threads that answer callers first.
 
@@ -56,12 +61,13 @@ _Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
 class _Call:
-    __slots__ = ("fn", "future")
+    __slots__ = ("fn", "future", "rows_only")
     size = 1
 
-    def __init__(self, fn: Job, future: asyncio.Future[Any]) -> None:
+    def __init__(self, fn: Job, future: asyncio.Future[Any], rows_only: bool) -> None:
         self.fn = fn
         self.future = future
+        self.rows_only = rows_only
 
 
 class _Batch:
@@ -95,6 +101,23 @@ class Batcher(Protocol[Item, Result]):
         """A transaction of the writer was rolled back: forget what was written in it."""
 
 
+class Deferred(Protocol):
+    """Writes the call jobs of a `Writer`'s transaction leave to its end, made together."""
+
+    def job_ended(self, *, kept: bool) -> None:
+        """The call job that just ran is kept, or its work undone."""
+
+    def write(self, connection: sqlite3.Connection) -> None:
+        """Write what the kept jobs left; the transaction commits next."""
+
+    def rolled_back(self) -> None:
+        """A transaction of the writer was rolled back: forget what its jobs left."""
+
+
+class _Halfway(Exception):
+    """A call job run without a savepoint failed after it had written rows."""
+
+
 class Upkeep(Protocol):
     """Work a `Writer` runs between the callers' transactions, each time in one of its own."""
 
@@ -119,10 +142,11 @@ class _Thread(abc.ABC):
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """`fn(connection)`'s result, run on this thread."""
+    async def call(self, fn: Callable[[sqlite3.Connection], T], *, rows_only: bool = False) -> T:
+        """`fn(connection)`'s result, run on this thread. `rows_only`: its writes are only
+        INSERT, UPDATE and DELETE statements (see the module's docstring)."""
         future = self._loop.create_future()
-        self._put(_Call(fn, future))
+        self._put(_Call(fn, future, rows_only))
         return cast(T, await future)
 
     async def stop(self) -> None:
@@ -216,11 +240,13 @@ class Writer(_Thread, Generic[Item, Result]):
         *,
         batcher: Batcher[Item, Result] | None = None,
         upkeep: Upkeep | None = None,
+        deferred: Deferred | None = None,
         nice: int = 0,
     ) -> None:
         # Set before the thread starts, which asks them when upkeep is due.
         self._batcher = batcher
         self._upkeep = upkeep
+        self._deferred = deferred
         #: No upkeep before this time (monotonic seconds), after upkeep failed.
         self._upkeep_after = 0.0
         super().__init__(connection, name, nice=nice)
@@ -236,6 +262,15 @@ class Writer(_Thread, Generic[Item, Result]):
             # The batcher's one write is a transaction of its own (see `Batcher.append`):
             # the writer holds the database's write lock only while SQLite runs it.
             return self._attempt_batches(cast(list[_Batch], tasks))
+        try:
+            return self._transaction(tasks, savepoints=False)
+        except _Halfway:
+            self._roll_back()
+            return self._transaction(tasks, savepoints=True)
+
+    def _transaction(self, tasks: list[_Call | _Batch], *, savepoints: bool) -> list[_Settled]:
+        """Run the tasks in one transaction, each call job in a savepoint if `savepoints`
+        or it may write more than rows; _Halfway if one without failed after writing."""
         connection = self._connection
         settled: list[_Settled] = []
         try:
@@ -244,7 +279,7 @@ class Writer(_Thread, Generic[Item, Result]):
             while start < len(tasks):
                 task = tasks[start]
                 if isinstance(task, _Call):
-                    settled.append(self._attempt(task.future, task.fn))
+                    settled.append(self._attempt(task, savepoint=savepoints or not task.rows_only))
                     start += 1
                     continue
                 end = start + 1
@@ -252,11 +287,13 @@ class Writer(_Thread, Generic[Item, Result]):
                     end += 1
                 settled.extend(self._attempt_batches(cast(list[_Batch], tasks[start:end])))
                 start = end
+            if self._deferred is not None:
+                self._deferred.write(connection)
             connection.execute("COMMIT")
         except sqlite3.Error as error:
-            # BEGIN or COMMIT failed (the disk is full, another process holds the lock past
-            # the busy timeout), or SQLite rolled the transaction back: nothing of it
-            # happened.
+            # BEGIN, the deferred writes or COMMIT failed (the disk is full, another process
+            # holds the lock past the busy timeout), or SQLite rolled the transaction back:
+            # nothing of it happened.
             self._roll_back()
             return [(task.future, None, error) for task in tasks]
         return settled
@@ -284,13 +321,32 @@ class Writer(_Thread, Generic[Item, Result]):
     def _roll_back(self) -> None:
         if self._connection.in_transaction:
             self._connection.execute("ROLLBACK")
-        for party in (self._batcher, self._upkeep):
+        for party in (self._batcher, self._upkeep, self._deferred):
             if party is not None:
                 party.rolled_back()
 
-    def _attempt(self, future: asyncio.Future[Any], fn: Job) -> _Settled:
-        result, error = self._in_savepoint(fn)
-        return (future, result, error)
+    def _attempt(self, call: _Call, *, savepoint: bool) -> _Settled:
+        if savepoint:
+            result, error = self._in_savepoint(call.fn)
+        else:
+            result, error = self._as_is(call.fn)
+        if self._deferred is not None:
+            self._deferred.job_ended(kept=error is None)
+        return (call.future, result, error)
+
+    def _as_is(self, fn: Job) -> tuple[Any, Exception | None]:
+        """Run a job that writes only rows with no savepoint; _Halfway if it failed after
+        writing some (SQLite undoes the statement that failed, not the job's earlier ones)."""
+        connection = self._connection
+        changes = connection.total_changes
+        try:
+            return fn(connection), None
+        except Exception as error:
+            if not connection.in_transaction:
+                raise  # SQLite rolled the whole transaction back (the disk is full, say)
+            if connection.total_changes != changes:
+                raise _Halfway from error
+            return None, error
 
     def _attempt_batches(self, batches: list[_Batch]) -> list[_Settled]:
         assert self._batcher is not None, "this writer takes no batches"
