@@ -7,8 +7,8 @@ window resets, plus jitter, instead of each request retrying on its own.
 
 The calls waiting in one process are served together: the first in line takes a token for
 each of them from the store in one round trip, and the others are handed theirs in turn, at
-the budget's rate. (Handed out at once, they made bursts of calls, and the HTTP client's pool
-grew to as many connections, each of which costs every request a little.)
+the budget's rate. (Handed out at once, they would leave as bursts of calls, each burst
+opening as many connections to Intercom.)
 """
 
 from __future__ import annotations
