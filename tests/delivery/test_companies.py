@@ -121,13 +121,15 @@ async def test_an_older_upsert_overtaken_in_flight_is_followed_by_the_newest(
     assert upserts(sandbox) == {"200": 3}
 
 
-async def test_values_intercom_refuses_do_not_ride_along_with_later_calls(sandbox: str) -> None:
-    async def refuse_one_industry(request: Request) -> Answer | None:
-        if json.loads(request.body or b"{}").get("industry") != "Refused":
-            return None
-        error = {"code": "parameter_invalid", "message": "Industry is invalid", "field": "industry"}
-        return reply(422, json={"type": "error.list", "errors": [error]})
+async def refuse_one_industry(request: Request) -> Answer | None:
+    """Intercom's 422 for an upsert whose industry is "Refused"; the sandbox answers others."""
+    if json.loads(request.body or b"{}").get("industry") != "Refused":
+        return None
+    error = {"code": "parameter_invalid", "message": "Industry is invalid", "field": "industry"}
+    return reply(422, json={"type": "error.list", "errors": [error]})
 
+
+async def test_values_intercom_refuses_do_not_ride_along_with_later_calls(sandbox: str) -> None:
     async with harness(sandbox, transport=_Hooked(refuse_one_industry)) as h:
         await h.deliver(*USERS[:2])
         await h.deliver(group("u1", "c-1", 10, plan="free", industry="Refused"))
@@ -237,12 +239,6 @@ async def test_a_send_overtaken_by_an_unchanged_one_is_followed_by_the_newest_va
 async def test_a_value_refused_in_a_coalesced_upsert_kills_only_its_own_event(
     sandbox: str,
 ) -> None:
-    async def refuse_one_industry(request: Request) -> Answer | None:
-        if json.loads(request.body or b"{}").get("industry") != "Refused":
-            return None
-        error = {"code": "parameter_invalid", "message": "Industry is invalid", "field": "industry"}
-        return reply(422, json={"type": "error.list", "errors": [error]})
-
     async with harness(sandbox, transport=_Hooked(refuse_one_industry)) as h:
         await h.deliver(USERS[0])
         await h.deliver(

@@ -148,14 +148,7 @@ async def test_a_token_left_by_a_call_that_stopped_waiting_is_not_kept() -> None
             return await take_tokens(most, *args)
 
         store.take_tokens = gated  # type: ignore[method-assign]
-        pacer = Pacer(
-            store,
-            known_limit(1666),
-            share=0.9,
-            clock=time.clock,
-            sleep=time.sleep,
-            rng=random.Random(1),
-        )
+        pacer = paced(store, time)
         first = asyncio.create_task(pacer.acquire())
         await until_asked(asked, 1)
         second, gone = (asyncio.create_task(pacer.acquire()) for _ in range(2))
