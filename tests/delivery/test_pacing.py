@@ -90,18 +90,19 @@ async def test_waiters_of_one_process_ask_the_shared_bucket_one_at_a_time() -> N
     assert counted.asked <= 40
 
 
-async def test_calls_waiting_together_share_one_trip_to_the_store() -> None:
+async def test_calls_waiting_together_share_trips_to_the_store() -> None:
     time = Time()
     async with await open_store("sqlite:///:memory:") as store:
         counted = CountedTakes(store)
         pacer = paced(store, time)
         await asyncio.gather(*(pacer.acquire() for _ in range(20)))
 
-        # The first call asked for itself before the others queued; they shared one trip.
-        assert counted.asked == 2
+        # The first call asked for itself before the others queued; they shared a trip for
+        # each half a burst (10) of them.
+        assert counted.asked == 3
 
 
-async def test_calls_waiting_together_go_at_the_budgets_rate() -> None:
+async def test_calls_waiting_together_go_within_the_budget() -> None:
     time = Time()
     async with await open_store("sqlite:///:memory:") as store:
         counted = CountedTakes(store)
@@ -115,13 +116,17 @@ async def test_calls_waiting_together_go_at_the_budgets_rate() -> None:
         await asyncio.gather(*(call() for _ in range(100)))
 
         start, burst = called[0], 20
-        # Never more calls than the burst and what refilled since, and a trip to the store
-        # for many calls at a time.
+        # Never more calls than the burst and what refilled since; the burst at once; and a
+        # trip to the store for many calls at a time.
         assert all(n + 1 <= burst + (at - start) * pacer.rate + 1e-6 for n, at in enumerate(called))
-        # Handed out at the rate, the first burst is spread too: at most one call's worth of
-        # time later than a call each 1/rate.
-        assert called[-1] - start <= 100 / pacer.rate
-        assert counted.asked <= 100 / 10
+        assert called[:burst] == [start] * burst
+        # A trip for each half a burst granted, and one refused between them at most.
+        assert counted.asked <= 2 * 100 / 10
+
+
+async def test_a_burst_of_up_to_20_once_the_limit_is_known() -> None:
+    async with await open_store("sqlite:///:memory:") as store:
+        assert await calls_without_waiting(store, known_limit(1666), 30) == 20
 
 
 def paced(store: Store, time: Time) -> Pacer:
