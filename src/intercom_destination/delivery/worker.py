@@ -318,25 +318,18 @@ class Worker:
     async def _record_run(self, lease: Lease, results: list[Ended]) -> None:
         """Record a run's outcomes: the delivered and skipped events leave the lane together,
         and the one that ended the run otherwise (a retry, a park, a dead letter) after them."""
-        if len(results) == 1:
-            await self._record(lease, results[0])
-            return
         finished = [_finished(ended) for ended in results]
+        done = [each for each in finished if each is not None]
         last = results[-1]
-        kept: Lease | None = None
-        if finished[-1] is None:
-            done = [each for each in finished if each is not None]
-            kept = await self._store.finish_many(lease, done, now=self._clock(), keep=True)
-        else:
-            await self._store.finish_many(
-                lease, [each for each in finished if each is not None], now=self._clock()
-            )
         if self._metrics is not None:
-            for ended in results:
-                if isinstance(ended.outcome, Delivered | Skipped):
-                    self._metrics.outcomes.labels(ended.outcome.name).inc()
+            for each in done:
+                self._metrics.outcomes.labels(each.outcome).inc()
         if finished[-1] is not None:
+            await self._store.finish_many(lease, done, now=self._clock())
             return
+        kept: Lease | None = lease
+        if done:
+            kept = await self._store.finish_many(lease, done, now=self._clock(), keep=True)
         if kept is None or kept.event.id != last.stored.id:
             # Events were put in front of it meanwhile (a replay): the lease expires, and
             # the event is tried again after them.
@@ -345,20 +338,10 @@ class Worker:
         await self._record(kept, last)
 
     async def _record(self, lease: Lease, ended: Ended) -> None:
+        """Record the outcome of an event that was neither delivered nor skipped."""
         outcome, trace = ended.outcome, ended.trace
         now = self._clock()
         match outcome:
-            case Delivered():
-                await self._store.delivered(
-                    lease,
-                    now=now,
-                    calls=outcome.calls,
-                    note=_note(outcome.warnings),
-                    trace=trace,
-                )
-            case Skipped():
-                reason = "; ".join((outcome.reason, *outcome.warnings))
-                await self._store.skipped(lease, reason, now=now, calls=outcome.calls, trace=trace)
             case Retry():
                 await self._store.retry(
                     lease,
