@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from intercom_destination.store import Store
-from tests.console.conftest import NOW, Connect, csrf_of
+from tests.console.conftest import NOW, Connect, api_post, csrf_of
 from tests.store.helpers import event
 
 pytestmark = pytest.mark.anyio
@@ -70,12 +70,9 @@ async def test_purging_all_empties_the_dead_letters(store: Store, connect: Conne
 async def test_the_api_lists_in_pages_and_replays_by_id(store: Store, connect: Connect) -> None:
     ids = await make_dead(store, "m1", "m2", "m3", reason="500 Internal Server Error")
     async with connect() as client:
-        token = (await client.get("/api/csrf")).json()["token"]
         first = (await client.get("/api/dead", params={"limit": 2})).json()
         rest = (await client.get("/api/dead", params={"after": first["next_after"]})).json()
-        replayed = await client.post(
-            "/api/dead/replay", json={"id": ids[1:]}, headers={"X-CSRF-Token": token}
-        )
+        replayed = await api_post(client, "/api/dead/replay", {"id": ids[1:]})
     assert [letter["message_id"] for letter in first["letters"]] == ["m1", "m2"]
     assert first["letters"][0]["reason"] == "500 Internal Server Error"
     assert first["letters"][0]["event"]["messageId"] == "m1"
@@ -98,8 +95,7 @@ async def test_a_replay_must_name_what_it_replays(
     connect: Connect, body: dict[str, object], problem: str
 ) -> None:
     async with connect() as client:
-        token = (await client.get("/api/csrf")).json()["token"]
-        answer = await client.post("/api/dead/replay", json=body, headers={"X-CSRF-Token": token})
+        answer = await api_post(client, "/api/dead/replay", body)
     assert answer.status_code == 400
     assert answer.json() == {"error": problem}
 
@@ -149,11 +145,8 @@ async def test_replaying_a_group_through_the_api_takes_every_reason_of_its_shape
     await make_dead(store, "a2", reason="the identify of user 'd2' never came")
     kept = await make_dead(store, "b1", reason="404 user 'd3' not found")
     async with connect() as client:
-        token = (await client.get("/api/csrf")).json()["token"]
-        answer = await client.post(
-            "/api/dead/replay",
-            json={"shape": "the identify of user '…' never came"},
-            headers={"X-CSRF-Token": token},
+        answer = await api_post(
+            client, "/api/dead/replay", {"shape": "the identify of user '…' never came"}
         )
     assert answer.json() == {"replayed": 2}
     assert [letter.event.id for letter in await store.dead_letters()] == kept
@@ -177,12 +170,7 @@ async def test_purging_a_group_through_the_api(store: Store, connect: Connect) -
     await make_dead(store, "a1", "a2", reason="500 Internal Server Error")
     kept = await make_dead(store, "b1", reason="400 parameter_invalid: email")
     async with connect() as client:
-        token = (await client.get("/api/csrf")).json()["token"]
-        answer = await client.post(
-            "/api/dead/purge",
-            json={"shape": "500 Internal Server Error"},
-            headers={"X-CSRF-Token": token},
-        )
+        answer = await api_post(client, "/api/dead/purge", {"shape": "500 Internal Server Error"})
     assert answer.json() == {"purged": 2}
     assert [letter.event.id for letter in await store.dead_letters()] == kept
 

@@ -11,7 +11,7 @@ import pytest
 from intercom_destination.settings import Settings
 from intercom_destination.store import Store
 from intercom_destination.store.suppression import id_hash
-from tests.console.conftest import NOW, Connect, csrf_of
+from tests.console.conftest import NOW, Connect, api_post, csrf_of
 
 pytestmark = pytest.mark.anyio
 
@@ -41,15 +41,9 @@ async def test_a_pasted_event_shows_its_requests_without_sending(
 async def test_the_plan_follows_the_settings(connect: Connect) -> None:
     page_view = '{"type": "page", "userId": "u1", "name": "Pricing", "messageId": "p-1"}'
     async with connect(Settings(page_events=False)) as client:
-        token = (await client.get("/api/csrf")).json()["token"]
-        skipped = await client.post(
-            "/api/tester/plan", json={"event": page_view}, headers={"X-CSRF-Token": token}
-        )
+        skipped = await api_post(client, "/api/tester/plan", {"event": page_view})
     async with connect(Settings(page_events=True)) as client:
-        token = (await client.get("/api/csrf")).json()["token"]
-        planned = await client.post(
-            "/api/tester/plan", json={"event": page_view}, headers={"X-CSRF-Token": token}
-        )
+        planned = await api_post(client, "/api/tester/plan", {"event": page_view})
     assert skipped.json()["skipped"]
     assert skipped.json()["operations"] == []
     assert [op["path"] for op in planned.json()["operations"]] == ["/events"]
@@ -111,13 +105,8 @@ async def test_a_suppressed_persons_event_is_refused_not_stored(
 
 async def test_the_api_takes_the_event_as_an_object_or_its_text(connect: Connect) -> None:
     async with connect() as client:
-        token = (await client.get("/api/csrf")).json()["token"]
         answers = [
-            (
-                await client.post(
-                    "/api/tester/plan", json={"event": event}, headers={"X-CSRF-Token": token}
-                )
-            ).json()
+            (await api_post(client, "/api/tester/plan", {"event": event})).json()
             for event in (TRACK, json.loads(TRACK), [1])
         ]
     assert answers[0] == answers[1]
@@ -127,11 +116,8 @@ async def test_the_api_takes_the_event_as_an_object_or_its_text(connect: Connect
 
 async def test_an_event_without_a_messageid_is_given_one(connect: Connect) -> None:
     async with connect() as client:
-        token = (await client.get("/api/csrf")).json()["token"]
-        sent = await client.post(
-            "/api/tester/send",
-            json={"event": {"type": "identify", "userId": "u2"}},
-            headers={"X-CSRF-Token": token},
+        sent = await api_post(
+            client, "/api/tester/send", {"event": {"type": "identify", "userId": "u2"}}
         )
     assert sent.json()["accepted"] is True
     assert sent.json()["message_id"].startswith("console-")
