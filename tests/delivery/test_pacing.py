@@ -31,13 +31,16 @@ class Time:
 
 
 async def calls_without_waiting(store: Store, rate_limit: RateLimitState, calls: int) -> int:
+    """How many of `calls` made one after another go before the first wait."""
     time = Time()
     pacer = Pacer(
         store, rate_limit, share=0.9, clock=time.clock, sleep=time.sleep, rng=random.Random(1)
     )
-    for _ in range(calls):
+    for made in range(calls):
         await pacer.acquire()
-    return calls - len(time.slept)
+        if time.slept:
+            return made
+    return calls
 
 
 async def test_one_call_at_a_time_until_intercom_says_its_limit() -> None:
@@ -211,3 +214,45 @@ async def test_a_failing_store_does_not_stop_the_worker(sandbox: str) -> None:
         await running
         assert flaky.failed
         assert h.contact("u1")["email"] == "a@x.io"
+
+
+async def test_calls_that_line_up_one_by_one_share_trips_while_the_budget_is_the_limit() -> None:
+    time = Time()
+
+    async def request() -> None:
+        # Each call takes a little time, so that the lanes come back to the pacer one by one.
+        time.now += 0.002
+        await asyncio.sleep(0)
+
+    async with await open_store("sqlite:///:memory:") as store:
+        counted = CountedTakes(store)
+        pacer = Pacer(
+            store,
+            known_limit(1666),
+            share=0.9,
+            clock=time.clock,
+            sleep=request_sleep(time),
+            rng=random.Random(1),
+        )
+        called: list[float] = []
+
+        async def lane() -> None:
+            for _ in range(20):
+                await pacer.acquire()
+                called.append(time.now)
+                await request()
+
+        await asyncio.gather(*(lane() for _ in range(32)))
+
+    start, burst = called[0], 20
+    assert all(n + 1 <= burst + (at - start) * pacer.rate + 1e-6 for n, at in enumerate(called))
+    # A trip per half a burst (10) of calls, and one refused between them at most.
+    assert counted.asked <= 2 * len(called) / 10
+
+
+def request_sleep(time: Time) -> Any:
+    async def sleep(seconds: float) -> None:
+        time.now += seconds
+        await asyncio.sleep(0)
+
+    return sleep

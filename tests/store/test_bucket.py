@@ -13,14 +13,14 @@ RATE, BURST = 10.0, 5.0
 def test_a_new_bucket_is_full_and_grants_up_to_what_was_asked() -> None:
     after, grant = take(None, 3, NOW, RATE, BURST)
 
-    assert grant == Grant(3, None)
+    assert grant == Grant(3, None, 2.0)
     assert after == Bucket(2.0, NOW, None)
 
 
 def test_a_bucket_grants_the_whole_tokens_it_holds_when_asked_for_more() -> None:
     after, grant = take(Bucket(2.7, NOW, None), 5, NOW, RATE, BURST)
 
-    assert grant == Grant(2, None)
+    assert grant == Grant(2, None, pytest.approx(0.7))
     assert after.tokens == pytest.approx(0.7)
 
 
@@ -38,7 +38,7 @@ def test_asking_again_when_told_grants_all_that_was_asked_for() -> None:
 
     _, grant = take(after, 4, refused.ask_again_at, RATE, BURST)
 
-    assert grant == Grant(4, None)
+    assert grant == Grant(4, None, pytest.approx(0.0, abs=1e-3))
 
 
 def test_refills_never_go_past_the_burst() -> None:
@@ -52,15 +52,15 @@ def test_refills_never_go_past_the_burst() -> None:
 def test_a_clock_behind_the_buckets_refills_nothing() -> None:
     after, grant = take(Bucket(1.0, NOW, None), 2, NOW - 10, RATE, BURST)
 
-    assert grant == Grant(1, None)
+    assert grant == Grant(1, None, 0.0)
     assert after.updated_at == NOW
 
 
 def test_a_pause_grants_nothing_until_it_ends() -> None:
     paused = Bucket(5.0, NOW, NOW + 30)
 
-    assert take(paused, 1, NOW + 1, RATE, BURST)[1] == Grant(0, NOW + 30)
-    assert take(paused, 2, NOW + 30, RATE, BURST)[1] == Grant(2, None)
+    assert take(paused, 1, NOW + 1, RATE, BURST)[1] == Grant(0, NOW + 30, 5.0)
+    assert take(paused, 2, NOW + 30, RATE, BURST)[1] == Grant(2, None, 3.0)
 
 
 @pytest.mark.parametrize("most", [0, 6])

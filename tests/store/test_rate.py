@@ -13,18 +13,20 @@ RATE, BURST = 10.0, 5.0
 
 
 async def test_a_full_bucket_grants_its_burst_then_says_when_to_ask_again(store: Store) -> None:
-    assert await store.take_tokens(3, NOW, RATE, BURST) == Grant(3, None)
-    assert await store.take_tokens(4, NOW, RATE, BURST) == Grant(2, None)
+    assert await store.take_tokens(3, NOW, RATE, BURST) == Grant(3, None, 2.0)
+    assert await store.take_tokens(4, NOW, RATE, BURST) == Grant(2, None, 0.0)
 
-    assert await store.take_tokens(2, NOW, RATE, BURST) == Grant(0, pytest.approx(NOW + 0.2))
-    assert await store.take_tokens(2, NOW + 0.15, RATE, BURST) == Grant(1, None)
-    assert await store.take_tokens(2, NOW + 0.17, RATE, BURST) == Grant(0, pytest.approx(NOW + 0.3))
+    assert await store.take_tokens(2, NOW, RATE, BURST) == Grant(0, pytest.approx(NOW + 0.2), 0.0)
+    assert await store.take_tokens(2, NOW + 0.15, RATE, BURST) == Grant(1, None, pytest.approx(0.5))
+    assert await store.take_tokens(2, NOW + 0.17, RATE, BURST) == Grant(
+        0, pytest.approx(NOW + 0.3), pytest.approx(0.7)
+    )
 
 
 async def test_the_bucket_refills_up_to_its_burst(store: Store) -> None:
-    assert await store.take_tokens(5, NOW, RATE, BURST) == Grant(5, None)
+    assert await store.take_tokens(5, NOW, RATE, BURST) == Grant(5, None, 0.0)
 
-    assert await store.take_tokens(5, NOW + 60, RATE, BURST) == Grant(5, None)
+    assert await store.take_tokens(5, NOW + 60, RATE, BURST) == Grant(5, None, 0.0)
     assert (await store.take_tokens(1, NOW + 60, RATE, BURST)).tokens == 0
 
 
@@ -35,14 +37,14 @@ async def test_more_than_the_burst_can_never_be_taken(store: Store) -> None:
 
 async def test_a_pause_holds_every_token_until_it_ends(store: Store) -> None:
     assert await store.pause() is None
-    assert await store.take_tokens(1, NOW, RATE, BURST) == Grant(1, None)
+    assert await store.take_tokens(1, NOW, RATE, BURST) == Grant(1, None, 4.0)
 
     await store.pause_until(NOW + 30, "429")
     await store.pause_until(NOW + 10, "401")
 
     assert await store.pause() == Pause(NOW + 30, "429")
-    assert await store.take_tokens(1, NOW + 1, RATE, BURST) == Grant(0, NOW + 30)
-    assert await store.take_tokens(1, NOW + 30, RATE, BURST) == Grant(1, None)
+    assert await store.take_tokens(1, NOW + 1, RATE, BURST) == Grant(0, NOW + 30, 5.0)
+    assert await store.take_tokens(1, NOW + 30, RATE, BURST) == Grant(1, None, 4.0)
 
 
 async def test_a_longer_pause_brings_its_reason(store: Store) -> None:
@@ -55,8 +57,10 @@ async def test_a_longer_pause_brings_its_reason(store: Store) -> None:
 async def test_a_pause_before_any_take_starts_an_empty_bucket(store: Store) -> None:
     await store.pause_until(NOW + 30, "429")
 
-    assert await store.take_tokens(1, NOW, RATE, BURST) == Grant(0, NOW + 30)
-    assert await store.take_tokens(1, NOW + 30, RATE, BURST) == Grant(0, pytest.approx(NOW + 30.1))
+    assert await store.take_tokens(1, NOW, RATE, BURST) == Grant(0, NOW + 30, 0.0)
+    assert await store.take_tokens(1, NOW + 30, RATE, BURST) == Grant(
+        0, pytest.approx(NOW + 30.1), 0.0
+    )
 
 
 async def test_workers_of_several_processes_share_one_budget(shared_url: str) -> None:

@@ -9,7 +9,10 @@ The calls waiting in one process are served together: the first in line takes a 
 each of them (up to half a burst) from the store in one round trip, and the others are handed
 theirs as their turns come, at once: the bucket has already counted them against the rate.
 (Spaced out at the rate instead, each call cost a timer and a wake-up of its own: 30 % more of
-the sender's CPU while the budget was the limit.)
+the sender's CPU while the budget was the limit.) A trip that leaves the bucket drained (less
+than a token in it) has the next wait until half a burst has refilled, the calls lining up
+meanwhile: asking as soon as a token was back, a trip served three calls on average while the
+budget was the limit, and each trip is a transaction of the store.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class Pacer:
         #: Tokens taken for calls waiting in line, and until when they are kept.
         self._held = 0
         self._held_until = 0.0
+        #: No trip to the store before this time: the bucket was drained.
+        self._next_trip = 0.0
 
     @property
     def limit(self) -> int:
@@ -114,15 +119,21 @@ class Pacer:
         call's, the others kept for the rest."""
         while True:
             now = self._clock()
+            if now < self._next_trip:
+                await self._sleep(self._next_trip - now)
+                now = self._clock()
             burst = self._burst()
             # Half a burst at most: a caller refused sleeps until what it asked for has
             # refilled, and asking for a whole burst it would wake to a full bucket, which
             # drops what refills while the loop is late to wake it (2 % of the budget).
-            most = max(1, min(self._waiting, int(burst) // 2))
+            half = max(1, int(burst) // 2)
+            most = min(self._waiting, half)
             grant = await self._store.take_tokens(most, now, self.rate, burst)
+            if grant.left < 1:
+                self._next_trip = now + (half - grant.left) / self.rate
             if grant.ask_again_at is None:
                 break
-            await self._sleep(max(0.0, grant.ask_again_at - now))
+            self._next_trip = max(self._next_trip, grant.ask_again_at)
         self._held = grant.tokens - 1
         self._held_until = self._clock() + HOLD
 

@@ -19,6 +19,8 @@ class Grant(NamedTuple):
     tokens: int
     #: When refused, when to ask again; None when tokens were taken.
     ask_again_at: float | None
+    #: What the bucket holds after: less than a token, and the next caller waits.
+    left: float
 
 
 def check(most: int, rate: float, burst: float) -> None:
@@ -43,10 +45,10 @@ def take(
     tokens = max(0.0, tokens - granted)
     after = Bucket(tokens, updated_at, paused_until)
     if granted:
-        return after, Grant(granted, None)
+        return after, Grant(granted, None, tokens)
     # A microsecond more than exact: Unix times near 2e9 are floats only 2.4e-7 s apart, so
     # the exact time could refill a hair too little and refuse the caller again, forever.
     # The caller waits for all it asked for, not one token: several calls waiting in one
     # process are then served by one round trip to the store.
     refilled = now + max(0.0, most - tokens) / rate + 1e-6
-    return after, Grant(0, refilled if pause_ends is None else max(refilled, pause_ends))
+    return after, Grant(0, refilled if pause_ends is None else max(refilled, pause_ends), tokens)
