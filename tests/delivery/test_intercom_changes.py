@@ -198,6 +198,24 @@ async def test_a_deleted_company_is_recreated_from_what_was_last_sent(sandbox: s
         assert await settled(h) == (0, 0, 0)
 
 
+async def test_an_event_waiting_for_its_visitors_identify_takes_no_name_slot_yet(
+    sandbox: str,
+) -> None:
+    visitor_track = {
+        "type": "track",
+        "anonymousId": "v-1",
+        "event": "Viewed Pricing",
+        "timestamp": "2026-11-28T10:00:05Z",
+    }
+    async with harness(sandbox, max_event_names=1) as h:
+        await h.deliver(IDENTIFY, track("u1", "Order Completed", 1))
+        await h.deliver(visitor_track)
+        # The budget is full, but the event cannot be sent yet anyway: it waits rather than
+        # being refused a slot it did not need yet (it is judged when its user is known).
+        assert await settled(h) == (0, 1, 0)
+        assert await h.store.event_names() == ["order completed"]
+
+
 async def test_an_event_name_holds_a_slot_only_once_intercom_accepted_it(sandbox: str) -> None:
     async with harness(sandbox, unknown_contact="dead", max_event_names=1) as h:
         await h.deliver(track("nobody", "Never Arrived", 0))

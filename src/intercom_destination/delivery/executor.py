@@ -233,28 +233,31 @@ class Executor:
 
     async def _create_named_event(self, attempt: DeliveryAttempt, operation: CreateEvent) -> None:
         """Create the event within the event-name budget: a new name reserves a slot while
-        its event is sent, and keeps it only once Intercom has accepted the event."""
+        its event is sent, and keeps it only once Intercom has accepted the event. An event
+        that must wait for its contact reserves nothing: it is judged when it can be sent."""
+        await self._behind_waiting(attempt)
+        contact = self._linked(attempt, operation.contact)
         name = operation.body["event_name"]
         key = event_name_key(name)
         if key in self._accepted_names:
-            await self._create_event(attempt, operation)
+            await self._create_event(attempt, operation, contact)
             return
         if not await self._store.add_event_name(key, budget=self._options.max_event_names):
             reason = event_budget_reason(name, self._options.max_event_names)
             refused("event_name", name, reason)
             raise Refused(reason)
         try:
-            await self._create_event(attempt, operation)
+            await self._create_event(attempt, operation, contact)
         except Exception:
             await self._store.release_event_name(key)
             raise
         await self._store.accept_event_name(key)
         self._accepted_names.add(key)
 
-    async def _create_event(self, attempt: DeliveryAttempt, operation: CreateEvent) -> None:
-        await self._behind_waiting(attempt)
+    async def _create_event(
+        self, attempt: DeliveryAttempt, operation: CreateEvent, contact: ContactRef
+    ) -> None:
         name = operation.body["event_name"]
-        contact = self._linked(attempt, operation.contact)
         body = await self._event_body(attempt, contact, operation.body)
         try:
             await attempt.call(lambda: self._client.create_event(body))
