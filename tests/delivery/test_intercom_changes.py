@@ -198,6 +198,39 @@ async def test_a_deleted_company_is_recreated_from_what_was_last_sent(sandbox: s
         assert await settled(h) == (0, 0, 0)
 
 
+class LostAttribute:
+    """Intercom refusing the first contact write: its attribute `plan` does not exist (an
+    admin archived it after the worker read the workspace's attributes, say)."""
+
+    def __init__(self) -> None:
+        self._network = AiohttpTransport()
+        self.refused = False
+
+    async def send(self, request: Request) -> Answer:
+        if self.refused or not path_of(request).startswith("/contacts"):
+            return await self._network.send(request)
+        self.refused = True
+        error = {"code": "parameter_invalid", "message": "Custom attribute 'plan' does not exist"}
+        return reply(400, json={"type": "error.list", "errors": [error]})
+
+    async def aclose(self) -> None:
+        await self._network.aclose()
+
+
+async def test_a_contact_refused_for_an_unknown_attribute_is_sent_again_after_a_refresh(
+    sandbox: str,
+) -> None:
+    lost = LostAttribute()
+    async with harness(sandbox, transport=lost) as h:
+        await h.deliver(IDENTIFY)
+        assert lost.refused
+        assert h.contact("u1")["custom_attributes"] == {"plan": "pro"}
+        # The attributes read once more, then the contact created.
+        assert h.counts()["GET /data_attributes"] == {"200": 2}
+        assert h.counts()["POST /contacts"] == {"200": 1}
+        assert await settled(h) == (0, 0, 0)
+
+
 async def test_an_event_waiting_for_its_visitors_identify_takes_no_name_slot_yet(
     sandbox: str,
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from intercom_destination.store import Store, open_store
+from intercom_destination.store import ContactRecord, Store, open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -96,3 +96,23 @@ async def test_digests_are_forgotten_by_the_start_and_end_of_their_keys(store: S
 
     left = [key for key in [*keys, "contact:u_1"] if await store.get_digest(key)]
     assert left == ["attached:uX1:acme", "attached:uX1:cc2", "contact:u_1"]
+
+
+async def test_a_contacts_record_is_its_id_digest_and_body_read_together(store: Store) -> None:
+    key = "contact:external_id:u1"
+    assert await store.contact_record("external_id", "u1", key) == ContactRecord(None, None, None)
+
+    await store.put_identity("external_id", "u1", "6651a1")
+    assert await store.contact_record("external_id", "u1", key) == ContactRecord(
+        "6651a1", None, None
+    )
+
+    await store.put_digest(key, b"\x01" * 16, body=b'{"name":"Ada"}')
+    await store.put_digest("contact:external_id:u2", b"\x02" * 16)
+    assert await store.contact_record("external_id", "u1", key) == ContactRecord(
+        "6651a1", b"\x01" * 16, b'{"name":"Ada"}'
+    )
+    # A store written before bodies were kept has only the digest.
+    assert await store.contact_record(
+        "external_id", "u2", "contact:external_id:u2"
+    ) == ContactRecord(None, b"\x02" * 16, None)

@@ -64,14 +64,15 @@ class Contacts:
         ref: ContactRef,
         body: dict[str, Any],
         *,
+        cached: str | None,
         update: dict[str, Any] | None = None,
     ) -> str:
-        """Create or update the contact with `body`; its Intercom id. `update`, when given,
-        is what the contact Intercom holds lacks of `body`: sent instead to the contact the
-        cache knows, which holds the rest. Any other contact (created, found, merged into)
-        is sent the whole of `body`."""
+        """Create or update the contact with `body`; its Intercom id. `cached` is its id as
+        the identity cache holds it (read with what was delivered for it:
+        `Store.contact_record`). `update`, when given, is what the contact Intercom holds
+        lacks of `body`: sent instead to the `cached` contact, which holds the rest. Any
+        other contact (created, found, merged into) is sent the whole of `body`."""
         kind, key = ref.identity
-        cached = await self._store.get_identity(kind, key)
         if cached is not None:
             sent = body if update is None else update
             try:

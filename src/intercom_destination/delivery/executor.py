@@ -59,7 +59,7 @@ from intercom_destination.mapping import (
 from intercom_destination.mapping.coalesce import merge_bodies
 from intercom_destination.mapping.contacts import CONTACT_ID, identity_fields
 from intercom_destination.spec import Event
-from intercom_destination.store import Model, Store
+from intercom_destination.store import ContactRecord, Model, Store
 
 UNCHANGED = "unchanged: Intercom already has everything this event says"
 #: After a 401 or 403 (or a request that cannot be sent) every worker pauses this long, then
@@ -169,36 +169,38 @@ class Executor:
         """Have Intercom hold what the upsert (and those folded into it) says: an update
         sends what differs from what Intercom holds, a create the contact's whole state."""
         key = contact_key(operation.contact)
-        change = await self._contact_change(attempt, operation, key)
-        if change is None:
-            return False
-        state, update = change
-        try:
-            await self._contacts.upsert(attempt, operation.contact, state, update=update)
-        except UnknownCustomAttribute:
-            await self._attributes.refresh(attempt, "contact")
-            change = await self._contact_change(attempt, operation, key)
+        for refreshed in (False, True):
+            record = await self._store.contact_record(*operation.contact.identity, key)
+            change = await self._contact_change(attempt, operation, record)
             if change is None:
                 return False
             state, update = change
-            await self._contacts.upsert(attempt, operation.contact, state, update=update)
+            try:
+                await self._contacts.upsert(
+                    attempt, operation.contact, state, cached=record.intercom_id, update=update
+                )
+                break
+            except UnknownCustomAttribute:
+                if refreshed:
+                    raise
+                await self._attributes.refresh(attempt, "contact")
         fingerprint = digest(state, self._options.last_seen_precision)
         await self._store.put_digest(key, fingerprint, encode_body(state))
         return True
 
     async def _contact_change(
-        self, attempt: DeliveryAttempt, operation: UpsertContact, key: str
+        self, attempt: DeliveryAttempt, operation: UpsertContact, record: ContactRecord
     ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
         """The contact's state once Intercom holds the upsert, and the update that brings
-        the state Intercom holds to it (None: the whole state); None when it holds it all."""
+        the state Intercom holds (`record`) to it (None: the whole state); None when it
+        holds it all."""
         body = await self._admitted(attempt, "contact", (operation.body, *operation.folded))
-        stored = await self._store.last_body(key)
-        if stored is None:
+        if record.body is None:
             # Nothing kept beyond a digest (a store from before bodies were), or nothing at all.
-            if await self._store.get_digest(key) == digest(body, self._options.last_seen_precision):
+            if record.digest == digest(body, self._options.last_seen_precision):
                 return None
             return body, None
-        held = decode_body(stored)
+        held = decode_body(record.body)
         update = changes(held, body, self._options.last_seen_precision)
         return (merge_bodies(held, body), update) if update else None
 

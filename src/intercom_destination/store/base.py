@@ -5,7 +5,7 @@ interface that uses them is in `protocols`).
 from __future__ import annotations
 
 import enum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -179,6 +179,16 @@ class OutcomeRow(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None
     #: Intercom API calls the attempt made.
     calls: int
+
+
+class ContactRecord(NamedTuple):
+    """What the store knows of a contact (`Store.contact_record`)."""
+
+    #: Its Intercom id, as the identity cache holds it.
+    intercom_id: str | None
+    #: The digest and body last delivered for it (`put_digest`).
+    digest: bytes | None
+    body: bytes | None
 
 
 class CompanyRecord(msgspec.Struct, frozen=True, kw_only=True):

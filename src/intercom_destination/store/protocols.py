@@ -27,6 +27,7 @@ from typing import Protocol, Self
 
 from intercom_destination.store.base import (
     CompanyRecord,
+    ContactRecord,
     DeadLetter,
     Deletion,
     Enqueued,
@@ -341,6 +342,11 @@ class DeliveryCache(Protocol):
     @abc.abstractmethod
     async def last_body(self, contact: str) -> bytes | None:
         """The body last delivered for a key (`put_digest`), to rebuild what Intercom lost."""
+
+    @abc.abstractmethod
+    async def contact_record(self, kind: IdentityKind, key: str, contact: str) -> ContactRecord:
+        """In one read, the Intercom id cached for the contact `kind`, `key`
+        (`get_identity`), and the digest and body last delivered for its key `contact`."""
 
 
 class CompanyRecords(Protocol):

@@ -22,6 +22,7 @@ import msgspec
 
 from intercom_destination.store.base import (
     CompanyRecord,
+    ContactRecord,
     DeadLetter,
     Deletion,
     Finished,
@@ -410,6 +411,18 @@ class SQLStore(SQLConsole, Store, Generic[C]):
     async def last_body(self, contact: str) -> bytes | None:
         rows = await self._read("SELECT body FROM digests WHERE contact = %s", (contact,))
         return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def contact_record(self, kind: IdentityKind, key: str, contact: str) -> ContactRecord:
+        [(intercom_id, digest, body)] = await self._read(
+            "SELECT (SELECT intercom_id FROM identities WHERE kind = %s AND key = %s),"
+            " digest, body FROM (SELECT 1) AS one LEFT JOIN digests ON contact = %s",
+            (kind, key, contact),
+        )
+        return ContactRecord(
+            None if intercom_id is None else str(intercom_id),
+            None if digest is None else bytes(digest),
+            None if body is None else bytes(body),
+        )
 
     async def company_record(self, company_id: str) -> CompanyRecord | None:
         rows = await self._read(COMPANY_RECORD, (company_id,))
