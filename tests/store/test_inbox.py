@@ -536,3 +536,31 @@ async def test_a_file_stores_threads_show_their_names_to_the_os(url: str) -> Non
         assert await store._appender.call(os_name) == "store-appender"
         assert await store._writer.call(os_name) == "store-writer"
         assert await store._reader.call(os_name) == "store-reader"
+
+
+async def test_status_reads_the_waiting_events_as_its_snapshot_has_them_while_a_sort_goes_on(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with await open_store(url) as store:
+        await store.enqueue([event("m1"), event("m2"), event("m3", "u2"), event("m4", "u2")])
+    # The events wait in a sealed segment; the store opened next sorts only when told to.
+    monkeypatch.setattr(Sorter, "upkeep_in", lambda self: 3600.0)
+    async with await open_store(url) as store:
+        assert isinstance(store, SQLiteStore)
+        sorter, read = store._sorter, Waiting.read
+
+        def read_after_a_sort(waiting: Waiting, connection: sqlite3.Connection) -> object:
+            # Another process sorts the events and deletes their segment after this status's
+            # transaction began, before it reads the segments.
+            monkeypatch.setattr(Waiting, "read", read)
+            with closing(sqlite3.connect(tmp_path / "store.db", isolation_level=None)) as other:
+                for upkeep in (sorter.sort, sorter.upkeep):
+                    other.execute("BEGIN IMMEDIATE")
+                    upkeep(other)
+                    other.execute("COMMIT")
+            return read(waiting, connection)
+
+        monkeypatch.setattr(Waiting, "read", read_after_a_sort)
+        status = await store.status(NOW)
+
+    assert (status.lanes, status.backlog) == (2, 4)

@@ -89,6 +89,9 @@ READER_CACHE = 8 * 1024
 #: Seconds an erasure tries to checkpoint the whole log into the file and empty it, while
 #: other connections still read pages from it.
 CHECKPOINT_PATIENCE = 10.0
+#: Reads of the status at most while sorts keep committing under it (a heavy ingest sorts one
+#: after another); the last is answered.
+STATUS_TRIES = 5
 
 
 class SQLiteStore(SQLStore[sqlite3.Connection]):
@@ -301,7 +304,16 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
         )
 
     async def status(self, now: float) -> Status:
-        return await self._reader.call(partial(_status, waiting=self._waiting, now=now))
+        # The waiting events are read from their segments, outside the read's transaction: a
+        # sort that commits meanwhile (this store's writer's or another process's), and the
+        # deletion of what it sorted, can leave them in neither. Read again when one did.
+        for _ in range(STATUS_TRIES):
+            status, sorted_through = await self._reader.call(
+                partial(_status, waiting=self._waiting, now=now)
+            )
+            if await self._reader.call(_sorted_through) == sorted_through:
+                break
+        return status
 
     async def prune(self, now: float, limit: int = 10_000) -> int:
         return await self._writer.call(
@@ -572,7 +584,14 @@ def _claim_workspace(connection: sqlite3.Connection, workspace: str) -> str | No
     return previous
 
 
-def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Status:
+def _sorted_through(connection: sqlite3.Connection) -> int:
+    (through,) = connection.execute("SELECT through FROM sorted").fetchone()
+    return int(through)
+
+
+def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> tuple[Status, int]:
+    """The status, and how far the events were sorted in the snapshot it was read from."""
+    sorted_through = _sorted_through(connection)
     lane_count, in_flight = connection.execute(
         "SELECT count(*), count(*) FILTER (WHERE lease_until > ?) FROM lanes", (now,)
     ).fetchone()
@@ -590,7 +609,7 @@ def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Sta
     (parked,) = connection.execute(f"SELECT count(*) FROM events WHERE state = {PARKED}").fetchone()
     (dead,) = connection.execute(f"SELECT count(*) FROM events WHERE state = {DEAD}").fetchone()
     outcomes = dict(connection.execute(_OUTCOME_TOTALS).fetchall())
-    return Status(
+    status = Status(
         lanes=lane_count,
         in_flight=in_flight,
         backlog=backlog,
@@ -599,6 +618,7 @@ def _status(connection: sqlite3.Connection, waiting: Waiting, now: float) -> Sta
         dead=dead,
         outcomes=outcomes,
     )
+    return status, sorted_through
 
 
 _OUTCOME_TOTALS = outcome_totals(SQLiteStore.COUNTS)
