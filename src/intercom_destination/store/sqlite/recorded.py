@@ -2,10 +2,10 @@
 commits: the outcome log's rows and the traces each in one `executemany`, each counter
 (bucket, type, outcome) once whatever the number of events it counts. Per event they were a
 statement each from Python, and each statement lets go of the GIL and waits to take it back
-from the event loop. The rows go in as one single-row statement each, not as one statement
-reading them all from a JSON array: that cost three times the CPU per row (SQLite parses each
-row's array again for each field, and keeps a statement journal for a statement that writes
-many rows).
+from the event loop. The rows go in as an `INSERT ... VALUES` each: one statement reading them
+all from a JSON array, or an `INSERT ... SELECT` a row, cost three times the CPU per row
+(SQLite keeps a statement journal for either, and parsed each row's array again for each
+field).
 """
 
 from __future__ import annotations
@@ -18,33 +18,20 @@ import msgspec
 
 from intercom_destination.store.recording import (
     COUNT_CONFLICT,
-    TRACE,
+    LOG_COLUMNS,
+    TRACE_COLUMNS,
+    insert_row,
     sqlite_placeholders,
 )
 
-_COLUMNS = (
-    "at",
-    "message_id",
-    "lane",
-    "type",
-    "outcome",
-    "reason",
-    "calls",
-    "user_id",
-    "anonymous_id",
-    "email",
-    "event",
-)
-#: `recording.record`'s name of each column of `_COLUMNS`.
-_PARAMETERS = ("now", *_COLUMNS[1:])
-_LOG = f"INSERT INTO outcomes ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_LOG = sqlite_placeholders(insert_row("outcomes", LOG_COLUMNS, values=True))
 # WHERE true: SQLite needs one to tell the upsert's ON from a join's.
 _COUNT = (
     "INSERT INTO outcome_counts (bucket, type, outcome, events, calls)"
     " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4"
     " FROM json_each(?) WHERE true" + COUNT_CONFLICT
 )
-_TRACE = sqlite_placeholders(TRACE)
+_TRACE = sqlite_placeholders(insert_row("traces", TRACE_COLUMNS, values=True))
 _encoder = msgspec.json.Encoder()
 
 
@@ -71,7 +58,7 @@ class Recorded:
         self.rolled_back()
         if not records:
             return
-        connection.executemany(_LOG, [[each[name] for name in _PARAMETERS] for each in records])
+        connection.executemany(_LOG, records)
         counts: Counter[tuple[int, str, str]] = Counter()
         calls: Counter[tuple[int, str, str]] = Counter()
         for each in records:
