@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from intercom_destination.store import Status
 from tests.delivery.harness import harness
 from tests.events import identify, track
 
@@ -220,6 +221,26 @@ async def test_per_user_order_holds_with_many_lanes_in_flight(sandbox: str) -> N
         await h.worker.drain()
         for user in users:
             assert [e["event_name"] for e in h.events_of(user)] == [f"Step {i}" for i in range(6)]
+
+
+async def test_a_full_worker_takes_the_next_lane_as_soon_as_one_is_done(sandbox: str) -> None:
+    """A drain idles (asking the store how much is left, then sleeping) only when no lane is
+    ready: not each time every event in flight ended while it waited for room."""
+    async with harness(sandbox, concurrency=1) as h:
+        users = [f"user-{n}" for n in range(3)]
+        await h.send(*({**IDENTIFY, "userId": user} for user in users))
+        asked: list[int] = []
+        status = h.store.status
+
+        async def counted(now: float) -> Status:
+            found = await status(now)
+            asked.append(found.backlog)
+            return found
+
+        h.store.status = counted  # type: ignore[method-assign]
+        await h.worker.drain()
+        assert asked == [0]
+        assert all(h.contact(user) for user in users)
 
 
 async def test_group_upserts_the_company_and_attaches_the_user(sandbox: str) -> None:

@@ -148,14 +148,15 @@ class Worker:
 
     async def step(self) -> int:
         """Start work on as many ready lanes as there is room for; how many were started."""
+        if len(self._in_flight) >= self._concurrency:
+            # Full: lease as soon as an event ends, as a step that starts nothing has its
+            # caller idle though lanes may be ready.
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
         now = self._clock()
         if now - self._last_upkeep >= UPKEEP_EVERY:
             self._last_upkeep = now
             await self.upkeep(now)
         room = self._concurrency - len(self._in_flight)
-        if room <= 0:
-            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
-            return 0
         leases = await self._store.lease(
             self.worker_id, room, self._lease_for, now, following=RUN_BEHIND
         )
