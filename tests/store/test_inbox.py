@@ -439,6 +439,42 @@ def test_sealed_segments_sorted_to_their_end_are_deleted_and_others_kept(
     assert arrivals.append(connection, [event("m2"), event("m1"), event("m3")]) == [DUPLICATE] * 3
 
 
+def test_the_log_is_flushed_before_the_segments_a_sort_emptied_are_deleted(
+    tmp_path: Path, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sort inside a lease commits without flushing the log: the events it copied must be
+    on disk before their segments go."""
+    monkeypatch.setattr(segments, "SEGMENT_BYTES", 1)  # a segment per group
+    database = tmp_path / "store.db"
+    with closing(_connect(database)) as connection:
+        connection.execute("PRAGMA journal_mode = WAL")
+        migrate(connection)
+        arrivals, sorter = _arrivals_and_sorter(directory)
+        arrivals.append(connection, [event("m1")])
+        arrivals.append(connection, [event("m2")])
+        connection.execute("PRAGMA synchronous = NORMAL")
+        sorter.sort(connection)
+        arrivals.append(connection, [event("m3")])  # after the sort: waits
+        log = Path(f"{database}-wal").stat().st_ino
+        done: list[str] = []
+        fsync, unlink = os.fsync, Path.unlink
+
+        def noted_fsync(fd: int) -> None:
+            done.append("log flushed" if os.fstat(fd).st_ino == log else "other flushed")
+            fsync(fd)
+
+        def noted_unlink(path: Path, missing_ok: bool = False) -> None:
+            done.append(f"{path.name} deleted")
+            unlink(path, missing_ok=missing_ok)
+
+        monkeypatch.setattr(os, "fsync", noted_fsync)
+        monkeypatch.setattr(Path, "unlink", noted_unlink)
+        first, second, _ = segments.segment_paths(directory)
+        assert sorter.upkeep(connection) == 2
+
+    assert done == ["log flushed", f"{first.name} deleted", f"{second.name} deleted"]
+
+
 def test_a_failed_write_seals_its_segment_and_acknowledges_nothing(
     connection: sqlite3.Connection, directory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 
 import msgspec
@@ -63,3 +64,78 @@ async def test_a_job_failing_after_it_wrote_leaves_no_trace_among_others() -> No
 
     assert isinstance(results[1], sqlite3.OperationalError)
     assert rows == [(1,), (3,)]
+
+
+class _Upkeep:
+    """Upkeep due when the test says, noting how the commit it runs in flushes."""
+
+    def __init__(self) -> None:
+        self.due = False
+        self.levels: list[int] = []
+
+    def upkeep_in(self) -> float:
+        return 0.0 if self.due else 3600.0
+
+    def upkeep(self, connection: sqlite3.Connection) -> None:
+        self.due = False
+        self.levels.append(_synchronous(connection))
+
+    def rolled_back(self) -> None:
+        pass
+
+
+class _Batcher:
+    """Appends nothing, noting how the commit it runs in flushes."""
+
+    def __init__(self) -> None:
+        self.levels: list[int] = []
+
+    def append(self, connection: sqlite3.Connection, items: list[object]) -> list[object]:
+        self.levels.append(_synchronous(connection))
+        return items
+
+    def rolled_back(self) -> None:
+        pass
+
+
+def _synchronous(connection: sqlite3.Connection) -> int:
+    """How the open transaction will commit: 1 without flushing the log, 2 flushing it."""
+    (level,) = connection.execute("PRAGMA synchronous").fetchone()
+    return int(level)
+
+
+async def test_a_commit_flushes_the_log_unless_every_job_in_it_may_be_undone() -> None:
+    connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA synchronous = FULL")
+    upkeep, batcher = _Upkeep(), _Batcher()
+    writer: Writer[object, object] = Writer(
+        connection, "test-writer", upkeep=upkeep, batcher=batcher
+    )
+    taken, release = threading.Event(), threading.Event()
+
+    def held(connection: sqlite3.Connection) -> int:
+        taken.set()
+        release.wait(5)
+        return _synchronous(connection)
+
+    try:
+        first = asyncio.ensure_future(writer.call(held, durable=False))
+        await asyncio.to_thread(taken.wait, 5)
+        # Queued while the writer is busy: the two share the next transaction.
+        together = asyncio.gather(
+            writer.call(_synchronous, durable=False), writer.call(_synchronous)
+        )
+        await asyncio.sleep(0)
+        release.set()
+        levels = [await first, *await together]
+        levels.append(await writer.call(_synchronous, durable=False))
+        await writer.batch(["an arrival"])
+        levels.append(await writer.call(_synchronous, durable=False))
+        upkeep.due = True
+        levels.append(await writer.call(_synchronous, durable=False))
+    finally:
+        await writer.stop()
+
+    assert levels == [1, 2, 2, 1, 1, 1]
+    assert batcher.levels == [2]
+    assert upkeep.levels == [2]

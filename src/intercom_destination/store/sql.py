@@ -177,12 +177,18 @@ class SQLStore(SQLConsole, Store, Generic[C]):
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """The rows one statement gives."""
 
+    # The writes below are `durable` unless told otherwise. Delivery's progress (leases,
+    # outcomes, what Intercom holds) is not: a power cut may undo such a write once committed,
+    # with every write after it, and the work is then done again. The SQLite store commits
+    # those without flushing its log to disk (see `sqlite.thread`); PostgreSQL, which flushes
+    # in its own process, commits every write durably.
+
     @abc.abstractmethod
-    async def _write(self, sql: str, parameters: Sequence[Any]) -> None:
+    async def _write(self, sql: str, parameters: Sequence[Any], *, durable: bool = True) -> None:
         """Run one statement that changes the store, committed when it returns."""
 
     @abc.abstractmethod
-    async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
+    async def _changed(self, sql: str, parameters: Sequence[Any], *, durable: bool = True) -> bool:
         """Whether one statement (with `RETURNING`) wrote a row, committed when it returns."""
 
     @abc.abstractmethod
@@ -190,7 +196,9 @@ class SQLStore(SQLConsole, Store, Generic[C]):
         """The rows one statement that changes the store returns, committed when it returns."""
 
     @abc.abstractmethod
-    async def _in_lanes(self, function: Callable[[C], MaybeAwaitable[T]]) -> T:
+    async def _in_lanes(
+        self, function: Callable[[C], MaybeAwaitable[T]], *, durable: bool = True
+    ) -> T:
         """Run a `_lanes` function, given every argument but the connection, all or nothing
         (a writer job in SQLite, a transaction in PostgreSQL); what it returns, once its
         work is committed."""
@@ -200,7 +208,8 @@ class SQLStore(SQLConsole, Store, Generic[C]):
 
     async def extend(self, lease: Lease, lease_for: float, now: float) -> Lease:
         return await self._in_lanes(
-            partial(self._lanes.extend, lease=lease, lease_for=lease_for, now=now)
+            partial(self._lanes.extend, lease=lease, lease_for=lease_for, now=now),
+            durable=False,
         )
 
     async def delivered(
@@ -270,7 +279,8 @@ class SQLStore(SQLConsole, Store, Generic[C]):
                 now=now,
                 calls=calls,
                 **self._traced(trace),
-            )
+            ),
+            durable=False,
         )
 
     async def park(
@@ -294,14 +304,16 @@ class SQLStore(SQLConsole, Store, Generic[C]):
                 calls=calls,
                 reason=reason or waiting_for,
                 **self._traced(trace),
-            )
+            ),
+            durable=False,
         )
 
     async def unpark(
         self, *, lane: str | None = None, waiting_for: str | None = None, now: float
     ) -> int:
         return await self._in_lanes(
-            partial(self._lanes.unpark, lane=lane, waiting_for=waiting_for, now=now)
+            partial(self._lanes.unpark, lane=lane, waiting_for=waiting_for, now=now),
+            durable=False,
         )
 
     async def dead_parked(self, event_id: int, reason: str, *, now: float) -> bool:
@@ -358,6 +370,7 @@ class SQLStore(SQLConsole, Store, Generic[C]):
             "INSERT INTO identities (kind, key, intercom_id) VALUES (%s, %s, %s)"
             " ON CONFLICT (kind, key) DO UPDATE SET intercom_id = excluded.intercom_id",
             (kind, key, intercom_id),
+            durable=False,
         )
 
     async def delete_identity(self, kind: IdentityKind, key: str) -> None:
@@ -401,6 +414,7 @@ class SQLStore(SQLConsole, Store, Generic[C]):
             "INSERT INTO digests (contact, digest, body) VALUES (%s, %s, %s)"
             " ON CONFLICT (contact) DO UPDATE SET digest = excluded.digest, body = excluded.body",
             (contact, digest, body),
+            durable=False,
         )
 
     async def delete_digests(self, *, prefix: str, suffix: str = "") -> None:
@@ -429,10 +443,10 @@ class SQLStore(SQLConsole, Store, Generic[C]):
         return None if not rows else company_record(rows[0])
 
     async def save_company_record(self, company_id: str, record: CompanyRecord) -> bool:
-        return await self._changed(*save_company(company_id, record))
+        return await self._changed(*save_company(company_id, record), durable=False)
 
     async def company_synced(self, company_id: str, version: int) -> bool:
-        return await self._changed(COMPANY_SYNCED, (company_id, version))
+        return await self._changed(COMPANY_SYNCED, (company_id, version), durable=False)
 
     async def pause(self) -> Pause | None:
         rows = await self._read(

@@ -456,7 +456,9 @@ class PostgresStore(SQLStore[Connection]):
         async with self._pool.connection() as connection, connection.transaction():
             return await fn(connection)
 
-    async def _in_lanes(self, function: Callable[[Connection], MaybeAwaitable[T]]) -> T:
+    async def _in_lanes(
+        self, function: Callable[[Connection], MaybeAwaitable[T]], *, durable: bool = True
+    ) -> T:
         return await self._transaction(lambda connection: settled(function(connection)))
 
     async def _read(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
@@ -466,10 +468,12 @@ class PostgresStore(SQLStore[Connection]):
             cursor = await connection.execute(sql, parameters)
             return await cursor.fetchall() if cursor.description else []
 
-    async def _write(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> None:
+    async def _write(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any], *, durable: bool = True
+    ) -> None:
         await self._read(sql, parameters)
 
-    async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
+    async def _changed(self, sql: str, parameters: Sequence[Any], *, durable: bool = True) -> bool:
         return bool(await self._read(sql, parameters))
 
     async def _returning(self, sql: str, parameters: Sequence[Any]) -> list[Any]:

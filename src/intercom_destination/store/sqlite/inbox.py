@@ -13,7 +13,8 @@ copies them, `SORT_CHUNK` per statement, as any number may wait.
 The store's file says how far each segment is sorted (`segments`, a byte offset per segment
 name), and `sorted.through` is the last id a sort gave: a sort moves both in the transaction
 that copies the events, so nothing is sorted twice or skipped, whatever crashes. A later
-upkeep deletes the segments that are sealed and sorted to their end (see `segments`).
+upkeep deletes the segments that are sealed and sorted to their end (see `segments`), once
+it has flushed the log: a sort in a lease or a link commits without (see `thread`).
 
 An event's id, and so its position in its lane, is given when it is sorted, in the order its
 group was appended: segments are merged by their groups' stamps. A sort takes the groups
@@ -40,6 +41,7 @@ they hold the visitor's lane, and `status` counts their events and their new lan
 from __future__ import annotations
 
 import heapq
+import os
 import sqlite3
 import sys
 import time
@@ -380,15 +382,34 @@ class Sorter:
         segments gone. (A segment is deleted before its mark: a crash between the two leaves
         a mark, deleted the next time, rather than a segment sorted twice.)"""
         marks = sort_marks(connection)
-        deleted = 0
-        for path in segment_paths(self.directory):
-            mark = marks.get(path.name, 0)
-            if is_sealed(path) and next(read_groups(path, mark), None) is None:
-                path.unlink(missing_ok=True)
-                deleted += 1
+        sorted_out = [
+            path
+            for path in segment_paths(self.directory)
+            if is_sealed(path) and next(read_groups(path, marks.get(path.name, 0)), None) is None
+        ]
+        if sorted_out:
+            _flush_log(connection)
+        for path in sorted_out:
+            path.unlink(missing_ok=True)
         gone = [(name,) for name in marks if not (self.directory / name).exists()]
         connection.executemany("DELETE FROM segments WHERE name = ?", gone)
-        return deleted
+        return len(sorted_out)
+
+
+def _flush_log(connection: sqlite3.Connection) -> None:
+    """Flush the database's log to disk. A sort in a lease or a link commits without (see
+    `thread`), and the events it copied must be on disk before the segments they came from
+    are gone."""
+    for _, name, file in connection.execute("PRAGMA database_list").fetchall():
+        if name == "main" and file:
+            try:
+                log = os.open(file + "-wal", os.O_RDONLY)
+            except FileNotFoundError:
+                return  # checkpointed into the file, which a checkpoint flushes
+            try:
+                os.fsync(log)
+            finally:
+                os.close(log)
 
 
 def _merged(directory: Path, marks: dict[str, int], before: int) -> Iterator[tuple[str, Group]]:

@@ -227,7 +227,8 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
                 lease_for=lease_for,
                 now=now,
                 following=following,
-            )
+            ),
+            durable=False,
         )
 
     async def finish_many(
@@ -243,6 +244,7 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
                 keep_traces=self._keep_traces,
             ),
             rows_only=True,
+            durable=False,
         )
 
     async def link(
@@ -256,7 +258,8 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
                 user_id=user_id,
                 now=now,
                 force=force,
-            )
+            ),
+            durable=False,
         )
 
     async def claim_workspace(self, workspace: str) -> str | None:
@@ -287,7 +290,9 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
     async def take_tokens(self, most: int, now: float, rate: float, burst: float) -> bucket.Grant:
         bucket.check(most, rate, burst)
         return await self._writer.call(
-            partial(_take_tokens, most=most, now=now, rate=rate, burst=burst), rows_only=True
+            partial(_take_tokens, most=most, now=now, rate=rate, burst=burst),
+            rows_only=True,
+            durable=False,
         )
 
     async def pause_until(self, until: float, reason: str) -> None:
@@ -361,8 +366,10 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
             # The request's subjects are overwritten; the log still holds them.
             await asyncio.to_thread(_empty_log, self._path)
 
-    async def _in_lanes(self, function: Callable[[sqlite3.Connection], MaybeAwaitable[T]]) -> T:
-        return await settled(await self._writer.call(function, rows_only=True))
+    async def _in_lanes(
+        self, function: Callable[[sqlite3.Connection], MaybeAwaitable[T]], *, durable: bool = True
+    ) -> T:
+        return await settled(await self._writer.call(function, rows_only=True, durable=durable))
 
     async def _read(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         sql = _placeholders(sql)
@@ -370,17 +377,20 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
             lambda connection: connection.execute(sql, parameters).fetchall()
         )
 
-    async def _write(self, sql: str, parameters: Sequence[Any]) -> None:
+    async def _write(self, sql: str, parameters: Sequence[Any], *, durable: bool = True) -> None:
         sql = _placeholders(sql)
         await self._writer.call(
-            lambda connection: connection.execute(sql, parameters), rows_only=True
+            lambda connection: connection.execute(sql, parameters),
+            rows_only=True,
+            durable=durable,
         )
 
-    async def _changed(self, sql: str, parameters: Sequence[Any]) -> bool:
+    async def _changed(self, sql: str, parameters: Sequence[Any], *, durable: bool = True) -> bool:
         sql = _placeholders(sql)
         return await self._writer.call(
             lambda connection: connection.execute(sql, parameters).fetchone() is not None,
             rows_only=True,
+            durable=durable,
         )
 
     async def _returning(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
@@ -442,7 +452,8 @@ def _open(path: str, cache: int, legacy_inbox: bool = False) -> Recording:
             connection.execute("PRAGMA page_size = 8192")
             connection.execute("PRAGMA journal_mode = WAL")
         # In WAL mode FULL flushes the log at every commit: a committed event survives a
-        # power cut, not only a crash of the process.
+        # power cut, not only a crash of the process. The writer commits delivery's progress
+        # without the flush (see `thread`).
         connection.execute("PRAGMA synchronous = FULL")
         # Events arrive keyed by random messageIds and users, so each one touches a few index
         # pages anywhere in the file: keep pages in memory instead of reading them back (see

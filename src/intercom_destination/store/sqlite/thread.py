@@ -21,6 +21,14 @@ which takes the database's write lock.
 A writer whose work can wait may run at a lower priority (`nice`), so that when the cores are
 short they go to the threads that answer callers first.
 
+A commit flushes the log to disk (`synchronous = FULL`) if one of its jobs is `durable`, as
+jobs are unless they say otherwise, or it appends arrivals or runs upkeep. Jobs that are not
+durable record delivery's progress (leases, outcomes, what Intercom holds): a power cut that
+undoes their commit undoes every later commit too (the log's frames are checksummed in sequence), so
+the store is as it was a moment earlier and that work is done again, and Intercom ignores an
+event sent twice. Without the flush a commit costs a third less CPU. A crash of the process
+loses nothing either way.
+
 A `Reader` runs each job in its own read transaction on a second connection; in WAL mode it
 sees every committed write and never waits for the writer.
 """
@@ -61,13 +69,16 @@ _Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
 class _Call:
-    __slots__ = ("fn", "future", "rows_only")
+    __slots__ = ("durable", "fn", "future", "rows_only")
     size = 1
 
-    def __init__(self, fn: Job, future: asyncio.Future[Any], rows_only: bool) -> None:
+    def __init__(
+        self, fn: Job, future: asyncio.Future[Any], *, rows_only: bool, durable: bool
+    ) -> None:
         self.fn = fn
         self.future = future
         self.rows_only = rows_only
+        self.durable = durable
 
 
 class _Batch:
@@ -142,11 +153,18 @@ class _Thread(abc.ABC):
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T], *, rows_only: bool = False) -> T:
+    async def call(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        rows_only: bool = False,
+        durable: bool = True,
+    ) -> T:
         """`fn(connection)`'s result, run on this thread. `rows_only`: its writes are only
-        INSERT, UPDATE and DELETE statements (see the module's docstring)."""
+        INSERT, UPDATE and DELETE statements; not `durable`: a power cut may undo them once
+        committed (see the module's docstring)."""
         future = self._loop.create_future()
-        self._put(_Call(fn, future, rows_only))
+        self._put(_Call(fn, future, rows_only=rows_only, durable=durable))
         return cast(T, await future)
 
     async def stop(self) -> None:
@@ -249,6 +267,8 @@ class Writer(_Thread, Generic[Item, Result]):
         self._deferred = deferred
         #: No upkeep before this time (monotonic seconds), after upkeep failed.
         self._upkeep_after = 0.0
+        #: Whether commits flush the log (`synchronous = FULL`, as the store opens it).
+        self._durable = True
         super().__init__(connection, name, nice=nice)
 
     async def batch(self, items: Sequence[Item]) -> list[Result]:
@@ -258,6 +278,7 @@ class Writer(_Thread, Generic[Item, Result]):
         return cast(list[Result], await future)
 
     def _run(self, tasks: list[_Call | _Batch]) -> list[_Settled]:
+        self._flush_log(any(isinstance(task, _Batch) or task.durable for task in tasks))
         if all(isinstance(task, _Batch) for task in tasks):
             # The batcher's one write is a transaction of its own (see `Batcher.append`):
             # the writer holds the database's write lock only while SQLite runs it.
@@ -308,6 +329,7 @@ class Writer(_Thread, Generic[Item, Result]):
         if upkeep is None or upkeep.upkeep_in() > 0 or time.monotonic() < self._upkeep_after:
             return
         connection = self._connection
+        self._flush_log(True)
         try:
             self._connection.execute("BEGIN IMMEDIATE")
             upkeep.upkeep(connection)
@@ -317,6 +339,14 @@ class Writer(_Thread, Generic[Item, Result]):
             log.exception("the store's upkeep failed; it is tried again in %g s", UPKEEP_RETRY)
             self._upkeep_after = time.monotonic() + UPKEEP_RETRY
             self._roll_back()
+
+    def _flush_log(self, durable: bool) -> None:
+        """Have the next commit flush the log to disk if `durable` (see the module's
+        docstring); the setting stays until changed, so it is sent only when it changes."""
+        if durable != self._durable:
+            level = "FULL" if durable else "NORMAL"
+            self._connection.execute(f"PRAGMA synchronous = {level}")
+            self._durable = durable
 
     def _roll_back(self) -> None:
         if self._connection.in_transaction:
