@@ -1,6 +1,7 @@
 """Scale-out throughput on PostgreSQL: `ingest` and `worker` processes sharing one database.
 
     python -m bench.scale [--postgres URL] [--ingest-events N] [--drain-events M] [--runs R]
+                          [--latency-ms L]
 
 Each figure is the median of R runs, each on a fresh database created on the server URL
 names (default postgresql://127.0.0.1:5432/test) and dropped afterwards; the workload is
@@ -15,7 +16,9 @@ bench/workload.py's (identify, page, track and group events of many users).
   is the engine, the store and the sandbox, not Intercom's budget. With it, the CPU time per
   event of the workers (all of them), of the database's server processes serving this
   database, and of the sandbox, and PostgreSQL's transactions per event (committed, and
-  rolled back), each the median of the runs.
+  rolled back), each the median of the runs. With `--latency-ms L` the sandbox answers each
+  call L ms late, as Intercom does across a network: a worker then makes at most
+  `concurrency` calls per L ms, and another worker adds as many where the cores allow.
 
 Every process runs on this machine's cores, next to PostgreSQL and the load: on a 2-core
 machine more processes share the same two cores.
@@ -164,10 +167,13 @@ def measure_drain(
     sandbox_url: str,
     workers: int,
     objects: list[dict[str, object]],
+    latency_ms: int,
 ) -> Drained:
     httpx.post(f"{sandbox_url}/_sandbox/reset").raise_for_status()
     config = {"rate_limit": NO_LIMIT}
     httpx.post(f"{sandbox_url}/_sandbox/config", json=config).raise_for_status()
+    faults = {"latency_ms": latency_ms}
+    httpx.post(f"{sandbox_url}/_sandbox/faults", json=faults).raise_for_status()
     with fresh_database(None, server) as url, TemporaryDirectory() as logs, ExitStack() as run:
         env = {"DATABASE_URL": url, "INTERCOM_API_URL": sandbox_url}
         started_workers = [
@@ -262,6 +268,7 @@ def main() -> None:
     parser.add_argument("--ingest-events", type=int, default=50_000)
     parser.add_argument("--drain-events", type=int, default=5_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="L")
     args = parser.parse_args()
     # The processes must not pick up a developer's Intercom, write keys or database.
     for name in ("INTERCOM_ACCESS_TOKEN", "INTERCOM_API_URL", "SEGMENT_WRITE_KEYS"):
@@ -278,7 +285,7 @@ def main() -> None:
     try:
         for workers in (1, 2, 4):
             runs = [
-                measure_drain(args.postgres, sandbox, url, workers, drain_load)
+                measure_drain(args.postgres, sandbox, url, workers, drain_load, args.latency_ms)
                 for _ in range(args.runs)
             ]
             name = f"drain, {workers} worker{'s' if workers > 1 else ''}"
