@@ -83,6 +83,8 @@ class _Call:
 
 class _Batch:
     __slots__ = ("future", "items", "size")
+    #: Arrivals: a client's answer waits for them to be on disk.
+    durable = True
 
     def __init__(self, items: Sequence[Any], future: asyncio.Future[Any]) -> None:
         self.items = items
@@ -278,7 +280,7 @@ class Writer(_Thread, Generic[Item, Result]):
         return cast(list[Result], await future)
 
     def _run(self, tasks: list[_Call | _Batch]) -> list[_Settled]:
-        self._flush_log(any(isinstance(task, _Batch) or task.durable for task in tasks))
+        self._commit_durably(any(task.durable for task in tasks))
         if all(isinstance(task, _Batch) for task in tasks):
             # The batcher's one write is a transaction of its own (see `Batcher.append`):
             # the writer holds the database's write lock only while SQLite runs it.
@@ -329,7 +331,7 @@ class Writer(_Thread, Generic[Item, Result]):
         if upkeep is None or upkeep.upkeep_in() > 0 or time.monotonic() < self._upkeep_after:
             return
         connection = self._connection
-        self._flush_log(True)
+        self._commit_durably(True)
         try:
             self._connection.execute("BEGIN IMMEDIATE")
             upkeep.upkeep(connection)
@@ -340,7 +342,7 @@ class Writer(_Thread, Generic[Item, Result]):
             self._upkeep_after = time.monotonic() + UPKEEP_RETRY
             self._roll_back()
 
-    def _flush_log(self, durable: bool) -> None:
+    def _commit_durably(self, durable: bool) -> None:
         """Have the next commit flush the log to disk if `durable` (see the module's
         docstring); the setting stays until changed, so it is sent only when it changes."""
         if durable != self._durable:
